@@ -1,0 +1,44 @@
+-- ladle sandbox -- COMMAND [ARGS...]: run a command against a fresh
+-- throwaway PostgreSQL cluster, then remove the cluster.
+
+local errors = require "ladle.errors"
+local cli = require "ladle.cli"
+local sandbox = require "ladle.sandbox"
+local sys = require "ladle.sys"
+
+local command = {
+  summary = "run a command against a throwaway PostgreSQL cluster",
+  usage = "ladle sandbox [--] COMMAND [ARGS...]",
+  description = [[
+Starts a private PostgreSQL cluster in a temporary directory (unix socket
+only, fsync off; as the postgres user when run as root), runs COMMAND with
+PGHOST, PGPORT, PGUSER and PGDATABASE pointing at it, then stops the cluster
+and removes the directory, also after Ctrl-C. Exits with COMMAND's status
+(127 when it cannot be run, 2 when no PostgreSQL server is installed).]],
+  examples = [[
+  ladle sandbox -- psql -c 'select version()'
+  ladle sandbox -- ladle run examples/demo.lua]],
+  raw_args = true,
+}
+
+function command.run(args)
+  if args[1] == "-h" or args[1] == "--help" then
+    io.write(cli.command_help(command))
+    return 0
+  end
+  if args[1] == "--" then table.remove(args, 1) end
+  if #args == 0 then
+    errors.fail(2, "ladle sandbox: no command given (usage: %s)", command.usage)
+  end
+  local bindir, why = sandbox.bindir()
+  if not bindir then errors.fail(2, "%s", why) end
+  local cluster, err = sandbox.start()
+  if not cluster then errors.fail(3, "could not start a throwaway cluster: %s", err) end
+  local status
+  status, err = sys.spawn(args, { env = cluster:env() })
+  cluster:stop()
+  if not status then errors.fail(127, "ladle sandbox: %s", err) end
+  return status
+end
+
+return command

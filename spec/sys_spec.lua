@@ -1,0 +1,84 @@
+-- ladle.sys: running programs without a shell, files, clocks.
+
+local env = require "support.env"
+local sys = require "ladle.sys"
+
+describe("ladle.sys.spawn", function()
+  it("runs a program without a shell and captures its output", function()
+    local status, out, err = sys.spawn({ "printf", "%s|%s", "a b", "$HOME;*" }, { stdout = "capture", stderr = "capture" })
+    assert.equal(0, status)
+    assert.equal("a b|$HOME;*", out)
+    assert.equal("", err)
+  end)
+
+  it("reports exit codes and signals", function()
+    assert.equal(3, (sys.spawn({ "sh", "-c", "exit 3" })))
+    assert.equal(128 + sys.signals.TERM, (sys.spawn({ "sh", "-c", "kill -TERM $$" })))
+  end)
+
+  it("returns nil and a message when the program does not exist", function()
+    local status, message = sys.spawn({ "no-such-program-for-ladle" })
+    assert.is_nil(status)
+    assert.matches("cannot run no%-such%-program%-for%-ladle: No such file", message)
+  end)
+
+  it("sets and removes environment variables for the child", function()
+    sys.setenv("LADLE_SPEC_GONE", "here")
+    local _, out = sys.spawn({ "sh", "-c", 'echo "${LADLE_SPEC_NEW}-${LADLE_SPEC_GONE:-unset}"' },
+      { stdout = "capture", env = { LADLE_SPEC_NEW = "new", LADLE_SPEC_GONE = false } })
+    sys.setenv("LADLE_SPEC_GONE", nil)
+    assert.equal("new-unset\n", out)
+  end)
+
+  it("runs in a directory and writes to files", function()
+    local dir = env.tmpdir()
+    assert.equal(0, (sys.spawn({ "sh", "-c", "pwd; echo err >&2" },
+      { cwd = dir, stdout = { path = dir .. "/out" }, stderr = { path = dir .. "/out", append = true } })))
+    assert.equal(0, (sys.spawn({ "echo", "more" }, { stdout = { path = dir .. "/out", append = true } })))
+    local real = sys.realpath(dir)
+    assert.equal(real .. "\nmore\n", env.read(dir .. "/out"):gsub("err\n", ""))
+  end)
+
+  it("captures large output from both streams", function()
+    local status, out, err = sys.spawn({ "sh", "-c", "seq 1 200000; seq 1 100000 >&2" },
+      { stdout = "capture", stderr = "capture" })
+    assert.equal(0, status)
+    assert.equal(200000, select(2, out:gsub("\n", "")))
+    assert.equal(100000, select(2, err:gsub("\n", "")))
+  end)
+
+  it("starts a child without waiting and waits for it later", function()
+    local pid = assert(sys.spawn({ "sh", "-c", "exit 5" }, { wait = false }))
+    assert.equal(5, sys.wait(pid))
+  end)
+end)
+
+describe("ladle.sys files", function()
+  it("creates private temporary directories and removes trees", function()
+    local dir = assert(sys.mkdtemp("ladle-sys-"))
+    assert.equal(tonumber("700", 8), sys.stat(dir).mode)
+    assert(sys.spawn({ "mkdir", "-p", dir .. "/a/b" }))
+    env.write(dir .. "/a/b/file", "x")
+    assert.same({ "a" }, sys.listdir(dir))
+    assert.is_true(sys.rmtree(dir))
+    assert.is_nil(sys.stat(dir))
+    assert.is_true(sys.rmtree(dir))  -- already gone is fine
+  end)
+
+  it("creates files with an exact mode", function()
+    local path = env.tmpdir() .. "/secret"
+    assert.is_true(sys.create(path, tonumber("600", 8)))
+    assert.equal(tonumber("600", 8), sys.stat(path).mode)
+  end)
+
+  it("finds executables in PATH", function()
+    assert.matches("/sh$", sys.which("sh"))
+    assert.is_nil(sys.which("no-such-program-for-ladle"))
+  end)
+
+  it("has a monotonic clock", function()
+    local a = sys.now()
+    sys.sleep(0.05)
+    assert.is_true(sys.now() - a >= 0.045)
+  end)
+end)
