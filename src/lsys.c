@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -175,6 +176,17 @@ static char **build_env(lua_State *L, int env_idx) {
   return envp;
 }
 
+/* What wait4 tells about a finished child: peak memory and CPU time. */
+static void push_usage(lua_State *L, const struct rusage *ru) {
+  lua_createtable(L, 0, 3);
+  lua_pushinteger(L, (lua_Integer)ru->ru_maxrss);
+  lua_setfield(L, -2, "maxrss_kb");
+  lua_pushnumber(L, (lua_Number)ru->ru_utime.tv_sec + (lua_Number)ru->ru_utime.tv_usec / 1e6);
+  lua_setfield(L, -2, "user");
+  lua_pushnumber(L, (lua_Number)ru->ru_stime.tv_sec + (lua_Number)ru->ru_stime.tv_usec / 1e6);
+  lua_setfield(L, -2, "system");
+}
+
 static int status_code(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
@@ -187,7 +199,8 @@ static int status_code(int status) {
    {path=, append=}), wait (default true), new_group (the child leads a new
    process group, as a shell's foreground job does).
    Returns status (exit code, or 128 + signal), captured stdout, captured
-   stderr; with wait = false, returns the pid. nil, message when the
+   stderr, and {maxrss_kb, user, system} from wait4; with wait = false,
+   returns the pid. nil, message when the
    program cannot be started. Like system(3), the parent ignores SIGINT and
    SIGQUIT while it waits: Ctrl-C belongs to the child. */
 static int sys_spawn(lua_State *L) {
@@ -202,6 +215,7 @@ static int sys_spawn(lua_State *L) {
   struct sigaction ignore, old_int, old_quit;
   ssize_t got;
   int child_errno;
+  struct rusage ru;
 
   luaL_checktype(L, 1, LUA_TTABLE);
   if (!lua_isnoneornil(L, 2)) {
@@ -333,7 +347,7 @@ static int sys_spawn(lua_State *L) {
   }
   if (out.pipe[0] >= 0) close(out.pipe[0]);
   if (err.pipe[0] >= 0) close(err.pipe[0]);
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {}
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGQUIT, &old_quit, NULL);
 
@@ -344,18 +358,22 @@ static int sys_spawn(lua_State *L) {
   else lua_pushnil(L);
   free(out.buf);
   free(err.buf);
-  return 3;
+  push_usage(L, &ru);
+  return 4;
 }
 
-/* sys.wait(pid) -> status: waits for a child started with wait = false. */
+/* sys.wait(pid) -> status, usage: waits for a child started with
+   wait = false. */
 static int sys_wait(lua_State *L) {
   pid_t pid = (pid_t)luaL_checkinteger(L, 1);
   int status;
-  while (waitpid(pid, &status, 0) < 0) {
+  struct rusage ru;
+  while (wait4(pid, &status, 0, &ru) < 0) {
     if (errno != EINTR) return push_errno(L, "waitpid");
   }
   lua_pushinteger(L, status_code(status));
-  return 1;
+  push_usage(L, &ru);
+  return 2;
 }
 
 /* sys.kill(pid, signal) -> true | nil, message */
