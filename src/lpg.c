@@ -786,11 +786,12 @@ static void push_param(lua_State *L, int idx, int arg) {
   }
 }
 
-/* Sends the query whose SQL is at sql_idx and whose parameters follow it up
-   to the top of the stack (or stop_idx): the simple protocol without
-   parameters, the extended one with them. Returns 1 when sent; otherwise
-   pushes the failure triple and returns 0. Leaves the stack as it found it. */
-static int send_query(lua_State *L, Conn *c, int sql_idx, int nparams) {
+/* Sends the query whose SQL is at sql_idx and whose nparams parameters
+   follow it: the simple protocol without parameters, the extended one with
+   them. first_arg is the argument number of the first parameter, for
+   error messages. Returns 1 when sent; otherwise pushes the failure triple
+   and returns 0. */
+static int send_query(lua_State *L, Conn *c, int sql_idx, int nparams, int first_arg) {
   const char *sql = luaL_checkstring(L, sql_idx);
   int ok, i, base;
   if (nparams == 0) {
@@ -802,7 +803,7 @@ static int send_query(lua_State *L, Conn *c, int sql_idx, int nparams) {
     values = (const char **)lua_newuserdatauv(L, sizeof(char *) * (size_t)nparams, 0);
     base = lua_gettop(L);
     for (i = 0; i < nparams; i++) {
-      push_param(L, sql_idx + 1 + i, sql_idx + i);
+      push_param(L, sql_idx + 1 + i, first_arg + i);
       values[i] = lua_tostring(L, -1);
     }
     ok = PQsendQueryParams(c->pg, sql, nparams, NULL, values, NULL, NULL, 0);
@@ -896,7 +897,7 @@ static int finish_command(lua_State *L, Conn *c, int want_rows) {
 static int conn_query(lua_State *L) {
   Conn *c = check_conn(L, 1);
   int nparams = lua_gettop(L) - 2;
-  if (!send_query(L, c, 2, nparams < 0 ? 0 : nparams)) return 3;
+  if (!send_query(L, c, 2, nparams < 0 ? 0 : nparams, 3)) return 3;
   lua_settop(L, 1);
   return finish_command(L, c, 1);
 }
@@ -906,7 +907,7 @@ static int conn_exec(lua_State *L) {
   Conn *c = check_conn(L, 1);
   luaL_checkstring(L, 2);
   lua_settop(L, 2);
-  if (!send_query(L, c, 2, 0)) return 3;
+  if (!send_query(L, c, 2, 0, 3)) return 3;
   lua_settop(L, 1);
   return finish_command(L, c, 0);
 }
@@ -979,33 +980,30 @@ static int cursor_next(lua_State *L) {
    cursor so that break or an error releases the connection. */
 static int conn_rows(lua_State *L) {
   Conn *c = check_conn(L, 1);
-  int nparams = lua_gettop(L) - 2, cur_idx;
+  int nparams = lua_gettop(L) - 2;
   Cursor *cur;
   luaL_checkstring(L, 2);
+  if (nparams < 0) nparams = 0;
   cur = (Cursor *)lua_newuserdatauv(L, sizeof(Cursor), 1);
   cur->conn = c;
   cur->open = 0;
   luaL_setmetatable(L, LADLE_CURSOR_MT);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);
-  cur_idx = lua_gettop(L);
-  lua_insert(L, 3);  /* the cursor goes below the parameters */
-  lua_pushvalue(L, 2);
-  lua_insert(L, 4);  /* a copy of the SQL right before them */
-  if (!send_query(L, c, 4, nparams < 0 ? 0 : nparams)) {
-    lua_pop(L, 1);       /* err table: raise with the message */
+  lua_insert(L, 2);  /* stack: conn, cursor, sql, params... */
+  if (!send_query(L, c, 3, nparams, 3)) {
+    lua_pop(L, 1);   /* the err table: raise the message */
     return lua_error(L);
   }
-  cur_idx = 3;
   if (!PQsetSingleRowMode(c->pg))
     return luaL_error(L, "could not switch to single-row mode");
   cur->open = 1;
   c->busy = 1;
-  lua_pushvalue(L, cur_idx);
+  lua_pushvalue(L, 2);
   lua_pushcclosure(L, cursor_next, 1);
   lua_pushnil(L);
   lua_pushnil(L);
-  lua_pushvalue(L, cur_idx);
+  lua_pushvalue(L, 2);
   return 4;
 }
 
