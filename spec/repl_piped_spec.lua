@@ -3,6 +3,7 @@
 -- first error.
 
 local env = require "support.env"
+local sys = require "ladle.sys"
 
 describe("ladle repl, piped", function()
   local dbname, conninfo, dir
@@ -82,6 +83,19 @@ sql[[
     assert.matches("\nnil\n$", out)
   end)
 
+  it("connects db with connect(target), closing the previous connection", function()
+    local status, out = repl(string.format(
+      "connect %q\nfirst = db\ndb:info().dbname\nconnect %q\ndb:info().dbname, first:is_closed()\n",
+      conninfo, env.conninfo("postgres")), {})
+    assert.equal(0, status)
+    local lines = {}
+    for line in out:gmatch("[^\n]+") do lines[#lines + 1] = line end
+    assert.matches("^ladle%.pg%.conn: postgres@.*/" .. dbname .. "$", lines[1])
+    assert.equal(dbname, lines[2])
+    assert.matches("^ladle%.pg%.conn: postgres@.*/postgres$", lines[3])
+    assert.equal("postgres\ttrue", lines[4])
+  end)
+
   it("stops at the first SQL error with exit 3 and one line naming the input line", function()
     local status, out, err = repl([==[
 sql[[create table stop_here (n int)]]
@@ -144,6 +158,26 @@ tables "shel*"
     assert.equal("", out)
     assert.matches("^ladle: repl: cannot connect to host=/nonexistent dbname=x: .*\n$", err)
     assert.not_matches("\n.", err)
+  end)
+
+  it("ends with 128 + the signal on SIGTERM while waiting for input", function()
+    local fifo = dir .. "/fifo"
+    assert.equal(0, (sys.spawn({ "mkfifo", fifo })))
+    local out = dir .. "/sigterm.out"
+    -- opened read-write, a FIFO does not wait for the other side
+    local writer = assert(io.open(fifo, "r+"))
+    local pid = assert(sys.spawn({ env.exe, "repl" },
+      { wait = false, stdin = { path = fifo }, stdout = { path = out }, stderr = { path = out } }))
+    writer:write("print('ready')\n")
+    writer:flush()
+    for _ = 1, 500 do
+      if env.read(out) == "ready\n" then break end
+      sys.sleep(0.01)
+    end
+    assert.equal("ready\n", env.read(out))
+    sys.kill(pid, sys.signals.TERM)
+    assert.equal(128 + sys.signals.TERM, (sys.wait(pid)))
+    writer:close()
   end)
 
   it("says clearly when a helper is not in this build, or needs -d", function()

@@ -37,6 +37,7 @@
 /* ---------------------------------------------------------------------- */
 
 static lua_State *loop_state;          /* the state Ctrl-C interrupts */
+static volatile sig_atomic_t ending_signal;  /* SIGTERM or SIGHUP: leave */
 
 static void stop_hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
@@ -53,6 +54,15 @@ static void on_interrupt(int sig) {
   if (loop_state) lua_sethook(loop_state, stop_hook, flag, 1);
 }
 
+/* SIGTERM and SIGHUP end the session: the evaluation in progress is
+   interrupted the same way, and the loop returns 128 + the signal. */
+static void on_ending(int sig) {
+  int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
+  signal(sig, SIG_DFL);
+  ending_signal = sig;
+  if (loop_state) lua_sethook(loop_state, stop_hook, flag, 1);
+}
+
 static void catch_interrupts(void) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -62,29 +72,46 @@ static void catch_interrupts(void) {
   sigaction(SIGINT, &sa, NULL);
 }
 
+static void catch_endings(struct sigaction *old_term, struct sigaction *old_hup) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_ending;
+  sa.sa_flags = 0;  /* a blocking read of piped input gives up */
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, old_term);
+  sigaction(SIGHUP, &sa, old_hup);
+}
+
 /* An interruption that arrived after step() had finished its work is
    dropped rather than spent on the next step. */
 static void clear_stop_hook(lua_State *L) {
   if (lua_gethook(L) == stop_hook) lua_sethook(L, NULL, 0, 0);
 }
 
-/* loop(step, on_error) -> the first non-nil value step or on_error returns.
-   step() runs under the Ctrl-C handler; when it raises, on_error(err) runs
-   (under the handler too). */
+/* loop(step, on_error) -> the first non-nil value step or on_error
+   returns, or 128 + the signal after SIGTERM or SIGHUP. step() runs under
+   the Ctrl-C handler; when it raises, on_error(err) runs (under the handler
+   too). */
 static int repl_loop(lua_State *L) {
-  struct sigaction previous;
+  struct sigaction previous, old_term, old_hup;
   lua_State *outer = loop_state;
   luaL_checktype(L, 1, LUA_TFUNCTION);
   luaL_checktype(L, 2, LUA_TFUNCTION);
   lua_settop(L, 2);
   sigaction(SIGINT, NULL, &previous);
+  ending_signal = 0;
   loop_state = L;
+  catch_endings(&old_term, &old_hup);
   for (;;) {
     int status;
     catch_interrupts();
     lua_pushvalue(L, 1);
     status = lua_pcall(L, 0, 1, 0);
     clear_stop_hook(L);
+    if (ending_signal) {
+      lua_pushinteger(L, 128 + ending_signal);
+      break;
+    }
     if (status != LUA_OK) {
       lua_pushvalue(L, 2);
       lua_insert(L, -2);
@@ -98,6 +125,8 @@ static int repl_loop(lua_State *L) {
   }
   loop_state = outer;
   sigaction(SIGINT, &previous, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
+  sigaction(SIGHUP, &old_hup, NULL);
   return 1;
 }
 
@@ -222,7 +251,8 @@ static void setup_readline(void) {
   using_history();
 }
 
-/* readline(prompt) -> line | nil at end of input | false after Ctrl-C */
+/* readline(prompt) -> line | nil at end of input (or after SIGTERM/SIGHUP)
+   | false after Ctrl-C */
 static int repl_readline(lua_State *L) {
   const char *prompt = luaL_optstring(L, 1, "> ");
   struct sigaction sa, old_int, old_winch;
@@ -238,6 +268,8 @@ static int repl_readline(lua_State *L) {
   sigemptyset(&block);
   sigaddset(&block, SIGINT);
   sigaddset(&block, SIGWINCH);
+  sigaddset(&block, SIGTERM);
+  sigaddset(&block, SIGHUP);
   /* blocked outside pselect(), so that a signal cannot slip in between the
      flag test and the wait */
   sigprocmask(SIG_BLOCK, &block, &unblocked);
@@ -253,7 +285,7 @@ static int repl_readline(lua_State *L) {
   while (!line_done) {
     fd_set fds;
     int fd = fileno(rl_instream), r;
-    if (got_sigint) {
+    if (got_sigint || ending_signal) {
       interrupted = 1;
       break;
     }
@@ -284,7 +316,7 @@ static int repl_readline(lua_State *L) {
     rl_callback_sigcleanup();
     rl_cleanup_after_signal();
     rl_callback_handler_remove();
-    fputs("^C\n", rl_outstream);
+    fputs(ending_signal ? "\n" : "^C\n", rl_outstream);
     fflush(rl_outstream);
   } else if (accepted_line == NULL) {
     fputs("\n", rl_outstream);  /* end of input: leave the shell a clean line */
@@ -295,15 +327,10 @@ static int repl_readline(lua_State *L) {
   sigaction(SIGWINCH, &old_winch, NULL);
   sigprocmask(SIG_SETMASK, &unblocked, NULL);
 
-  if (interrupted) {
-    free(accepted_line);
-    lua_pushboolean(L, 0);
-  } else if (accepted_line) {
-    lua_pushstring(L, accepted_line);
-    free(accepted_line);
-  } else {
-    lua_pushnil(L);
-  }
+  if (interrupted && !ending_signal) lua_pushboolean(L, 0);
+  else if (accepted_line && !interrupted) lua_pushstring(L, accepted_line);
+  else lua_pushnil(L);
+  free(accepted_line);
   accepted_line = NULL;
   return 1;
 }

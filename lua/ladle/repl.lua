@@ -701,8 +701,9 @@ function Session:step()
   if what == "syntax" then error(value, 0) end
   local session = self
   local results = table.pack(xpcall(value, function(e)
-    session.last_traceback = debug.traceback(
-      type(e) == "string" and e or format.value(e, { top = true }), 2)
+    local trace = debug.traceback(type(e) == "string" and e or format.value(e, { top = true }), 2)
+    -- the frames below the chunk are the REPL's own
+    session.last_traceback = trace:gsub("\n[^\n]*%[C%]: in function 'xpcall'.*$", "")
     return e
   end))
   if not results[1] then error(results[2], 0) end
