@@ -152,6 +152,18 @@ tables "shel*"
     assert.matches("\n public | shelf | table |", out, 1, true)
   end)
 
+  it("is listed in ladle --help", function()
+    local status, out = env.ladle({ "--help" })
+    assert.equal(0, status)
+    assert.matches("\n  repl +explore a database", out)
+  end)
+
+  it("exits 2 for an argument it does not take", function()
+    local status, _, err = env.ladle({ "repl", "stray" })
+    assert.equal(2, status)
+    assert.equal("ladle: repl: unexpected argument 'stray' (see 'ladle repl --help')\n", err)
+  end)
+
   it("exits 3 with one line when it cannot connect", function()
     local status, out, err = repl("print(1)\n", { "-p", "host=/nonexistent dbname=x" })
     assert.equal(3, status)

@@ -36,7 +36,10 @@ ladle.fail; 130 after Ctrl-C). The end of the input exits 0.]==],
   },
 }
 
-function repl.run(opts)
+function repl.run(opts, positional)
+  if positional[1] then
+    errors.fail(errors.codes.usage, "repl: unexpected argument '%s' (see 'ladle repl --help')", positional[1])
+  end
   local ladle = require "ladle"
   local db
   if opts.pg_service then
