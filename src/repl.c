@@ -108,17 +108,17 @@ static int repl_loop(lua_State *L) {
     lua_pushvalue(L, 1);
     status = lua_pcall(L, 0, 1, 0);
     clear_stop_hook(L);
-    if (ending_signal) {
-      lua_pushinteger(L, 128 + ending_signal);
-      break;
-    }
-    if (status != LUA_OK) {
+    if (status != LUA_OK && !ending_signal) {
       lua_pushvalue(L, 2);
       lua_insert(L, -2);
       catch_interrupts();
       status = lua_pcall(L, 1, 1, 0);
       clear_stop_hook(L);
       if (status != LUA_OK) lua_pushnil(L);  /* the report itself was cut short */
+    }
+    if (ending_signal) {
+      lua_pushinteger(L, 128 + ending_signal);
+      break;
     }
     if (!lua_isnil(L, -1)) break;
     lua_settop(L, 2);

@@ -166,10 +166,12 @@ local function matching(names, prefix)
   return list
 end
 
--- Relations for describe "...": visible ones by name, the others (and the
--- visible ones too) as schema.name, and schema names.
+-- Relations for describe "...": visible ones by name, schema names (with
+-- their dot), and after a dot the relations of that schema. The server
+-- filters by prefix, so that a large catalog stays quick to complete.
 function repl.relation_names(db, typed)
   if db == nil or db:is_closed() then return {} end
+  local schema, prefix = typed:match("^([^.]*)%.(.*)$")
   local rows = db:query([[
     select c.relname as name, n.nspname as schema,
            pg_catalog.pg_table_is_visible(c.oid) as visible
@@ -177,11 +179,15 @@ function repl.relation_names(db, typed)
       join pg_catalog.pg_namespace n on n.oid = c.relnamespace
      where c.relkind in ('r', 'p', 'v', 'm', 'f')
        and n.nspname <> 'information_schema'
-       and (n.nspname !~ '^pg_' or $1 like 'pg%')]], typed)
+       and (n.nspname !~ '^pg_' or $1 like 'pg%')
+       and case when $2::text is null
+                then left(c.relname, length($1)) = $1 or left(n.nspname, length($1)) = $1
+                else n.nspname = $2 and left(c.relname, length($3)) = $3 end
+     limit 2000]], typed, schema, prefix or "")
   if not rows then return {} end
   local names = {}
   for _, row in ipairs(rows) do
-    if typed:find(".", 1, true) then
+    if schema then
       names[row.schema .. "." .. row.name] = true
     else
       if row.visible then names[row.name] = true end
@@ -481,8 +487,7 @@ Session.__index = Session
 -- repl.new(opts) -> session. opts: interactive (prompts, history,
 -- readline), colour, input/output/errors (files; default stdin, stdout,
 -- stderr), env (the globals chunks see; default _G), db (a connection),
--- target (what db connected to), table and dir (for info/pending),
--- history (a file path, or false).
+-- table and dir (for info/pending), history (a file path, or false).
 function repl.new(opts)
   opts = opts or {}
   local s = setmetatable({
@@ -535,7 +540,11 @@ end
 -- Output ---------------------------------------------------------------------------
 
 function Session:render(v, top)
-  local cols = self.columns or 80
+  local cols = 80
+  if self.interactive and self.screen_size then
+    local rows, width = self.screen_size()
+    if rows then cols = width end
+  end
   if type(v) == "table" then
     local mt = getmetatable(v)
     if mt and mt.__repl then return (mt.__repl(v, { colour = self.colour, null = self.settings.null })) end
@@ -815,7 +824,7 @@ function Session:install()
       rows[i] = { version = version_text(d.version), phase = d.phase, file = d.file }
     end
     return records(rows, { "version", "phase", "file" },
-      string.format("pending after version %s:", version_text(p.current_version)))
+      string.format("pending (current version: %s)", version_text(p.current_version)))
   end
 
   local function snapshot_of(helper, conn)
@@ -908,8 +917,6 @@ function repl.run(opts)
   s.readline = core.readline
   s:install()
   if interactive then
-    local rows, cols = core.screen_size()
-    s.columns = rows and cols or 80
     s.add_history = core.history_add
     if s.history then
       core.history_truncate(s.history, repl.history_size)
