@@ -51,6 +51,7 @@ mod_libs = $(word 3,$(subst :, ,$(1)))
 MODULE_OBJS := $(foreach m,$(MODULES),$(BUILD)/obj/$(call mod_obj,$(m)).o)
 MODULE_SOS  := $(foreach m,$(MODULES),$(BUILD)/lib/$(call mod_name,$(m)).so)
 EXE_OBJS    := $(BUILD)/obj/main.o $(MODULE_OBJS)
+EXE_OBJS    += $(BUILD)/obj/repl.o
 
 .PHONY: all test demo bench install uninstall clean deps-build deps-demo deps-test
 
@@ -74,6 +75,12 @@ endef
 $(foreach m,$(MODULES),$(eval $(call module_rule,$(m))))
 
 -include $(wildcard $(BUILD)/obj/*.d)
+
+# Test-only C modules (spec/support/NAME.c -> require "support.NAME").
+TEST_SOS := $(BUILD)/lib/support/pty.so
+$(BUILD)/lib/support/%.so: spec/support/%.c | $(BUILD)/.gitignore
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -fPIC -shared $(WARN) $(CFLAGS) $(SANFLAGS) $(PKG_CFLAGS) -o $@ $< -lutil
 
 # --- Debian packages ------------------------------------------------------
 
@@ -116,7 +123,7 @@ TEST_ENV = LD_PRELOAD="$$($(CC) -print-file-name=libasan.so)" \
 endif
 
 test: deps-test
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(TEST_SOS)
 	@$(TEST_ENV) LADLE_EXE=$(CURDIR)/$(BUILD)/ladle $(BUSTED) --cpath='$(CURDIR)/$(BUILD)/lib/?.so' $(BUSTED_FLAGS)
 
 bench: deps-test

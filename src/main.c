@@ -37,6 +37,7 @@ static volatile sig_atomic_t received_signal = 0;
 static const luaL_Reg preloaded[] = {
   { "ladle.pg.core", luaopen_ladle_pg_core },
   { "ladle.sys", luaopen_ladle_sys },
+  { "ladle.repl.core", luaopen_ladle_repl_core },
   { NULL, NULL }
 };
 

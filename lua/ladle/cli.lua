@@ -19,6 +19,7 @@ local fail = errors.fail
 cli.commands = {
   { name = "run", module = "ladle.commands.run" },
   { name = "sandbox", module = "ladle.commands.sandbox" },
+  { name = "repl", module = "ladle.commands.repl" },
 }
 
 local function find_command(name)

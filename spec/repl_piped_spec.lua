@@ -1,0 +1,201 @@
+-- `ladle repl` with input that is not a terminal: chunks read line by line,
+-- no prompts or colour, results printed as at a terminal, exit 3 at the
+-- first error.
+
+local env = require "support.env"
+local sys = require "ladle.sys"
+
+describe("ladle repl, piped", function()
+  local dbname, conninfo, dir
+  setup(function()
+    dbname, conninfo = env.new_database("repl_piped")
+    dir = env.tmpdir()
+  end)
+  teardown(function() env.drop_database(dbname) end)
+
+  local serial = 0
+  local function repl(input, args, vars)
+    serial = serial + 1
+    local path = env.write(string.format("%s/input%d.lua", dir, serial), input)
+    local argv = { "repl" }
+    for _, a in ipairs(args or { "-p", conninfo }) do argv[#argv + 1] = a end
+    return env.ladle(argv, { stdin = { path = path }, env = vars })
+  end
+
+  it("prints expressions, tables and query results, and exits 0 at the end", function()
+    local status, out, err = repl([==[
+1 + 1
+sql[[create table fruit (id int primary key, name text, price numeric, tags text[])]]
+sql[[insert into fruit values (1, 'apple', 1.50, '{red,round}'), (2, 'pear', null, '{green,null}')]]
+sql[[select * from fruit order by id]]
+
+do
+  local t = { a = 1, list = { "x", "y" } }
+  t.self = t
+  cyclic = t
+end
+cyclic
+"text", 3.5, nil
+]==], nil, { TERM = "xterm" })
+    assert.equal("", err)
+    assert.equal(0, status)
+    assert.equal([[
+2
+CREATE TABLE
+INSERT 0 2
+ id | name  | price  |     tags
+----+-------+--------+--------------
+  1 | apple |   1.50 | {red,round}
+  2 | pear  | (null) | {green,NULL}
+(2 rows)
+{ a = 1, list = { "x", "y" }, self = <cycle> }
+text	3.5	nil
+]], out)
+  end)
+
+  it("reads multi-line chunks until they are complete", function()
+    local status, out = repl([==[
+for i = 1, 3 do
+  io.write(i, " ")
+end
+print()
+x = {
+  1,
+  2,
+}
+#x
+sql[[
+  select 'multi' as line
+]]
+]==])
+    assert.equal(0, status)
+    assert.equal("1 2 3 \n2\n line\n-------\n multi\n(1 row)\n", out)
+  end)
+
+  it("runs without a connection, and lists its helpers", function()
+    local status, out = repl("help()\ndb\n", {})
+    assert.equal(0, status)
+    assert.matches("^Helpers:\n", out)
+    for _, helper in ipairs({ "sql%[%[", "tables%(", "describe \"", "info%(", "pending%(", "snapshot%(",
+      "diff%(", "connect%(" }) do
+      assert.matches("\n  " .. helper, out)
+    end
+    assert.matches("\nnil\n$", out)
+  end)
+
+  it("connects db with connect(target), closing the previous connection", function()
+    local status, out = repl(string.format(
+      "connect %q\nfirst = db\ndb:info().dbname\nconnect %q\ndb:info().dbname, first:is_closed()\n",
+      conninfo, env.conninfo("postgres")), {})
+    assert.equal(0, status)
+    local lines = {}
+    for line in out:gmatch("[^\n]+") do lines[#lines + 1] = line end
+    assert.matches("^ladle%.pg%.conn: postgres@.*/" .. dbname .. "$", lines[1])
+    assert.equal(dbname, lines[2])
+    assert.matches("^ladle%.pg%.conn: postgres@.*/postgres$", lines[3])
+    assert.equal("postgres\ttrue", lines[4])
+  end)
+
+  it("stops at the first SQL error with exit 3 and one line naming the input line", function()
+    local status, out, err = repl([==[
+sql[[create table stop_here (n int)]]
+-- a comment line
+
+sql[[select *
+  from nope]]
+sql[[insert into stop_here values (1)]]
+]==])
+    assert.equal(3, status)
+    assert.equal("CREATE TABLE\n", out)
+    assert.equal('ladle: stdin:4: ERROR 42P01: relation "nope" does not exist (SQL line 2, column 8)\n', err)
+    local db = env.connect(dbname)
+    assert.equal(0, db:query("select count(*) as n from stop_here")[1].n)
+    db:close()
+  end)
+
+  it("exits 3 at a Lua error, a syntax error, or input that ends inside a chunk", function()
+    local status, out, err = repl("print('before')\nfunction f()\n  error('boom')\nend\nf()\nprint('after')\n")
+    assert.equal(3, status)
+    assert.equal("before\n", out)
+    assert.equal("ladle: stdin:3: boom\n", err)
+    status, out, err = repl("x = = 1\nprint('after')\n")
+    assert.equal(3, status)
+    assert.equal("", out)
+    assert.equal("ladle: stdin:1: unexpected symbol near '='\n", err)
+    status, _, err = repl("print(1)\nfor i = 1, 2 do\n  print(i)\n")
+    assert.equal(3, status)
+    assert.equal("ladle: stdin:3: 'end' expected (to close 'for' at line 2) near <eof>\n", err)
+  end)
+
+  it("exits with the code a chunk gives to ladle.fail", function()
+    local status, _, err = repl("ladle.fail(1, 'pending: %d deltas', 2)\n")
+    assert.equal(1, status)
+    assert.equal("ladle: pending: 2 deltas\n", err)
+  end)
+
+  it("shows a failed query's return values without stopping", function()
+    local status, out = repl("db:query('select 1/0')\nprint('went on')\n")
+    assert.equal(0, status)
+    assert.equal('nil\tERROR: division by zero\t{ message = "division by zero", severity = "ERROR", sqlstate = "22012" }\n'
+      .. "went on\n", out)
+  end)
+
+  it("describes a table and lists tables", function()
+    local status, out = repl([==[
+sql[[create table shelf (id int primary key, label text not null default 'x' check (label <> ''))]]
+describe "shelf"
+tables "shel*"
+]==])
+    assert.equal(0, status)
+    assert.matches('Table "public.shelf"\n Column |  Type   |', out, 1, true)
+    assert.matches('"shelf_pkey" PRIMARY KEY, btree (id)', out, 1, true)
+    assert.matches("\n public | shelf | table |", out, 1, true)
+  end)
+
+  it("is listed in ladle --help", function()
+    local status, out = env.ladle({ "--help" })
+    assert.equal(0, status)
+    assert.matches("\n  repl +explore a database", out)
+  end)
+
+  it("exits 2 for an argument it does not take", function()
+    local status, _, err = env.ladle({ "repl", "stray" })
+    assert.equal(2, status)
+    assert.equal("ladle: repl: unexpected argument 'stray' (see 'ladle repl --help')\n", err)
+  end)
+
+  it("exits 3 with one line when it cannot connect", function()
+    local status, out, err = repl("print(1)\n", { "-p", "host=/nonexistent dbname=x" })
+    assert.equal(3, status)
+    assert.equal("", out)
+    assert.matches("^ladle: repl: cannot connect to host=/nonexistent dbname=x: .*\n$", err)
+    assert.not_matches("\n.", err)
+  end)
+
+  it("ends with 128 + the signal on SIGTERM while waiting for input", function()
+    local fifo = dir .. "/fifo"
+    assert.equal(0, (sys.spawn({ "mkfifo", fifo })))
+    local out = dir .. "/sigterm.out"
+    -- opened read-write, a FIFO does not wait for the other side
+    local writer = assert(io.open(fifo, "r+"))
+    local pid = assert(sys.spawn({ env.exe, "repl" },
+      { wait = false, stdin = { path = fifo }, stdout = { path = out }, stderr = { path = out } }))
+    writer:write("print('ready')\n")
+    writer:flush()
+    for _ = 1, 500 do
+      if env.read(out) == "ready\n" then break end
+      sys.sleep(0.01)
+    end
+    assert.equal("ready\n", env.read(out))
+    sys.kill(pid, sys.signals.TERM)
+    assert.equal(128 + sys.signals.TERM, (sys.wait(pid)))
+    writer:close()
+  end)
+
+  it("says clearly when a helper is not in this build, or needs -d", function()
+    local status, _, err = repl("pending()\n")
+    assert.equal(3, status)
+    assert.matches("^ladle: pending: ", err)
+    assert.not_matches("traceback", err)
+  end)
+end)

@@ -1,0 +1,456 @@
+/*
+ * repl.c: ladle.repl.core, the terminal half of `ladle repl`.
+ *
+ * Linked into the ladle executable only. It gives the Lua half
+ * (lua/ladle/repl.lua) three things that must be done in C:
+ *
+ * - readline(prompt): GNU readline through its callback interface, so that
+ *   the wait for a key is our own pselect() and a Ctrl-C there simply clears
+ *   the line (readline's own signal handling is off). Tab completion calls a
+ *   Lua function under lua_pcall: no Lua error may longjmp through readline.
+ * - history in a file, multi-line entries kept whole (timestamped format).
+ * - loop(step, on_error): calls step() until it returns a value, each call
+ *   under a SIGINT handler that turns Ctrl-C into the error "interrupted" at
+ *   the next Lua instruction (lua.c's trick). The handler is the REPL's own,
+ *   so an interruption ends one evaluation, not the process, and leaves no
+ *   trace in the host's signal state. While libpq waits, lpg.c's handler
+ *   sits on top of this one: it cancels the query, then hands the signal
+ *   down here.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/select.h>
+#include <unistd.h>
+
+#include <readline/readline.h>
+#include <readline/history.h>
+
+#include "ladle.h"
+
+/* ---------------------------------------------------------------------- */
+/* Ctrl-C during an evaluation                                             */
+/* ---------------------------------------------------------------------- */
+
+static lua_State *loop_state;          /* the state Ctrl-C interrupts */
+static volatile sig_atomic_t ending_signal;  /* SIGTERM or SIGHUP: leave */
+
+static void stop_hook(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  lua_sethook(L, NULL, 0, 0);
+  lua_pushliteral(L, "interrupted");
+  lua_error(L);
+}
+
+/* A second Ctrl-C, while the first is still waiting for a Lua instruction
+   (stuck in a C function), gets the default action. */
+static void on_interrupt(int sig) {
+  int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
+  signal(sig, SIG_DFL);
+  if (loop_state) lua_sethook(loop_state, stop_hook, flag, 1);
+}
+
+/* SIGTERM and SIGHUP end the session: the evaluation in progress is
+   interrupted the same way, and the loop returns 128 + the signal. */
+static void on_ending(int sig) {
+  int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
+  signal(sig, SIG_DFL);
+  ending_signal = sig;
+  if (loop_state) lua_sethook(loop_state, stop_hook, flag, 1);
+}
+
+static void catch_interrupts(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_interrupt;
+  sa.sa_flags = SA_RESTART;  /* a blocking read of piped input carries on */
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+}
+
+static void catch_endings(struct sigaction *old_term, struct sigaction *old_hup) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_ending;
+  sa.sa_flags = 0;  /* a blocking read of piped input gives up */
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, old_term);
+  sigaction(SIGHUP, &sa, old_hup);
+}
+
+/* An interruption that arrived after step() had finished its work is
+   dropped rather than spent on the next step. */
+static void clear_stop_hook(lua_State *L) {
+  if (lua_gethook(L) == stop_hook) lua_sethook(L, NULL, 0, 0);
+}
+
+/* loop(step, on_error) -> the first non-nil value step or on_error
+   returns, or 128 + the signal after SIGTERM or SIGHUP. step() runs under
+   the Ctrl-C handler; when it raises, on_error(err) runs (under the handler
+   too). */
+static int repl_loop(lua_State *L) {
+  struct sigaction previous, old_term, old_hup;
+  lua_State *outer = loop_state;
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_settop(L, 2);
+  sigaction(SIGINT, NULL, &previous);
+  ending_signal = 0;
+  loop_state = L;
+  catch_endings(&old_term, &old_hup);
+  for (;;) {
+    int status;
+    catch_interrupts();
+    lua_pushvalue(L, 1);
+    status = lua_pcall(L, 0, 1, 0);
+    clear_stop_hook(L);
+    if (status != LUA_OK && !ending_signal) {
+      lua_pushvalue(L, 2);
+      lua_insert(L, -2);
+      catch_interrupts();
+      status = lua_pcall(L, 1, 1, 0);
+      clear_stop_hook(L);
+      if (status != LUA_OK) lua_pushnil(L);  /* the report itself was cut short */
+    }
+    if (ending_signal) {
+      lua_pushinteger(L, 128 + ending_signal);
+      break;
+    }
+    if (!lua_isnil(L, -1)) break;
+    lua_settop(L, 2);
+  }
+  loop_state = outer;
+  sigaction(SIGINT, &previous, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
+  sigaction(SIGHUP, &old_hup, NULL);
+  return 1;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Tab completion                                                          */
+/* ---------------------------------------------------------------------- */
+
+static const char completer_key = 'c';  /* registry: the Lua completer */
+static lua_State *completion_state;     /* set while readline() runs */
+
+/* Candidates handed to readline one by one (it takes ownership). */
+static char **candidates;
+static int candidate_count, candidate_next;
+
+static void free_candidates(void) {
+  int i;
+  for (i = candidate_next; i < candidate_count; i++) free(candidates[i]);
+  free(candidates);
+  candidates = NULL;
+  candidate_count = candidate_next = 0;
+}
+
+static char *next_candidate(const char *text, int state) {
+  (void)text;
+  (void)state;
+  if (candidate_next < candidate_count) return candidates[candidate_next++];
+  return NULL;
+}
+
+/* Copies the strings of the table at idx into candidates; no Lua error can
+   happen here (raw reads, strings only). */
+static void take_candidates(lua_State *L, int idx) {
+  lua_Integer i, n = (lua_Integer)lua_rawlen(L, idx);
+  free_candidates();
+  if (n <= 0) return;
+  candidates = calloc((size_t)n, sizeof *candidates);
+  if (candidates == NULL) return;
+  for (i = 1; i <= n; i++) {
+    if (lua_rawgeti(L, idx, i) == LUA_TSTRING) {
+      char *s = strdup(lua_tostring(L, -1));
+      if (s) candidates[candidate_count++] = s;
+    }
+    lua_pop(L, 1);
+  }
+}
+
+/* readline's attempted-completion hook: asks completer(line, start, stop)
+   for candidates for the word line[start+1 .. stop] (Lua indices). It
+   returns a list of words and the character to append to a single match,
+   or nil to let readline complete file names. */
+static char **complete(const char *text, int start, int end) {
+  lua_State *L = completion_state;
+  char **matches = NULL;
+  int top, status;
+  rl_attempted_completion_over = 1;
+  if (L == NULL) return NULL;
+  top = lua_gettop(L);
+  if (!lua_checkstack(L, 6)) return NULL;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &completer_key) != LUA_TFUNCTION) {
+    lua_settop(L, top);
+    return NULL;
+  }
+  lua_pushstring(L, rl_line_buffer);
+  lua_pushinteger(L, start);
+  lua_pushinteger(L, end);
+  status = lua_pcall(L, 3, 2, 0);
+  if (status == LUA_OK && lua_type(L, -2) == LUA_TTABLE) {
+    const char *append = lua_tostring(L, -1);
+    take_candidates(L, top + 1);
+    rl_completion_append_character = append ? (unsigned char)append[0] : '\0';
+    if (candidate_count > 0) matches = rl_completion_matches(text, next_candidate);
+    free_candidates();
+  } else if (status == LUA_OK && lua_isnil(L, -2)) {
+    rl_attempted_completion_over = 0;  /* file names */
+  }
+  lua_settop(L, top);
+  return matches;
+}
+
+/* set_completer(fn | nil) */
+static int repl_set_completer(lua_State *L) {
+  if (!lua_isnoneornil(L, 1)) luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_settop(L, 1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &completer_key);
+  return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* readline                                                                */
+/* ---------------------------------------------------------------------- */
+
+static volatile sig_atomic_t got_sigint, got_sigwinch;
+static char *accepted_line;
+static int line_done;
+
+static void on_prompt_signal(int sig) {
+  if (sig == SIGINT) got_sigint = 1;
+  else got_sigwinch = 1;
+}
+
+static void on_line(char *line) {
+  accepted_line = line;
+  line_done = 1;
+  rl_callback_handler_remove();
+}
+
+/* Word breaks for Lua: `db:que` completes `que` after `db:`, and the quote
+   in `describe "fr` starts a word of its own. */
+static const char word_breaks[] = " \t\n\"'`<>=;|&{}()[],.:+-*/%^~#";
+
+static void setup_readline(void) {
+  static int done;
+  if (done) return;
+  done = 1;
+  rl_readline_name = "ladle";
+  rl_catch_signals = 0;
+  rl_catch_sigwinch = 0;
+  rl_change_environment = 0;
+  rl_attempted_completion_function = complete;
+  rl_completer_word_break_characters = word_breaks;
+  rl_initialize();
+  using_history();
+}
+
+/* readline(prompt) -> line | nil at end of input (or after SIGTERM/SIGHUP)
+   | false after Ctrl-C */
+static int repl_readline(lua_State *L) {
+  const char *prompt = luaL_optstring(L, 1, "> ");
+  struct sigaction sa, old_int, old_winch;
+  sigset_t block, unblocked;
+  lua_State *outer = completion_state;
+  int interrupted = 0;
+
+  setup_readline();
+  fflush(stdout);
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_prompt_signal;  /* no SA_RESTART: pselect must return */
+  sigemptyset(&sa.sa_mask);
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGWINCH);
+  sigaddset(&block, SIGTERM);
+  sigaddset(&block, SIGHUP);
+  /* blocked outside pselect(), so that a signal cannot slip in between the
+     flag test and the wait */
+  sigprocmask(SIG_BLOCK, &block, &unblocked);
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGWINCH, &sa, &old_winch);
+  got_sigint = got_sigwinch = 0;
+  accepted_line = NULL;
+  line_done = 0;
+  completion_state = L;
+  rl_reset_screen_size();
+  rl_callback_handler_install(prompt, on_line);
+
+  while (!line_done) {
+    fd_set fds;
+    int fd = fileno(rl_instream), r;
+    if (got_sigint || ending_signal) {
+      interrupted = 1;
+      break;
+    }
+    if (got_sigwinch) {
+      got_sigwinch = 0;
+      rl_resize_terminal();
+    }
+    FD_ZERO(&fds);
+    FD_SET(fd, &fds);
+    r = pselect(fd + 1, &fds, NULL, NULL, NULL, &unblocked);
+    if (r < 0 && errno != EINTR) {  /* input gone: as at end of input */
+      rl_callback_handler_remove();
+      line_done = 1;
+      break;
+    }
+    if (r > 0) {
+      /* signals open while readline works: a completion may run a query */
+      sigprocmask(SIG_SETMASK, &unblocked, NULL);
+      rl_callback_read_char();
+      sigprocmask(SIG_BLOCK, &block, NULL);
+    }
+  }
+  if (interrupted) {
+    /* show where the line ended, then drop it */
+    rl_point = rl_end;
+    rl_redisplay();
+    rl_free_line_state();
+    rl_callback_sigcleanup();
+    rl_cleanup_after_signal();
+    rl_callback_handler_remove();
+    fputs(ending_signal ? "\n" : "^C\n", rl_outstream);
+    fflush(rl_outstream);
+  } else if (accepted_line == NULL) {
+    fputs("\n", rl_outstream);  /* end of input: leave the shell a clean line */
+    fflush(rl_outstream);
+  }
+  completion_state = outer;
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGWINCH, &old_winch, NULL);
+  sigprocmask(SIG_SETMASK, &unblocked, NULL);
+
+  if (interrupted && !ending_signal) lua_pushboolean(L, 0);
+  else if (accepted_line && !interrupted) lua_pushstring(L, accepted_line);
+  else lua_pushnil(L);
+  free(accepted_line);
+  accepted_line = NULL;
+  return 1;
+}
+
+/* ---------------------------------------------------------------------- */
+/* History                                                                 */
+/* ---------------------------------------------------------------------- */
+
+/* Multi-line entries are written with timestamps, which is how the history
+   library knows where one entry ends when it reads them back. */
+static void setup_history(int max) {
+  setup_readline();
+  history_comment_char = '#';  /* timestamps are "#<seconds>" lines */
+  history_write_timestamps = 1;
+  history_multiline_entries = 1;
+  if (max > 0) stifle_history(max);
+}
+
+/* history_load(path, max) -> number of entries | nil, message */
+static int repl_history_load(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  int max = (int)luaL_optinteger(L, 2, 1000), r;
+  setup_history(max);
+  r = read_history(path);
+  if (r != 0 && r != ENOENT) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s", path, strerror(r));
+    return 2;
+  }
+  lua_pushinteger(L, history_length);
+  return 1;
+}
+
+/* history_add(entry[, path]) -> true | nil, message: keeps the entry for
+   the arrow keys and appends it to the file (created private), unless it
+   repeats the newest entry. */
+static int repl_history_add(lua_State *L) {
+  const char *entry = luaL_checkstring(L, 1);
+  const char *path = luaL_optstring(L, 2, NULL);
+  HIST_ENTRY *last;
+  int r;
+  setup_readline();
+  last = history_length > 0 ? history_get(history_base + history_length - 1) : NULL;
+  if (last && strcmp(last->line, entry) == 0) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  add_history(entry);
+  if (path == NULL) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  r = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (r < 0) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s", path, strerror(errno));
+    return 2;
+  }
+  close(r);
+  r = append_history(1, path);
+  if (r != 0) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s", path, strerror(r));
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* history_truncate(path, max): keeps the newest max entries of the file. */
+static int repl_history_truncate(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  int max = (int)luaL_checkinteger(L, 2);
+  setup_history(max);
+  if (access(path, F_OK) == 0) history_truncate_file(path, max);
+  return 0;
+}
+
+/* history_clear(): forgets the in-memory list (the file stays). */
+static int repl_history_clear(lua_State *L) {
+  (void)L;
+  clear_history();
+  return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The terminal                                                            */
+/* ---------------------------------------------------------------------- */
+
+/* screen_size() -> rows, columns of the terminal on stdout (or stdin);
+   nil when neither is a terminal. */
+static int repl_screen_size(lua_State *L) {
+  struct winsize ws;
+  if ((ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 ||
+       ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) && ws.ws_row > 0 && ws.ws_col > 0) {
+    lua_pushinteger(L, ws.ws_row);
+    lua_pushinteger(L, ws.ws_col);
+    return 2;
+  }
+  lua_pushnil(L);
+  return 1;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Registration                                                            */
+/* ---------------------------------------------------------------------- */
+
+static const luaL_Reg repl_functions[] = {
+  { "readline", repl_readline },
+  { "set_completer", repl_set_completer },
+  { "loop", repl_loop },
+  { "history_load", repl_history_load },
+  { "history_add", repl_history_add },
+  { "history_truncate", repl_history_truncate },
+  { "history_clear", repl_history_clear },
+  { "screen_size", repl_screen_size },
+  { NULL, NULL }
+};
+
+int luaopen_ladle_repl_core(lua_State *L) {
+  luaL_newlib(L, repl_functions);
+  return 1;
+}
