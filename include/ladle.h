@@ -29,5 +29,7 @@
 
 int luaopen_ladle_pg_core(lua_State *L);
 int luaopen_ladle_sys(lua_State *L);
+int luaopen_ladle_delta_core(lua_State *L);
+int luaopen_ladle_yaml(lua_State *L);
 
 #endif
