@@ -353,7 +353,7 @@ SELECT
 + (SELECT count(*) FROM pg_catalog.pg_proc p JOIN user_ns n ON n.oid = p.pronamespace
    WHERE NOT EXISTS (SELECT 1 FROM extension_member e WHERE e.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND e.objid = p.oid))
 + (SELECT count(*) FROM pg_catalog.pg_type t JOIN user_ns n ON n.oid = t.typnamespace
-   WHERE t.typtype IN ('b', 'd', 'e', 'r') AND t.typrelid = 0
+   WHERE t.typtype IN ('b', 'd', 'e', 'r') AND t.typrelid = 0 AND t.typcategory <> 'A'
      AND NOT EXISTS (SELECT 1 FROM extension_member e WHERE e.classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND e.objid = t.oid))
 + (SELECT count(*) FROM user_ns n WHERE n.nspname NOT IN ('public', $1)
      AND NOT EXISTS (SELECT 1 FROM extension_member e WHERE e.classid = 'pg_catalog.pg_namespace'::pg_catalog.regclass AND e.objid = n.oid))
