@@ -4,22 +4,9 @@ local env = require "support.env"
 local delta = require "ladle.delta"
 local version = require "ladle.version"
 local core = require "ladle.delta.core"
+local support = require "support.deltas"
 
-local function folder(files)
-  local dir = env.tmpdir()
-  for name, content in pairs(files) do
-    local sub = name:match("^(.*)/[^/]+$")
-    if sub then os.execute("mkdir -p '" .. dir .. "/" .. sub .. "'") end
-    env.write(dir .. "/" .. name, content)
-  end
-  return dir
-end
-
-local function scripts(list)
-  local out = {}
-  for _, d in ipairs(list) do out[#out + 1] = d.script end
-  return out
-end
+local folder, scripts = support.folder, support.scripts
 
 describe("ladle.version", function()
   it("compares numerically, component by component", function()

@@ -7,19 +7,8 @@ local ladle = require "ladle"
 local json = require "ladle.json"
 local sys = ladle.sys
 
-local function write_files(dir, files)
-  for name, content in pairs(files) do
-    local sub = name:match("^(.*)/[^/]+$")
-    if sub then os.execute("mkdir -p '" .. dir .. "/" .. sub .. "'") end
-    env.write(dir .. "/" .. name, content)
-  end
-end
-
-local function folder(files)
-  local dir = env.tmpdir()
-  write_files(dir, files)
-  return dir
-end
+local support = require "support.deltas"
+local folder, exists = support.folder, support.exists
 
 local function lines_of(text)
   local out = {}
@@ -34,10 +23,6 @@ local function count(text, plain)
     if not at then return n end
     n, from = n + 1, at + 1
   end
-end
-
-local function exists(db, relation)
-  return db:query("SELECT pg_catalog.to_regclass($1) IS NOT NULL AS yes", relation)[1].yes
 end
 
 local app = {

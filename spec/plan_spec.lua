@@ -4,29 +4,12 @@ local env = require "support.env"
 local ladle = require "ladle"
 local errors = require "ladle.errors"
 
-local function write_files(dir, files)
-  for name, content in pairs(files) do
-    local sub = name:match("^(.*)/[^/]+$")
-    if sub then os.execute("mkdir -p '" .. dir .. "/" .. sub .. "'") end
-    env.write(dir .. "/" .. name, content)
-  end
-end
-
-local function folder(files)
-  local dir = env.tmpdir()
-  write_files(dir, files)
-  return dir
-end
+local support = require "support.deltas"
+local folder, scripts, exists, recorded = support.folder, support.scripts, support.exists, support.recorded
 
 local function statuses(plan)
   local out = {}
   for _, d in ipairs(plan.deltas) do out[d.script] = d.status end
-  return out
-end
-
-local function scripts(list)
-  local out = {}
-  for _, d in ipairs(list) do out[#out + 1] = d.script end
   return out
 end
 
@@ -36,17 +19,6 @@ local function failure_of(fn, ...)
   assert.is_false(ok, "expected a failure")
   assert.is_true(errors.is_failure(err), "expected a ladle failure, got: " .. tostring(err))
   return err
-end
-
-local function exists(db, relation)
-  return db:query("SELECT pg_catalog.to_regclass($1) IS NOT NULL AS yes", relation)[1].yes
-end
-
-local function recorded(db, tbl)
-  local rows = assert(db:query("SELECT script FROM " .. (tbl or "public.ladle_upgrades") .. " ORDER BY id"))
-  local out = {}
-  for _, r in ipairs(rows) do out[#out + 1] = r.script end
-  return out
 end
 
 describe("ladle.plan", function()

@@ -26,7 +26,7 @@ return function(bench)
   f:close()
 
   local psql = assert(sys.which("psql"), "psql is needed for this benchmark")
-  local rounds, psql_times, ladle_times = 3, {}, {}
+  local rounds, psql_times, ladle_times = 5, {}, {}
   local last_db
   for round = 1, rounds do
     -- alternate who goes first, so that neither always meets a warmer server
