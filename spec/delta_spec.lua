@@ -310,6 +310,13 @@ describe("delta:statements", function()
     assert.equal(3, #assert(statements("begin;\nselect 1;\ncommit;", false)))
   end)
 
+  it("runs pg_dump's output: \\restrict and \\unrestrict are psql's business", function()
+    local list = assert(statements("\\restrict abc123\nSET statement_timeout = 0;\ncreate table a (id int);\n\n\\unrestrict abc123\n"))
+    assert.equal(2, #list)
+    assert.equal(3, list[2].line)
+    assert.equal("create table a (id int);", list[2].text)
+  end)
+
   it("refuses psql meta-commands, naming the line", function()
     local ok, why = statements("select 1;\n\n\\i other.sql\n")
     assert.is_nil(ok)

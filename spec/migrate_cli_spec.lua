@@ -106,6 +106,27 @@ describe("ladle migration commands", function()
       assert.equal(1, db:query("select count(*) as n from public.ladle_upgrades")[1].n)
     end)
 
+    it("starts an empty database from an install script written by pg_dump", function()
+      local dir = folder(app)
+      assert.equal(0, (ladle_run { "upgrade", "-d", dir, "--to", "0.1.0" }))
+      local bindir = assert(ladle.sandbox.bindir())
+      local status, dump, err = sys.spawn({ bindir .. "/pg_dump", "--schema-only", "--no-owner",
+        "--exclude-table=public.ladle_upgrades", "-d", env.conninfo(dbname) }, { stdout = "capture", stderr = "capture" })
+      assert.equal(0, status, err)
+      local release = folder {}
+      for name, content in pairs(app) do
+        if not name:match("^00%.01") then env.write(release .. "/" .. name, content) end
+      end
+      env.write(release .. "/baseline-0.2.0.sql", dump)
+      local other = env.new_database("cli_install")
+      local out
+      status, out, err = ladle_run({ "upgrade", "-d", release }, { env = { PGDATABASE = other } })
+      assert.equal(0, status, out .. err)
+      assert.truthy(out:find("Applying install script baseline-0.2.0.sql... OK", 1, true), out)
+      assert.equal(4, count(out, "Applying delta 0.2.0"))
+      env.drop_database(other)
+    end)
+
     it("refuses a non-empty database without the table, pointing at baseline (exit 2)", function()
       assert(db:exec("create table legacy (id int)"))
       local status, _, err = ladle_run { "upgrade", "-d", folder(app) }

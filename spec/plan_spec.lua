@@ -474,6 +474,24 @@ describe("ladle.plan", function()
       assert.is_true(exists(db, "public.a"))
     end)
 
+    it("starts every delta from the caller's session, whatever the delta before set", function()
+      local dir = folder {
+        -- what pg_dump puts at the top of an install script
+        ["baseline-1.0.0.sql"] = "SET statement_timeout = 0;\nSELECT pg_catalog.set_config('search_path', '', false);\n"
+          .. "CREATE TABLE public.app (id int);\n",
+        ["1.0.0_01_a.sql"] = "create table unqualified (id int);\nset work_mem = '77MB';\n",
+        ["1.0.0_02_b.lua"] = "local conn = ...\nassert(conn:query('show work_mem')[1].work_mem == '4MB')\n"
+          .. "assert(conn:query('show lock_timeout')[1].lock_timeout == '7s')\n",
+        ["1.0.0_03_c.sql"] = "-- ladle: no-transaction\ncreate table uq2 (id int);\n",
+      }
+      assert(db:exec("set lock_timeout = '7s'"))
+      assert.equal(4, plan_for(dir):apply())
+      assert.is_true(exists(db, "public.unqualified"))
+      assert.is_true(exists(db, "public.uq2"))
+      assert.equal("7s", db:query("show lock_timeout")[1].lock_timeout, "the caller's settings are back")
+      assert.equal("4MB", db:query("show work_mem")[1].work_mem)
+    end)
+
     it("runs pre-all and post-all hooks around an upgrade, unrecorded", function()
       local dir = folder {
         ["pre-all.sql"] = "create table if not exists hook_log (what text);\ninsert into hook_log values ('pre');\n",

@@ -243,6 +243,14 @@ delta.line_at = line_at
 -- transaction. psql meta-commands and other transaction control in such a
 -- delta are refused (bad input), naming the line.
 function Delta:statements(content)
+  -- Recent pg_dump releases bracket a dump with \restrict KEY and
+  -- \unrestrict KEY, which only mean something to psql: blank them, keeping
+  -- every byte where it was so that lines and positions still match.
+  if content:find("\\restrict", 1, true) or content:find("\\unrestrict", 1, true) then
+    content = content:gsub("[^\n]+", function(line)
+      if line:match("^\\restrict%s") or line:match("^\\unrestrict%s") then return string.rep(" ", #line) end
+    end)
+  end
   local list, meta = core.split(content)
   if meta then
     return nil, string.format("%s:%d: psql meta-commands (backslash commands) are not SQL; ladle cannot run them",

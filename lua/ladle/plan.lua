@@ -15,7 +15,6 @@
 -- delta fails (exit 3) or the plan cannot run (exit 2). doc/migrations.md
 -- is the manual.
 
-local core = require "ladle.delta.core"
 local delta = require "ladle.delta"
 local errors = require "ladle.errors"
 local report = require "ladle.report"
@@ -35,17 +34,13 @@ plan.Step = Step
 
 local PHASES = { pre = true, post = true, all = true }
 
-local function fail(code, fmt, ...)
-  errors.fail(code, fmt, ...)
-end
+local fail = errors.fail
 
 local function basename(path)
   return (path or ""):match("([^/\\]*)$")
 end
 
-local function vcompare(a, b)
-  return version.compare(a, b)
-end
+local vcompare = version.compare
 
 -- plan.new(opts) -> plan | nil, message, exit_code
 --   conn      an open connection (required)
@@ -374,6 +369,7 @@ function Plan:lock(opts)
   local ok, message = self.tracker:lock(merged)
   if not ok then return nil, message end
   local refreshed, why = self:refresh()
+  if refreshed then refreshed, why = self:_capture_session() end
   if not refreshed then
     self.tracker:unlock()
     return nil, why
@@ -381,6 +377,34 @@ function Plan:lock(opts)
   self.applied_count = 0
   self.total = #self:pending()
   return true
+end
+
+-- Every delta starts from the session as the caller left it: a `SET` in
+-- one delta (pg_dump's install scripts empty search_path) does not leak
+-- into the next, and a resumed run sees what a run in one go saw. The
+-- caller's own settings (SET ROLE, lock_timeout, ...) are read once, when
+-- the lock is taken, and put back after RESET ALL before each delta.
+function Plan:_capture_session()
+  local rows, message = self.conn:query([[
+SELECT name, setting FROM pg_catalog.pg_settings
+WHERE source = 'session' AND name NOT LIKE 'transaction\_%' AND name <> 'session_authorization'
+ORDER BY name]])
+  if not rows then return nil, message end
+  local calls = {}
+  for _, row in ipairs(rows) do
+    calls[#calls + 1] = string.format("pg_catalog.set_config(%s, %s, false)", self.conn:escape_literal(row.name),
+      self.conn:escape_literal(row.setting or ""))
+  end
+  self.session_sql = "RESET ALL;" .. (#calls > 0 and ("SELECT " .. table.concat(calls, ", ") .. ";") or "")
+  return true
+end
+
+-- Puts the caller's session back after deltas ran.
+function Plan:_restore_session()
+  if self.session_sql and not self.conn:is_closed() and self.conn:transaction_status() == "idle" then
+    local ok, message = self.conn:exec(self.session_sql)
+    if not ok then fail(3, "restoring the session's settings failed: %s", message) end
+  end
 end
 
 -- plan:unlock() -> true | nil, message
@@ -518,14 +542,17 @@ function Plan:_run_sql_transaction(d, content, record)
   if not stmts then fail(2, "%s", why) end
   local conn, utf8_text = self.conn, self.utf8
   local closing = self:_closing_sql(d, record)
+  local opening = (self.session_sql or "") .. "BEGIN;"
   if #stmts == 0 then
-    local ok, message = conn:exec("BEGIN;" .. closing)
+    local ok, message = conn:exec(opening .. closing)
     if not ok then fail(3, "%s: %s", d.path, message) end
   end
   for i, stmt in ipairs(stmts) do
-    local prefix = i == 1 and "BEGIN;" or ""
+    local prefix = i == 1 and opening or ""
     local ok, message, err = conn:exec(prefix .. stmt.text .. (i == #stmts and closing or ""))
-    if not ok then error(statement_failure(d, content, stmt, #prefix, message, err, utf8_text), 0) end
+    if not ok then
+      error(statement_failure(d, content, stmt, char_length(prefix, utf8_text), message, err, utf8_text), 0)
+    end
   end
   if record then self.tracker:created() end
 end
@@ -540,6 +567,7 @@ function Plan:_run_sql_autocommit(d, content, record, started)
     exec_or_fail(conn, "BEGIN;" .. self.tracker:create_sql() .. "COMMIT", self.table)
     self.tracker:created()
   end
+  if self.session_sql then exec_or_fail(conn, self.session_sql, d.path .. ": resetting the session") end
   for _, stmt in ipairs(stmts) do
     local ok, message, err = conn:exec(stmt.text)
     if not ok then error(statement_failure(d, content, stmt, 0, message, err, self.utf8), 0) end
@@ -561,7 +589,8 @@ function Plan:_run_lua(d, content, record, started)
   local chunk, why = load(content, "@" .. d.path, "t", env)
   if not chunk then fail(2, "%s", why) end
   local conn = self.conn
-  if d.transaction then exec_or_fail(conn, "BEGIN", d.path) end
+  local opening = (self.session_sql or "") .. (d.transaction and "BEGIN" or "")
+  if opening ~= "" then exec_or_fail(conn, opening, d.path) end
   local ok, err = pcall(chunk, conn, d)
   if not ok then
     if errors.is_failure(err) then error(err, 0) end
@@ -641,6 +670,7 @@ function Plan:_apply_list(list)
       count = count + 1
     end
   end
+  if count > 0 then self:_restore_session() end
   return count
 end
 
@@ -652,6 +682,7 @@ function Plan:run_hooks(name)
   if #hooks == 0 then return 0 end
   return self:_locked(function()
     for _, d in ipairs(hooks) do self:_execute(d, false) end
+    self:_restore_session()
     return #hooks
   end)
 end
@@ -702,6 +733,7 @@ function Plan:apply(phase)
     for _, d in ipairs(self.hooks["pre-all"]) do self:_execute(d, false) end
     local count = self:_apply_list(list)
     for _, d in ipairs(self.hooks["post-all"]) do self:_execute(d, false) end
+    self:_restore_session()
     report.call(self.reporter, "finish", { applied = count, current_version = self.current_version })
     return count, stopped
   end)
@@ -728,8 +760,5 @@ function Plan:__tostring()
   return string.format("plan for %s: %d pending, %d applied, current version %s", self.table, counts.pending,
     counts.applied, self.current_version or "none")
 end
-
--- The md5 a delta file would be recorded with (for tools and tests).
-plan.checksum = core.md5
 
 return plan
