@@ -31,63 +31,60 @@ end
 local Console = {}
 Console.__index = Console
 
+-- On a terminal the line of the running delta carries a progress bar,
+-- which the result then replaces:
+--   Applying delta 1.2.0 03_backfill... [########..........] 12/40
+--   Applying delta 1.2.0 03_backfill... OK (1520 ms)
 function report.console(opts)
   opts = opts or {}
   local out = opts.out or io.stdout
   local progress = opts.progress
   if progress == nil then progress = sys.isatty(out) == true end
-  return setmetatable({ out = out, progress = progress, bar_shown = false }, Console)
+  return setmetatable({ out = out, progress = progress }, Console)
 end
 
-function Console:clear_bar()
-  if self.bar_shown then
-    self.out:write("\r\27[K")
-    self.bar_shown = false
-  end
-end
-
-function Console:draw_bar(index, total)
-  if not self.progress or not total or total <= 1 then return end
-  local width = 30
-  local filled = math.floor(width * index / total + 0.5)
-  self.out:write(string.format("[%s%s] %d/%d", string.rep("#", filled), string.rep(".", width - filled),
-    index, total))
-  self.out:flush()
-  self.bar_shown = true
+local function bar(index, total)
+  local width = 24
+  local filled = math.floor(width * (index - 1) / total + 0.5)
+  return string.format("[%s%s] %d/%d", string.rep("#", filled), string.rep(".", width - filled), index, total)
 end
 
 function Console:start(d, index, total)
-  self:clear_bar()
-  self.index, self.total = index, total
-  self.out:write("Applying ", report.label(d), "... ")
+  self.line = "Applying " .. report.label(d) .. "... "
+  self.out:write(self.line)
+  self.bar_shown = self.progress and index ~= nil and total ~= nil and total > 1
+  if self.bar_shown then self.out:write(bar(index, total)) end
+  self.out:flush()
+end
+
+-- Replaces the bar, if any, by what happened to the delta.
+function Console:outcome(text)
+  if self.bar_shown then
+    self.out:write("\r\27[K", self.line or "")
+    self.bar_shown = false
+  end
+  self.out:write(text, "\n")
   self.out:flush()
 end
 
 function Console:done(d, ms)
-  self.out:write(string.format("OK (%d ms)\n", ms))
-  if self.index and self.total and self.index < self.total then self:draw_bar(self.index, self.total) end
-  self.out:flush()
+  self:outcome(string.format("OK (%d ms)", ms))
 end
 
 function Console:failed(d, failure)
-  self:clear_bar()
-  self.out:write("FAILED\n")
-  self.out:flush()
+  self:outcome("FAILED")
 end
 
 function Console:waiting(holder)
-  self:clear_bar()
   io.stderr:write("ladle: waiting for the lock, held by ", holder, "\n")
 end
 
 function Console:note(text)
-  self:clear_bar()
   self.out:write(text, "\n")
   self.out:flush()
 end
 
 function Console:finish()
-  self:clear_bar()
   self.out:flush()
 end
 
