@@ -289,12 +289,8 @@ local function first_line_directive(line)
   return false, directive
 end
 
-local function describe(d)
-  return d.path
-end
-
 local function duplicate_error(a, b, what)
-  return string.format("%s and %s are two deltas with the same %s", describe(a), describe(b), what)
+  return string.format("%s and %s are two deltas with the same %s", a.path, b.path, what)
 end
 
 -- delta.scan(dir [, opts]) -> list | nil, message

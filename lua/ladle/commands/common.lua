@@ -176,7 +176,12 @@ function common.connect(o)
   local target = o.pg_service
   local conn, message = pg.connect(target)
   if not conn then
-    fail(3, "cannot connect%s: %s", target and target ~= "" and (" to " .. (target:find("=", 1, true) and "the database" or ("service " .. target))) or "", message)
+    -- a conninfo may hold a password: name only a service
+    local what = ""
+    if target and target ~= "" then
+      what = (target:find("=", 1, true) or target:find("://", 1, true)) and " to the database" or (" to service " .. target)
+    end
+    fail(3, "cannot connect%s: %s", what, message)
   end
   -- warnings from deltas matter to the person upgrading; notices are noise
   conn:on_notice(function(notice)
