@@ -43,7 +43,7 @@ ALL_CFLAGS = -std=gnu11 -fPIC $(WARN) $(CFLAGS) $(SANFLAGS) -Iinclude $(PKG_CFLA
              -DLADLE_LUADIR='"$(LUADIR)"' -MMD -MP
 
 # C modules: require name -> object -> libraries.
-MODULES := ladle/pg/core:lpg:pq ladle/sys:lsys:
+MODULES := ladle/pg/core:lpg:pq ladle/sys:lsys: ladle/delta/core:ldelta: ladle/yaml:lyaml:yaml
 mod_name = $(word 1,$(subst :, ,$(1)))
 mod_obj  = $(word 2,$(subst :, ,$(1)))
 mod_libs = $(word 3,$(subst :, ,$(1)))

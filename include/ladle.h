@@ -29,6 +29,8 @@
 
 int luaopen_ladle_pg_core(lua_State *L);
 int luaopen_ladle_sys(lua_State *L);
+int luaopen_ladle_delta_core(lua_State *L);
+int luaopen_ladle_yaml(lua_State *L);
 int luaopen_ladle_repl_core(lua_State *L);  /* executable only (readline) */
 
 #endif

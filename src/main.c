@@ -37,6 +37,8 @@ static volatile sig_atomic_t received_signal = 0;
 static const luaL_Reg preloaded[] = {
   { "ladle.pg.core", luaopen_ladle_pg_core },
   { "ladle.sys", luaopen_ladle_sys },
+  { "ladle.delta.core", luaopen_ladle_delta_core },
+  { "ladle.yaml", luaopen_ladle_yaml },
   { "ladle.repl.core", luaopen_ladle_repl_core },
   { NULL, NULL }
 };

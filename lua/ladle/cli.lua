@@ -17,9 +17,14 @@ local fail = errors.fail
 
 -- The commands, in the order --help lists them.
 cli.commands = {
+  { name = "baseline", module = "ladle.commands.baseline" },
+  { name = "info", module = "ladle.commands.info" },
+  { name = "upgrade", module = "ladle.commands.upgrade" },
+  { name = "lint", module = "ladle.commands.lint" },
+  { name = "repair", module = "ladle.commands.repair" },
   { name = "run", module = "ladle.commands.run" },
-  { name = "sandbox", module = "ladle.commands.sandbox" },
   { name = "repl", module = "ladle.commands.repl" },
+  { name = "sandbox", module = "ladle.commands.sandbox" },
 }
 
 local function find_command(name)
@@ -193,6 +198,7 @@ end
 
 cli.global_flags = {
   { "-e", arg = "CODE", help = "run a chunk of Lua (the `ladle` table is a global)" },
+  { "-c", "--config_file", arg = "FILE", help = "read defaults from a pum-style YAML config file" },
   { "-v", "--version", help = "print the version and exit" },
   { "-h", "--help", help = "show this help" },
 }
@@ -240,6 +246,14 @@ function cli.main(argv)
       run_chunk(argv[i + 1])
       ran_code = true
       i = i + 2
+    elseif word == "-c" or word == "--config_file" or word == "--config-file" then
+      -- pum's place for it: `ladle -c FILE upgrade ...`; commands read global.config_file
+      if not argv[i + 1] then fail(2, "ladle: %s needs a value (FILE)", word) end
+      global.config_file = argv[i + 1]
+      i = i + 2
+    elseif word:match("^%-%-config[_-]file=") then
+      global.config_file = word:match("=(.*)$")
+      i = i + 1
     elseif word:sub(1, 1) == "-" then
       fail(2, "unknown flag '%s' (see 'ladle --help')", word)
     else

@@ -12,6 +12,13 @@ local submodules = {
   sandbox = "ladle.sandbox",
   sys = "ladle.sys",
   errors = "ladle.errors",
+  delta = "ladle.delta",
+  version = "ladle.version",
+  tracker = "ladle.tracker",
+  yaml = "ladle.yaml",
+  report = "ladle.report",
+  json = "ladle.json",
+  lint = "ladle.lint",
 }
 
 local pg = require "ladle.pg"
@@ -22,9 +29,17 @@ ladle.null = pg.null
 ladle.fail = errors.fail
 ladle.exit_codes = errors.codes
 
+-- ladle.plan{conn =, dir =, table =, to =, ...} -> plan | nil, message, exit_code
+-- (lua/ladle/plan.lua, doc/migrations.md)
+function ladle.plan(opts)
+  return require("ladle.plan").new(opts)
+end
+
+-- ladle's own release ("0.1.0"); `ladle.version` is the module that
+-- compares delta versions (ladle.version.compare).
 do
   local ok, host = pcall(require, "ladle.host")
-  ladle.version = ok and host.version or nil
+  ladle._VERSION = ok and host.version or nil
 end
 
 return setmetatable(ladle, {

@@ -1,0 +1,66 @@
+-- ladle baseline: record the version a database is at, without running anything.
+
+local common = require "ladle.commands.common"
+local errors = require "ladle.errors"
+local tracker = require "ladle.tracker"
+local version = require "ladle.version"
+
+local baseline = {
+  summary = "create the upgrades table and record the version the database is at",
+  usage = "ladle baseline [-p SERVICE] [-t TABLE] [-d DIR] -b VERSION",
+  description = [[
+Creates the upgrades table (pum 0.x's columns) if it does not exist and
+records a baseline row: the database is at VERSION. Nothing else runs.
+Deltas labelled below VERSION will never run; deltas labelled VERSION and
+above are pending until applied (pum's rule). With -d, says how many of each
+the folder has.
+
+A table that already records a version is refused (exit 2): a baseline
+starts the history, it does not rewrite it.]],
+  examples = [[
+  ladle baseline -p procrastinate -t public.pum -d sql/migrations -b 0.5.0
+  ladle -c db.yaml baseline -b 1.2.0]],
+  flags = common.flags { "pg_service", "table", "dir", "config" },
+}
+table.insert(baseline.flags, { "-b", "--baseline", arg = "VERSION", help = "the version the database is at (required)",
+  check = function(v)
+    local ok, why = version.parse(v)
+    if ok then return true end
+    return false, why
+  end })
+
+function baseline.run(opts, _, global)
+  local o = common.options(opts, global)
+  if not o.baseline then errors.fail(2, "ladle baseline: -b/--baseline VERSION is required") end
+  local v = version.normalize(o.baseline)
+  local conn <close> = common.connect(o)
+  local t, why = tracker.open(conn, o.table)
+  if not t then errors.fail(2, "%s", why) end
+  local ok, message = t:lock { wait = true }
+  if not ok then errors.fail(3, "%s", message) end
+  local state, code
+  state, message, code = t:inspect()
+  if not state then errors.fail(code or 3, "%s", message) end
+  if state.exists then
+    local rows
+    rows, message = t:rows()
+    if not rows then errors.fail(3, "%s", message) end
+    local current = tracker.current_version(rows)
+    if current then
+      errors.fail(2, "%s already records version %s; a baseline only starts an empty table", t.name, current)
+    end
+  end
+  ok, message = t:baseline(v)
+  if not ok then errors.fail(3, "%s: %s", t.name, message) end
+  t:unlock()
+  print(string.format("Baseline %s recorded in %s (%s).", v, t.name, common.describe_conn(conn)))
+  if o.dir then
+    local plan = common.plan(o, conn, { reporter = false })
+    local counts = plan:counts()
+    print(string.format("%s: %d delta%s below %s will never run; %d pending.", o.dir, counts["below baseline"],
+      counts["below baseline"] == 1 and "" or "s", v, counts.pending))
+  end
+  return 0
+end
+
+return baseline

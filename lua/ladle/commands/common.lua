@@ -1,0 +1,259 @@
+-- What the migration commands share: pum's flags, the YAML config file,
+-- connecting, building a plan. Used by baseline, info, upgrade, lint,
+-- repair, and meant for every command that works on a database and a
+-- delta folder (recipes, test-and-upgrade, the REPL).
+--
+--   local common = require "ladle.commands.common"
+--   flags = common.flags { "pg_service", "table", "dir", "config", "to", "json" }
+--   local o = common.options(opts, global)   -- flags > config file > defaults
+--   local db = common.connect(o)
+--   local plan = common.plan(o, db)
+--
+-- Failures raise ladle.errors failures: 2 for bad usage or input (a bad
+-- config file is one line FILE:LINE:COLUMN: problem), 3 for the database.
+
+local errors = require "ladle.errors"
+local pg = require "ladle.pg"
+local tracker = require "ladle.tracker"
+local version = require "ladle.version"
+local yaml = require "ladle.yaml"
+
+local common = {}
+local fail = errors.fail
+
+local function check_version(value)
+  local ok, why = version.parse(value)
+  if ok then return true end
+  return false, why
+end
+
+local function check_phase(value)
+  if value == "pre" or value == "post" or value == "all" then return true end
+  return false, "expected pre, post or all"
+end
+
+local function check_unmarked(value)
+  if value == "pre" or value == "post" then return true end
+  return false, "expected pre or post"
+end
+
+-- common.duration("30s") -> seconds | nil, reason. Units ms, s, min/m, h;
+-- a bare number is seconds.
+function common.duration(text)
+  local number, unit = tostring(text):match("^%s*(%d+%.?%d*)%s*(%a*)%s*$")
+  local scale = ({ [""] = 1, ms = 0.001, s = 1, sec = 1, m = 60, min = 60, h = 3600 })[unit and unit:lower() or "?"]
+  if not number or not scale then
+    return nil, string.format("bad duration '%s' (like 500ms, 30s, 5min, 1h)", tostring(text))
+  end
+  return tonumber(number) * scale
+end
+
+local function check_duration(value)
+  local ok, why = common.duration(value)
+  if ok then return true end
+  return false, why
+end
+
+-- Flag definitions by name; common.flags{...} picks them in order.
+common.definitions = {
+  pg_service = { "-p", "--pg_service", arg = "SERVICE|CONNINFO",
+    help = "the database: a service name (pg_service.conf) or a conninfo/URI; default: PG* variables" },
+  table = { "-t", "--table", arg = "TABLE", help = "the upgrades table, schema.table (default " .. tracker.DEFAULT .. ")" },
+  dir = { "-d", "--dir", arg = "DIR", help = "the delta folder" },
+  config = { "-c", "--config_file", arg = "FILE", key = "config_file",
+    help = "read defaults from a pum-style YAML file (also accepted before the command)" },
+  to = { "--to", "-u", "--max-version", arg = "VERSION", key = "to", check = check_version,
+    help = "upgrade up to this version, included (pum's --max-version)" },
+  phase = { "--phase", arg = "PHASE", check = check_phase, help = "pre, post or all (default all)" },
+  dry_run = { "--dry-run", help = "print what would run; change nothing" },
+  json = { "--json", help = "machine-readable output" },
+  no_wait = { "--no-wait", help = "fail at once (exit 3) when another upgrade holds the lock" },
+  lock_timeout = { "--lock-timeout", arg = "DURATION", check = check_duration,
+    help = "give up waiting for the lock after this long (500ms, 30s, 5min)" },
+  out_of_order = { "--out-of-order", help = "apply deltas labelled below the current version that never ran" },
+  unmarked = { "--unmarked-phase", arg = "PHASE", key = "unmarked", check = check_unmarked,
+    help = "the phase of deltas whose name has no pre/post (default post)" },
+}
+
+-- common.flags{"pg_service", "table", ...} -> flag list for a command module.
+-- Each call gives fresh tables (cli.parse annotates them).
+function common.flags(names)
+  local list = {}
+  for _, name in ipairs(names) do
+    local def = assert(common.definitions[name], "no common flag " .. tostring(name))
+    local copy = {}
+    for k, v in pairs(def) do copy[k] = v end
+    list[#list + 1] = copy
+  end
+  return list
+end
+
+-- Config file ----------------------------------------------------------------------------------
+
+-- Keys a config file may have, and the option each one sets. pum's keys,
+-- plus pg_service and ladle's own. Other commands may add theirs.
+common.config_keys = {
+  upgrades_table = { option = "table" },
+  delta_dir = { option = "dir" },
+  pg_service = { option = "pg_service" },
+  backup_file = { option = "backup_file" },
+  ignore_elements = { option = "ignore", list = true },
+  pg_dump_exe = { option = "pg_dump_exe" },
+  pg_restore_exe = { option = "pg_restore_exe" },
+  unmarked_phase = { option = "unmarked", check = check_unmarked },
+  lock_timeout = { option = "lock_timeout", check = check_duration },
+}
+
+-- common.load_config(path) -> table of options (keyed by option name).
+-- Raises a usage failure naming the file (and the line and column for a
+-- YAML syntax error).
+function common.load_config(path)
+  local doc, why = yaml.load_file(path)
+  if doc == nil then fail(2, "%s", why) end
+  if type(doc) ~= "table" or (next(doc) ~= nil and doc[1] ~= nil) then
+    fail(2, "%s: expected a mapping of settings (upgrades_table: ..., delta_dir: ...)", path)
+  end
+  local options = {}
+  local names = {}
+  for key in pairs(doc) do names[#names + 1] = key end
+  table.sort(names)
+  for _, key in ipairs(names) do
+    local value = doc[key]
+    local spec = common.config_keys[key]
+    if not spec then
+      local known = {}
+      for k in pairs(common.config_keys) do known[#known + 1] = k end
+      table.sort(known)
+      fail(2, "%s: unknown setting '%s' (known: %s)", path, key, table.concat(known, ", "))
+    end
+    if spec.list then
+      if type(value) == "string" then value = { value } end
+      if type(value) ~= "table" then fail(2, "%s: %s must be a list", path, key) end
+      for _, item in ipairs(value) do
+        if type(item) ~= "string" then fail(2, "%s: %s must be a list of names", path, key) end
+      end
+    elseif type(value) ~= "string" then
+      fail(2, "%s: %s must be a single value", path, key)
+    end
+    if spec.check and value ~= "" then
+      local ok, reason = spec.check(value)
+      if not ok then fail(2, "%s: %s: %s", path, key, reason) end
+    end
+    if value ~= "" then options[spec.option] = value end
+  end
+  return options
+end
+
+-- common.options(opts, global, defaults) -> the merged options.
+-- Command-line flags win over the config file (-c FILE after the command,
+-- or before it as pum has it), which wins over defaults.
+function common.options(opts, global, defaults)
+  local merged = {}
+  for k, v in pairs(defaults or {}) do merged[k] = v end
+  local path = opts.config_file or (global and global.config_file)
+  if path then
+    for k, v in pairs(common.load_config(path)) do merged[k] = v end
+    merged.config_file = path
+  end
+  for k, v in pairs(opts) do merged[k] = v end
+  merged.table = merged.table or tracker.DEFAULT
+  if merged.lock_timeout then merged.lock_timeout_seconds = common.duration(merged.lock_timeout) end
+  return merged
+end
+
+-- Requires an option that may come from a flag or the config file.
+function common.need(o, key, flag, config_key, command)
+  if o[key] == nil or o[key] == "" then
+    fail(2, "ladle %s: %s is required (or %s in the config file)", command, flag, config_key)
+  end
+  return o[key]
+end
+
+-- Database -----------------------------------------------------------------------------------------
+
+-- common.connect(o) -> conn. A failure to connect is exit 3.
+function common.connect(o)
+  local target = o.pg_service
+  local conn, message = pg.connect(target)
+  if not conn then
+    -- a conninfo may hold a password: name only a service
+    local what = ""
+    if target and target ~= "" then
+      what = (target:find("=", 1, true) or target:find("://", 1, true)) and " to the database" or (" to service " .. target)
+    end
+    fail(3, "cannot connect%s: %s", what, message)
+  end
+  -- warnings from deltas matter to the person upgrading; notices are noise
+  conn:on_notice(function(notice)
+    if notice.severity == "WARNING" then io.stderr:write("ladle: WARNING: ", notice.message or "", "\n") end
+  end)
+  return conn
+end
+
+-- common.reporter(o) -> the reporter for --json or a terminal.
+function common.reporter(o)
+  local report = require "ladle.report"
+  if o.json then return report.json() end
+  return report.console()
+end
+
+-- common.plan(o, conn, extra) -> plan. Bad input exits 2, the database 3.
+function common.plan(o, conn, extra)
+  local plan = require "ladle.plan"
+  local opts = {
+    conn = conn, dir = o.dir, table = o.table, to = o.to, unmarked = o.unmarked,
+    out_of_order = o.out_of_order, reporter = common.reporter(o),
+    lock = { wait = not o.no_wait, timeout = o.lock_timeout_seconds },
+  }
+  for k, v in pairs(extra or {}) do opts[k] = v end
+  local p, message, code = plan.new(opts)
+  if not p then fail(code or 3, "%s", message) end
+  return p
+end
+
+-- Warns about files in the delta folder that look like deltas but match no
+-- layout: silently skipping them would be worse.
+function common.warn_ignored(p)
+  for _, item in ipairs(p.ignored or {}) do
+    local name = item.script or item.path
+    if not item.folder and (name:lower():match("%.sql$") or name:lower():match("%.lua$") or name:lower():match("%.py$")) then
+      io.stderr:write(string.format("ladle: warning: %s %s; it is not a delta (see 'ladle lint')\n", item.path, item.reason))
+    end
+  end
+end
+
+-- Output ---------------------------------------------------------------------------------------
+
+-- Prints rows (arrays of strings) as aligned columns; empty trailing
+-- cells leave no trailing blanks.
+function common.print_table(rows, out)
+  out = out or io.stdout
+  local widths, lengths = {}, {}
+  for r, row in ipairs(rows) do
+    local lens = {}
+    for i, cell in ipairs(row) do
+      local n = cell:find("[\128-\255]") and (utf8.len(cell) or #cell) or #cell
+      lens[i] = n
+      if n > (widths[i] or 0) then widths[i] = n end
+    end
+    lengths[r] = lens
+  end
+  local lines = {}
+  for r, row in ipairs(rows) do
+    local last = #row
+    while last > 1 and row[last] == "" do last = last - 1 end
+    local cells = {}
+    for i = 1, last - 1 do cells[i] = row[i] .. string.rep(" ", widths[i] - lengths[r][i]) end
+    cells[last] = row[last]
+    lines[r] = table.concat(cells, "  ")
+  end
+  out:write(table.concat(lines, "\n"), "\n")
+end
+
+-- Where we are, for headers: "app on /tmp/x:5432" without secrets.
+function common.describe_conn(conn)
+  local info = conn:info()
+  return string.format("%s on %s:%s", info.dbname, info.host or "localhost", info.port)
+end
+
+return common

@@ -1,0 +1,143 @@
+-- ladle info: every delta with its status, the current version, what is pending.
+
+local common = require "ladle.commands.common"
+local json = require "ladle.json"
+
+local info = {
+  summary = "show every delta's status, the current version and what is pending",
+  usage = "ladle info [-p SERVICE] [-t TABLE] -d DIR [--to VERSION] [--json] [--exit-code]",
+  description = [[
+Reads the delta folder and the upgrades table and prints each delta with its
+status (pending, applied, below baseline, changed, missing), the reason when
+the status needs one, and when it was installed. Nothing is written.
+
+Exit status: 0; with --exit-code, 1 when anything is pending. 2 for bad input
+(unreadable folder, duplicate deltas, bad config file), 3 when the database
+cannot be read.]],
+  examples = [[
+  ladle info -p prod -t public.pum -d sql/migrations
+  ladle info -c db.yaml --json | jq '.pending'
+  ladle info -p prod -d migrations --exit-code || echo "migrations pending"]],
+  flags = common.flags { "pg_service", "table", "dir", "config", "to", "unmarked", "json" },
+}
+table.insert(info.flags, { "--exit-code", help = "exit 1 when deltas are pending" })
+
+local function phase_text(d)
+  if d.layout == "install" or d.phase == "install" then return "install" end
+  if d.phase_marked then return d.phase_marked end
+  if d.phase then return "(" .. d.phase .. ")" end
+  return "?"
+end
+
+local function delta_json(d)
+  return {
+    file = d.path, script = d.script, version = d.version, label = d.label, phase = d.phase,
+    unmarked = d.unmarked or nil, serial = d.serial, description = d.description, kind = d.kind,
+    layout = d.layout, checksum = d.checksum, transaction = d.transaction, status = d.status, reason = d.reason,
+    installed_on = d.installed_on, installed_by = d.installed_by, execution_time = d.execution_time,
+    beyond_target = d.beyond_target or nil, out_of_order = d.out_of_order or nil,
+  }
+end
+
+-- The JSON document of `info --json` (also what the REPL can print).
+function info.document(plan)
+  local counts = plan:counts()
+  local doc = {
+    table = plan.table, table_exists = plan.table_exists, empty_database = plan.fresh,
+    current_version = plan.current_version, baseline = plan.baseline, target = plan.target,
+    pending = counts.pending, counts = counts, deltas = json.array {}, install_scripts = json.array {},
+    hooks = json.array {}, ignored = json.array {},
+  }
+  for _, d in ipairs(plan.deltas) do doc.deltas[#doc.deltas + 1] = delta_json(d) end
+  for _, d in ipairs(plan.install_scripts) do
+    doc.install_scripts[#doc.install_scripts + 1] = { file = d.path, version = d.version, status = d.status,
+      checksum = d.checksum }
+  end
+  for _, name in ipairs { "pre-all", "post-all" } do
+    for _, d in ipairs(plan.hooks[name]) do doc.hooks[#doc.hooks + 1] = { file = d.path, hook = name } end
+  end
+  for _, item in ipairs(plan.ignored) do doc.ignored[#doc.ignored + 1] = { file = item.path, reason = item.reason } end
+  return doc
+end
+
+-- Human output.
+function info.print(plan, conn, out)
+  out = out or io.stdout
+  local counts = plan:counts()
+  local header = string.format("Upgrades table %s in %s", plan.table, common.describe_conn(conn))
+  out:write(header, "\n")
+  if not plan.table_exists then
+    if plan.fresh then
+      out:write("The table does not exist yet and the database is empty: 'ladle upgrade' creates it",
+        plan.install and (" and starts from " .. plan.install.file) or "", ".\n")
+    else
+      out:write("The table does not exist and the database is not empty: record its version with ",
+        "'ladle baseline -b VERSION' first.\n")
+    end
+  end
+  out:write(string.format("Current version: %s%s%s\n", plan.current_version or "none",
+    plan.baseline and (" (baseline " .. plan.baseline .. ")") or "",
+    plan.target and ("; target " .. plan.target) or ""))
+  out:write("\n")
+  if #plan.deltas == 0 then
+    out:write("No deltas in ", plan.dir, ".\n")
+  else
+    local rows = { { "VERSION", "PHASE", "FILE", "STATUS", "INSTALLED ON", "MS", "NOTE" } }
+    local any_note = false
+    for _, d in ipairs(plan.deltas) do
+      local note = d.reason or ""
+      if d.transaction == false and d.status == "pending" then
+        note = (note ~= "" and note .. "; " or "") .. "runs outside a transaction"
+      end
+      any_note = any_note or note ~= ""
+      rows[#rows + 1] = { d.version or "?", phase_text(d), d.script or d.file or "?", d.status,
+        d.installed_on or "", d.execution_time and tostring(d.execution_time) or "", note }
+    end
+    if not any_note then
+      for _, row in ipairs(rows) do row[#row] = nil end
+    end
+    common.print_table(rows, out)
+  end
+  local extras = {}
+  local unused = {}
+  for _, d in ipairs(plan.install_scripts) do
+    if not d.status then unused[#unused + 1] = d.file end
+  end
+  if #unused > 0 then
+    extras[#extras + 1] = "Install scripts (run only on an empty database): " .. table.concat(unused, ", ")
+  end
+  local hooks = {}
+  for _, name in ipairs { "pre-all", "post-all" } do
+    for _, d in ipairs(plan.hooks[name]) do hooks[#hooks + 1] = d.file end
+  end
+  if #hooks > 0 then extras[#extras + 1] = "Hooks (run around every upgrade): " .. table.concat(hooks, ", ") end
+  for _, item in ipairs(plan.ignored) do
+    extras[#extras + 1] = string.format("Ignored: %s (%s)", item.script or item.path, item.reason)
+  end
+  if #extras > 0 then out:write("\n", table.concat(extras, "\n"), "\n") end
+  local parts = { string.format("%d pending", counts.pending) }
+  for _, status in ipairs { "applied", "below baseline", "changed", "missing" } do
+    if counts[status] > 0 then parts[#parts + 1] = string.format("%d %s", counts[status], status) end
+  end
+  if counts.beyond_target > 0 then parts[#parts + 1] = string.format("%d above the target", counts.beyond_target) end
+  out:write("\n", table.concat(parts, ", "), ".\n")
+  if counts.changed > 0 then
+    out:write("Changed deltas stop 'ladle upgrade'; 'ladle repair' records their new checksums.\n")
+  end
+end
+
+function info.run(opts, _, global)
+  local o = common.options(opts, global)
+  common.need(o, "dir", "-d/--dir", "delta_dir", "info")
+  local conn <close> = common.connect(o)
+  local plan = common.plan(o, conn)
+  if o.json then
+    io.stdout:write(json.encode(info.document(plan)), "\n")
+  else
+    info.print(plan, conn)
+  end
+  if opts.exit_code and plan:counts().pending > 0 then return 1 end
+  return 0
+end
+
+return info

@@ -1,0 +1,120 @@
+-- ladle upgrade: apply what is pending, in order, each delta exactly once.
+
+local common = require "ladle.commands.common"
+local json = require "ladle.json"
+local report = require "ladle.report"
+local sys = require "ladle.sys"
+
+local upgrade = {
+  summary = "apply the pending deltas (each in its own transaction with its tracking row)",
+  usage = "ladle upgrade [-p SERVICE] [-t TABLE] -d DIR [--to VERSION] [--phase pre|post|all] [--dry-run]\n"
+    .. "                     [--no-wait] [--lock-timeout DURATION] [--json]",
+  description = [[
+Applies the pending deltas of DIR in order: by version, then pre, unmarked,
+post, then serial. Each delta runs in its own transaction together with its
+row in the upgrades table, so the database holds both or neither whatever
+happens; a delta whose first line is '-- ladle: no-transaction' runs outside
+a transaction (CREATE INDEX CONCURRENTLY). pre-all/post-all hooks run around
+an upgrade that applies anything.
+
+On an empty database the table is created and the upgrade starts from the
+newest install script (baseline-X.Y.Z.sql) at or below the target, or from
+the first delta. A database with objects but no upgrades table is refused:
+record its version with 'ladle baseline' first.
+
+One upgrade at a time: a second one waits for the first (--no-wait: exit 3
+at once) and then applies only what is still pending.
+
+--phase pre applies the pre deltas of each version up to the first version
+whose post deltas are pending (deploy, then run --phase post); --phase post
+applies post deltas up to the first version whose pre deltas are pending.
+
+Exit status: 0 done; 2 bad input (changed applied deltas, duplicate files,
+bad config, a delta refused before it ran); 3 a delta failed (its
+transaction rolled back, earlier ones stay applied) or the database could
+not be reached; 130 interrupted.]],
+  examples = [[
+  ladle upgrade -p prod -t public.pum -d sql/migrations
+  ladle -c db.yaml upgrade --to 2.1.0 --phase pre
+  ladle upgrade -p "host=db1 dbname=app" -d migrations --dry-run
+  ladle upgrade -d migrations --no-wait --json]],
+  flags = common.flags { "pg_service", "table", "dir", "config", "to", "phase", "dry_run", "no_wait",
+    "lock_timeout", "out_of_order", "unmarked", "json" },
+}
+
+local function describe(d)
+  local note = d.transaction == false and " (outside a transaction)" or ""
+  return report.label(d) .. note
+end
+
+local function dry_run(plan, phase, o)
+  local list, stopped = plan:selection(phase)
+  plan:check(list)
+  if o.json then
+    local doc = { dry_run = true, current_version = plan.current_version, target = plan.target,
+                  would_apply = json.array {} }
+    for _, d in ipairs(list) do
+      doc.would_apply[#doc.would_apply + 1] = { file = d.path, version = d.version, phase = d.phase,
+        description = d.description, transaction = d.transaction }
+    end
+    doc.stops_at = stopped and stopped.version or nil
+    io.stdout:write(json.encode(doc), "\n")
+    return 0
+  end
+  if #list == 0 then
+    print(string.format("Nothing to apply: %s is at version %s.", plan.table, plan.current_version or "none"))
+  else
+    if #list > 0 and #plan.hooks["pre-all"] > 0 then
+      for _, d in ipairs(plan.hooks["pre-all"]) do print("Would run " .. d.file) end
+    end
+    for _, d in ipairs(list) do print("Would apply " .. describe(d)) end
+    for _, d in ipairs(plan.hooks["post-all"]) do print("Would run " .. d.file) end
+    print(string.format("%d delta%s would be applied (dry run: nothing was changed).", #list, #list == 1 and "" or "s"))
+  end
+  if stopped then
+    print(string.format("Would stop at %s: its %s deltas must run first.", stopped.version,
+      phase == "pre" and "post" or "pre"))
+  end
+  return 0
+end
+
+function upgrade.run(opts, _, global)
+  local o = common.options(opts, global)
+  common.need(o, "dir", "-d/--dir", "delta_dir", "upgrade")
+  local phase = o.phase or "all"
+  local conn <close> = common.connect(o)
+  local plan = common.plan(o, conn)
+  common.warn_ignored(plan)
+  if o.dry_run then return dry_run(plan, phase, o) end
+
+  local started = sys.now()
+  if not o.json then
+    local pending = #plan:pending()
+    if pending > 0 then
+      print(string.format("Upgrading %s (%s) from %s%s: %d pending delta%s", common.describe_conn(conn), plan.table,
+        plan.current_version or (plan.fresh and "an empty database" or "nothing"),
+        plan.target and (" to " .. plan.target) or "", pending, pending == 1 and "" or "s"))
+    end
+  end
+  local count, stopped = plan:apply(phase)
+  if o.json then return 0 end
+  local ms = math.floor((sys.now() - started) * 1000 + 0.5)
+  if count == 0 and not stopped then
+    print(string.format("Nothing to apply: %s is at version %s.", plan.table, plan.current_version or "none"))
+  else
+    print(string.format("Applied %d delta%s in %d ms; %s is at version %s.", count, count == 1 and "" or "s", ms,
+      plan.table, plan.current_version or "none"))
+  end
+  if stopped then
+    if phase == "pre" then
+      print(string.format("Stopped at %s: its post deltas are pending. Deploy %s, then run 'ladle upgrade --phase post'.",
+        stopped.version, stopped.version))
+    else
+      print(string.format("Stopped at %s: its pre deltas are pending; run 'ladle upgrade --phase pre' first.",
+        stopped.version))
+    end
+  end
+  return 0
+end
+
+return upgrade

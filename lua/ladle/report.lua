@@ -1,0 +1,155 @@
+-- ladle.report: what applying deltas prints, in a form callers replace.
+--
+-- A reporter is a table of optional methods; a plan calls them as it works:
+--   start(delta, index, total)  before a delta (or hook) runs
+--   done(delta, ms)             after it committed
+--   failed(delta, failure)      after it failed (nothing of it was kept)
+--   waiting(holder_text)        when the lock is held by another session
+--   note(text)                  anything else worth a line
+--   finish(summary)             at the end of plan:apply()
+--
+--   report.console{out = io.stdout, progress = nil}  pum-like lines; a
+--       progress bar when `progress` is true, or by default when out is a
+--       terminal
+--   report.json{out = io.stdout}  one JSON object per line and event
+--   report.silent()               nothing
+
+local json = require "ladle.json"
+local sys = require "ladle.sys"
+
+local report = {}
+
+-- "delta 0.5.0 001_drop_started_at_column", as pum says it.
+function report.label(d)
+  if d.layout == "hook" then return d.file end
+  if d.layout == "install" then return "install script " .. d.file end
+  return string.format("delta %s %s", d.version, d.description)
+end
+
+-- Console ---------------------------------------------------------------------------
+
+local Console = {}
+Console.__index = Console
+
+-- On a terminal the line of the running delta carries a progress bar,
+-- which the result then replaces:
+--   Applying delta 1.2.0 03_backfill... [########..........] 12/40
+--   Applying delta 1.2.0 03_backfill... OK (1520 ms)
+function report.console(opts)
+  opts = opts or {}
+  local out = opts.out or io.stdout
+  local progress = opts.progress
+  if progress == nil then progress = sys.isatty(out) == true end
+  return setmetatable({ out = out, progress = progress }, Console)
+end
+
+local function bar(index, total)
+  local width = 24
+  local filled = math.floor(width * (index - 1) / total + 0.5)
+  return string.format("[%s%s] %d/%d", string.rep("#", filled), string.rep(".", width - filled), index, total)
+end
+
+function Console:start(d, index, total)
+  self.line = "Applying " .. report.label(d) .. "... "
+  self.out:write(self.line)
+  self.bar_shown = self.progress and index ~= nil and total ~= nil and total > 1
+  if self.bar_shown then self.out:write(bar(index, total)) end
+  self.out:flush()
+end
+
+-- Replaces the bar, if any, by what happened to the delta.
+function Console:outcome(text)
+  if self.bar_shown then
+    self.out:write("\r\27[K", self.line or "")
+    self.bar_shown = false
+  end
+  self.out:write(text, "\n")
+  self.out:flush()
+end
+
+function Console:done(d, ms)
+  self:outcome(string.format("OK (%d ms)", ms))
+end
+
+function Console:failed(d, failure)
+  self:outcome("FAILED")
+end
+
+function Console:waiting(holder)
+  io.stderr:write("ladle: waiting for the lock, held by ", holder, "\n")
+end
+
+function Console:note(text)
+  self.out:write(text, "\n")
+  self.out:flush()
+end
+
+function Console:finish()
+  self.out:flush()
+end
+
+-- JSON lines ------------------------------------------------------------------------
+
+local Json = {}
+Json.__index = Json
+
+function report.json(opts)
+  opts = opts or {}
+  return setmetatable({ out = opts.out or io.stdout }, Json)
+end
+
+function Json:emit(event)
+  self.out:write(json.encode(event), "\n")
+  self.out:flush()
+end
+
+local function delta_fields(d, event)
+  event.file = d.path
+  event.script = d.script
+  event.version = d.version
+  event.phase = d.hook or (d.layout == "install" and "install") or d.phase
+  event.description = d.description
+  event.kind = d.kind
+  return event
+end
+
+function Json:start(d, index, total)
+  self:emit(delta_fields(d, { event = "start", index = index, total = total }))
+end
+
+function Json:done(d, ms)
+  self:emit(delta_fields(d, { event = "applied", ms = ms }))
+end
+
+function Json:failed(d, failure)
+  self:emit(delta_fields(d, { event = "failed", message = failure.message, exit = failure.exit,
+    line = failure.line, sqlstate = failure.sqlstate }))
+end
+
+function Json:waiting(holder)
+  self:emit { event = "waiting", holder = holder }
+end
+
+function Json:note(text)
+  self:emit { event = "note", message = text }
+end
+
+function Json:finish(summary)
+  local event = { event = "finish" }
+  for k, v in pairs(summary or {}) do event[k] = v end
+  self:emit(event)
+end
+
+-- Silence ---------------------------------------------------------------------------
+
+function report.silent()
+  return {}
+end
+
+-- Calls reporter[method](reporter, ...) when the reporter has it.
+function report.call(reporter, method, ...)
+  local fn = reporter and reporter[method]
+  if fn then return fn(reporter, ...) end
+end
+
+return report
