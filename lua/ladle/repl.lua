@@ -508,8 +508,19 @@ function repl.new(opts)
     pager = opts.interactive and true or false,
     null = "(null)",
   }
-  s.env.db = opts.db
+  s:attach(opts.db)
   return s
+end
+
+-- Makes conn the session's `db`; its notices print as psql prints them
+-- (kept on the connection, they would pile up over a long session).
+function Session:attach(conn)
+  if conn then
+    conn:on_notice(function(n)
+      self.errors:write(n.severity or "NOTICE", ":  ", n.message or "", "\n")
+    end)
+  end
+  self.env.db = conn
 end
 
 function Session:db()
@@ -756,7 +767,7 @@ function Session:install()
     if not conn then error("connect: " .. message, 0) end
     local old = rawget(env, "db")
     if type(old) == "userdata" and old ~= conn then old:close() end
-    env.db = conn
+    session:attach(conn)
     return conn
   end
 

@@ -3,10 +3,11 @@
 -- migration state. The work is done by ladle.repl (and its C half).
 
 local errors = require "ladle.errors"
+local common = require "ladle.commands.common"
 
 local repl = {
   summary = "explore a database and its migration state at a Lua prompt",
-  usage = "ladle repl [-p SERVICE|CONNINFO] [-t TABLE] [-d DIR]",
+  usage = "ladle repl [-p SERVICE|CONNINFO] [-t TABLE] [-d DIR] [-c FILE]",
   description = [==[
 Opens a Lua prompt with the ladle API as the global `ladle`. With -p, `db` is
 a connection to that service, conninfo or URI, and the prompt shows its
@@ -29,27 +30,17 @@ ladle.fail; 130 after Ctrl-C). The end of the input exits 0.]==],
   ladle repl -p prod
   ladle repl -p "host=db1 dbname=app" -t app.upgrades -d deltas/
   echo 'sql[[select count(*) from app.orders]]' | ladle repl -p prod]==],
-  flags = {
-    { "-p", "--pg-service", arg = "SERVICE", help = "connect `db` to this service, conninfo or URI" },
-    { "-t", "--table", arg = "TABLE", help = "the upgrades table, for info() and pending()" },
-    { "-d", "--dir", arg = "DIR", help = "the deltas directory, for info() and pending()" },
-  },
+  flags = common.flags { "pg_service", "table", "dir", "config" },
 }
 
-function repl.run(opts, positional)
+function repl.run(opts, positional, global)
   if positional[1] then
     errors.fail(errors.codes.usage, "repl: unexpected argument '%s' (see 'ladle repl --help')", positional[1])
   end
-  local ladle = require "ladle"
-  local db
-  if opts.pg_service then
-    local message
-    db, message = ladle.connect(opts.pg_service)
-    if not db then
-      errors.fail(errors.codes.runtime, "repl: cannot connect to %s: %s", opts.pg_service, message)
-    end
-  end
-  local code = require("ladle.repl").run { db = db, table = opts.table, dir = opts.dir }
+  -- -p and the rest may come from the config file (pg_service, upgrades_table, delta_dir)
+  local o = common.options(opts, global)
+  local db = o.pg_service and common.connect(o)
+  local code = require("ladle.repl").run { db = db, table = o.table, dir = o.dir }
   if db then db:close() end
   return code
 end
