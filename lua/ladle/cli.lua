@@ -19,6 +19,8 @@ local fail = errors.fail
 cli.commands = {
   { name = "run", module = "ladle.commands.run" },
   { name = "sandbox", module = "ladle.commands.sandbox" },
+  { name = "dump", module = "ladle.commands.dump" },
+  { name = "restore", module = "ladle.commands.restore" },
 }
 
 local function find_command(name)

@@ -12,6 +12,8 @@ local submodules = {
   sandbox = "ladle.sandbox",
   sys = "ladle.sys",
   errors = "ladle.errors",
+  backup = "ladle.backup",
+  recipe = "ladle.recipe",
 }
 
 local pg = require "ladle.pg"
