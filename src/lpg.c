@@ -1146,6 +1146,41 @@ static void push_null_sentinel(lua_State *L) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, &null_key);
 }
 
+/* ladle.pg.core.conninfo_env(target) -> the environment variables that
+   point a libpq program (pg_dump, psql) at target, so that a password never
+   shows in its argv; or nil, message for a malformed conninfo. */
+static int pg_conninfo_env(lua_State *L) {
+  const char *target = luaL_optstring(L, 1, "");
+  PQconninfoOption *opts, *o;
+  char *err = NULL;
+  lua_newtable(L);
+  if (!looks_like_conninfo(target)) {
+    lua_pushstring(L, target);
+    lua_setfield(L, -2, "PGSERVICE");
+    return 1;
+  }
+  opts = PQconninfoParse(target, &err);
+  if (opts == NULL) {
+    lua_pushnil(L);
+    push_oneline(L, err ? err : "out of memory");
+    if (err) PQfreemem(err);
+    return 2;
+  }
+  for (o = opts; o->keyword; o++) {
+    if (o->val == NULL) continue;
+    if (o->envvar == NULL) {
+      lua_pushnil(L);
+      lua_pushfstring(L, "connection option %s cannot be passed to another program", o->keyword);
+      PQconninfoFree(opts);
+      return 2;
+    }
+    lua_pushstring(L, o->val);
+    lua_setfield(L, -2, o->envvar);
+  }
+  PQconninfoFree(opts);
+  return 1;
+}
+
 static int pg_libpq_version(lua_State *L) {
   lua_pushinteger(L, PQlibVersion());
   return 1;
@@ -1194,6 +1229,7 @@ static const luaL_Reg result_meta[] = {
 static const luaL_Reg pg_functions[] = {
   { "connect", pg_connect },
   { "libpq_version", pg_libpq_version },
+  { "conninfo_env", pg_conninfo_env },
   { NULL, NULL }
 };
 

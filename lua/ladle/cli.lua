@@ -25,6 +25,8 @@ cli.commands = {
   { name = "run", module = "ladle.commands.run" },
   { name = "repl", module = "ladle.commands.repl" },
   { name = "sandbox", module = "ladle.commands.sandbox" },
+  { name = "dump", module = "ladle.commands.dump" },
+  { name = "restore", module = "ladle.commands.restore" },
 }
 
 local function find_command(name)

@@ -19,6 +19,8 @@ local submodules = {
   report = "ladle.report",
   json = "ladle.json",
   lint = "ladle.lint",
+  backup = "ladle.backup",
+  recipe = "ladle.recipe",
 }
 
 local pg = require "ladle.pg"

@@ -1,0 +1,61 @@
+-- ladle dump / ladle restore and ladle.backup: real pg_dump and pg_restore.
+
+local env = require "support.env"
+local sys = require "ladle.sys"
+
+describe("ladle dump and restore", function()
+  it("round-trips a database through a 0600 dump file", function()
+    local src = env.new_database("dump_src")
+    local db = env.connect(src)
+    assert(db:exec([[create table item (id int primary key, name text);
+      insert into item values (1, 'one'), (2, 'two');
+      create view item_names as select name from item]]))
+    db:close()
+    local file = env.tmpdir() .. "/src.dump"
+    local status, _, err = env.ladle({ "dump", "-p", env.conninfo(src), file })
+    assert.equal(0, status, err)
+    assert.equal(tonumber("600", 8), sys.stat(file).mode)
+
+    local dst = env.new_database("dump_dst")
+    status, _, err = env.ladle({ "restore", "-p", env.conninfo(dst), file })
+    assert.equal(0, status, err)
+    db = env.connect(dst)
+    local rows = assert(db:query("select name from item_names order by name"))
+    assert.same({ "one", "two" }, { rows[1].name, rows[2].name })
+    db:close()
+
+    -- restoring again collides with what is there: pg_restore's message, exit 3
+    status, _, err = env.ladle({ "restore", "-p", env.conninfo(dst), file })
+    assert.equal(3, status)
+    assert.matches('relation "item" already exists', err, 1, true)
+    assert.matches("\nladle: pg_restore failed %(exit status 1%): pg_restore: error:", err)
+  end)
+
+  it("keeps the password out of the tool's arguments", function()
+    local dir = env.tmpdir()
+    local fake = env.write(dir .. "/fake_pg_dump", '#!/bin/sh\necho "$@" > "$0.args"\nenv | grep ^PG | sort > "$0.env"\n')
+    sys.chmod(fake, tonumber("755", 8))
+    local status = env.ladle({ "dump", "--pg-dump-exe", fake, "-p",
+      "postgresql://bob:s3cret-word@db.example:6543/app", dir .. "/out.dump" })
+    assert.equal(0, status)
+    local args = env.read(fake .. ".args")
+    assert.not_matches("s3cret", args, 1, true)
+    assert.matches("--format=custom", args, 1, true)
+    local vars = env.read(fake .. ".env")
+    assert.matches("PGPASSWORD=s3cret-word", vars, 1, true)
+    assert.matches("PGHOST=db.example", vars, 1, true)
+    assert.matches("PGDATABASE=app", vars, 1, true)
+  end)
+
+  it("exits 3 with pg_dump's message when the database does not exist", function()
+    local file = env.tmpdir() .. "/none.dump"
+    local status, _, err = env.ladle({ "dump", "-p", env.conninfo("no_such_db_for_dump"), file })
+    assert.equal(3, status)
+    assert.matches('database "no_such_db_for_dump" does not exist', err, 1, true)
+  end)
+
+  it("exits 2 without a file or a service", function()
+    assert.equal(2, (env.ladle({ "dump", "-p", "x" })))
+    assert.equal(2, (env.ladle({ "restore", "somefile" })))
+  end)
+end)
