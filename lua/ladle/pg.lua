@@ -7,6 +7,7 @@ local pg = {
   connect = core.connect,
   null = core.null,
   libpq_version = core.libpq_version,
+  wait = core.wait,
 }
 
 local Conn = core.methods
