@@ -19,6 +19,8 @@ local fail = errors.fail
 cli.commands = {
   { name = "run", module = "ladle.commands.run" },
   { name = "sandbox", module = "ladle.commands.sandbox" },
+  { name = "check", module = "ladle.commands.check" },
+  { name = "diff", module = "ladle.commands.diff" },
 }
 
 local function find_command(name)

@@ -12,6 +12,8 @@ local submodules = {
   sandbox = "ladle.sandbox",
   sys = "ladle.sys",
   errors = "ladle.errors",
+  schema = "ladle.schema",
+  diff = "ladle.diff",
 }
 
 local pg = require "ladle.pg"
