@@ -300,10 +300,21 @@ function diff.plan(a, b, opts)
   -- What goes with its parent: a dropped table's columns and indexes, an
   -- owned sequence with its column; a new table's columns and defaults
   -- are written into CREATE TABLE (ADD COLUMN for a new column).
+  -- A foreign key to another table that goes too is dropped on its own
+  -- (two tables that refer to each other could not be dropped otherwise).
+  local function refers_to_gone(it)
+    if it.kind ~= "constraints" or it.obj.type ~= "f" then return false end
+    for x in pairs(it.deps) do
+      local target = A.items[x]
+      local owner = target and (target.kind == "tables" and target.name or target.obj and target.obj.table)
+      if owner and owner ~= it.obj.table and gone(x) then return true end
+    end
+    return false
+  end
   for id, s in pairs(steps) do
     if s.phase == "D" then
       local it = A.items[s.key]
-      if it.parent and gone(it.parent) then
+      if it.parent and gone(it.parent) and not refers_to_gone(it) then
         s.covered_by = "D " .. it.parent
       elseif it.owner_column and gone(it.owner_column) then
         s.covered_by = "D " .. it.owner_column

@@ -189,7 +189,8 @@ SELECT i.indexrelid AS oid, pg_catalog.quote_ident(c.relname) AS relname,
  WHERE c.relnamespace = ANY ($1::pg_catalog.oid[]) AND k.oid IS NULL]])
     :format(since(110000, "c.relispartition", "false"))
 
-  -- aggregates have no pg_get_functiondef and are left out
+  -- aggregates have no pg_get_functiondef and are left out, and so are
+  -- the functions a range type makes for itself (its constructors)
   local prokind = since(110000, "p.prokind",
     "CASE WHEN p.proisagg THEN 'a' WHEN p.proiswindow THEN 'w' ELSE 'f' END")
   q.functions = ([[
@@ -199,7 +200,10 @@ SELECT p.oid, p.pronamespace AS nsp, p.oid::pg_catalog.regprocedure::pg_catalog.
        pg_catalog.pg_get_function_arguments(p.oid) AS arguments,
        %s AS owner, %s AS acl
   FROM pg_catalog.pg_proc p
- WHERE p.pronamespace = ANY ($1::pg_catalog.oid[]) AND %s <> 'a']])
+ WHERE p.pronamespace = ANY ($1::pg_catalog.oid[]) AND %s <> 'a'
+   AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                    WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = p.oid
+                      AND d.deptype = 'i')]])
     :format(prokind, owner("p.proowner"), acl("p.proacl", "p.proowner"), prokind)
 
   -- triggers cloned onto partitions come back with their parent's OID
