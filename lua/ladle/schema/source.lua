@@ -56,13 +56,17 @@ function source.role_names(text)
       end
     end
   end
+  text = text:gsub("/%*.-%*/", " "):gsub("%-%-[^\n]*", "")
   for statement in text:gmatch("[^;]+") do
     local s = statement:gsub("%s+", " ")
     local upper = s:upper()
+    local function first_name(rest)
+      return rest:match('^("[^"]*")') or rest:match("^([^ ]+)") or ""
+    end
     local owner = upper:find(" OWNER TO ", 1, true)
-    if owner then add_list(s:sub(owner + 10):match("^([^ ]+)") or "") end
+    if owner then add_list(first_name(s:sub(owner + 10))) end
     local auth = upper:find(" AUTHORIZATION ", 1, true)
-    if auth and upper:match("^ ?CREATE SCHEMA") then add_list(s:sub(auth + 15):match("^([^ ]+)") or "") end
+    if auth and upper:match("^ ?CREATE SCHEMA") then add_list(first_name(s:sub(auth + 15))) end
     if upper:match("^ ?GRANT ") or upper:match("^ ?CREATE POLICY ") or upper:match("^ ?ALTER POLICY ") then
       local to = upper:find(" TO ", 1, true)
       if to then
