@@ -128,6 +128,44 @@ describe("ladle.schema.snapshot", function()
   end)
 end)
 
+describe("index definitions", function()
+  it("are pg_get_indexdef's, also where ladle writes plain ones itself", function()
+    local name, db = database([[
+      create table ix (a int, b text, c text collate "C", d int[], e tsvector, f int, g point, "Odd Col" int);
+      create table ixp (a int, b int) partition by range (a);
+      create index ix_1 on ix (a);
+      create unique index ix_2 on ix (a, b);
+      create index ix_3 on ix (b text_pattern_ops);
+      create index ix_4 on ix (c);
+      create index ix_5 on ix (b collate "C");
+      create index ix_6 on ix (a desc);
+      create index ix_7 on ix (a nulls first);
+      create index ix_8 on ix using gin (d);
+      create index ix_9 on ix using gin (e);
+      create index ix_10 on ix using hash (b);
+      create index ix_11 on ix using brin (f);
+      create index ix_12 on ix using gist (g);
+      create index ix_13 on ix (a) include (b);
+      create index ix_14 on ix (a) with (fillfactor = 50);
+      create index ix_15 on ix (a) where a > 0;
+      create index ix_16 on ix (lower(b));
+      create unique index ix_17 on ix (a) nulls not distinct;
+      create index "Ix 18" on ix ("Odd Col", a);
+      create index ix_19 on ixp (b);
+      create index ix_20 on ix (b varchar_ops);]])
+    local snap = assert(schema.snapshot(db))
+    local n = 0
+    for _, index in pairs(snap.indexes) do
+      local expected = db:query("select pg_catalog.pg_get_indexdef($1::regclass) as d", index.name)[1].d
+      assert.equal(expected, index.definition)
+      n = n + 1
+    end
+    assert.equal(20, n)
+    db:close()
+    env.drop_database(name)
+  end)
+end)
+
 describe("ladle.schema.check", function()
   local an, a, bn, b
   setup(function()

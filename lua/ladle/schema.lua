@@ -861,6 +861,9 @@ local function describe_definition(a, b)
   return "differs"
 end
 local unordered_fields = { options = true, roles = true }
+-- yes/no fields, absent when no
+local flag_fields = { notnull = true, unlogged = true, partitioned = true, row_security = true,
+                      force_row_security = true, cycle = true }
 
 local function field_value(obj, field)
   local value = obj[field]
@@ -891,6 +894,9 @@ function schema.describe(kind, a, b, opts)
       if long_fields[field] then
         local d = describe_definition(va, vb)
         out[#out + 1] = field .. (d:match("^differs") and " " or ": ") .. d
+      elseif flag_fields[field] then
+        out[#out + 1] = string.format("%s: %s -> %s", field == "notnull" and "not null" or field:gsub("_", " "),
+          va and "yes" or "no", vb and "yes" or "no")
       else
         out[#out + 1] = string.format("%s: %s -> %s", field:gsub("_", " "), show(va), show(vb))
       end
