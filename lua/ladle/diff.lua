@@ -57,6 +57,9 @@ local function build_items(snap)
     return item
   end
   local depends = snap.depends or {}
+  -- "kind name" strings made once per schema and parent, not per item
+  local schema_keys, parent_keys = {}, {}
+  for name in pairs(snap.schemas or {}) do schema_keys[name] = "schemas " .. name end
   for _, kind in ipairs(schema.kinds) do
     for name, obj in pairs(snap[kind] or {}) do
       local key = kind .. " " .. name
@@ -71,10 +74,16 @@ local function build_items(snap)
                 value = obj.owned_by, deps = { [column] = "a", [key] = "p" } }
         end
       else
-        item.parent = schema.parent_key(obj)
-        if item.parent then item.deps[item.parent] = "p" end
+        local owner = obj.table or obj.domain
+        if owner then
+          local pk = parent_keys[owner]
+          if not pk then pk = schema.parent_key(obj); parent_keys[owner] = pk end
+          item.parent = pk
+          item.deps[pk] = "p"
+        end
       end
-      if obj.schema and snap.schemas[obj.schema] then item.deps["schemas " .. obj.schema] = "s" end
+      local sk = obj.schema and schema_keys[obj.schema]
+      if sk then item.deps[sk] = "s" end
       if kind == "tables" then
         if obj.partition_of then item.deps["tables " .. obj.partition_of] = "p" end
         for _, parent in ipairs(obj.inherits or {}) do item.deps["tables " .. parent] = "p" end
@@ -106,17 +115,31 @@ local function build_items(snap)
   for _, list in pairs(columns_of) do
     table.sort(list, function(x, y) return x.position < y.position end)
   end
-  -- who depends on whom, the other way round
-  local dependents = {}
-  for key, item in pairs(items) do
-    for ref in pairs(item.deps) do
-      local d = dependents[ref]
-      if not d then d = {}; dependents[ref] = d end
-      d[#d + 1] = key
+  return { items = items, columns_of = columns_of, default_of = default_of }
+end
+
+-- Who depends on key (sorted), from the reverse of the items' deps, made
+-- when first asked for.
+local function dependents(side, key)
+  local index = side.dependents
+  if not index then
+    index = {}
+    for k, item in pairs(side.items) do
+      for ref in pairs(item.deps) do
+        local d = index[ref]
+        if not d then d = {}; index[ref] = d end
+        d[#d + 1] = k
+      end
     end
+    side.dependents = index
+    side.sorted = {}
   end
-  for _, d in pairs(dependents) do table.sort(d) end
-  return { items = items, dependents = dependents, columns_of = columns_of, default_of = default_of }
+  local list = index[key]
+  if list and not side.sorted[key] then
+    table.sort(list)
+    side.sorted[key] = true
+  end
+  return list or {}
 end
 
 -- A min-heap of steps ordered by (phase, kind, name).
@@ -202,18 +225,18 @@ local function decide(A, B, ctx, opts)
   local function push(k)
     if not queued[k] then queued[k] = true; queue[#queue + 1] = k end
   end
-  local sorted_keys = {}
-  for k in pairs(state) do sorted_keys[#sorted_keys + 1] = k end
-  table.sort(sorted_keys)
-  for _, k in ipairs(sorted_keys) do
-    if gone(k) or (state[k] == "alter" and alters[k].breaks) then push(k) end
+  local start = {}
+  for k, st in pairs(state) do
+    if st == "drop" or st == "rebuild" or (st == "alter" and alters[k].breaks) then start[#start + 1] = k end
   end
+  table.sort(start)
+  for _, k in ipairs(start) do push(k) end
   local head = 1
   while head <= #queue do
     local x = queue[head]
     head = head + 1
     local recreated = alters[x] and alters[x].recreate
-    for _, y in ipairs(A.dependents[x] or {}) do
+    for _, y in ipairs(dependents(A, x)) do
       local st = state[y]
       if st == "drop" or st == "rebuild" then
         -- already goes
@@ -262,7 +285,7 @@ function diff.plan(a, b, opts)
     local again = false
     for key, al in pairs(alters) do
       if al.added_labels then
-        for _, y in ipairs(B.dependents[key] or {}) do
+        for _, y in ipairs(dependents(B, key)) do
           local st = state[y]
           if st == "create" or st == "rebuild" or st == "alter" then
             local text = text_of(B.items[y])
@@ -279,23 +302,28 @@ function diff.plan(a, b, opts)
     if not again then break end
   end
 
-  -- Steps: D (drop), A (alter), C (create), F (finish: an enum's old copy)
-  local steps = {}
+  -- Steps: D (drop), A (alter), C (create), F (finish: an enum's old
+  -- copy), each kept by item key in its phase's table.
+  local D, Al, C, F = {}, {}, {}, {}
+  local by_phase = { D = D, A = Al, C = C, F = F }
+  local changed = {}
   local function gone(k) return state[k] == "drop" or state[k] == "rebuild" end
-  local function new_step(id, key, phase, item)
-    local s = { id = id, key = key, phase = phase, item = item, statements = {},
+  local function new_step(key, phase, item, statements)
+    local s = { key = key, phase = phase, item = item, statements = statements or {},
                 order = { phase_rank[phase], phase == "D" and -rank[item.kind] or rank[item.kind], item.name } }
-    steps[id] = s
+    by_phase[phase][key] = s
     return s
   end
   for key, st in pairs(state) do
-    if st == "drop" or st == "rebuild" then new_step("D " .. key, key, "D", A.items[key]) end
-    if st == "create" or st == "rebuild" then new_step("C " .. key, key, "C", B.items[key]) end
+    if st == "drop" or st == "rebuild" then new_step(key, "D", A.items[key]) end
+    if st == "create" or st == "rebuild" then new_step(key, "C", B.items[key]) end
     if st == "alter" then
-      new_step("A " .. key, key, "A", B.items[key]).statements = alters[key].statements
-      if alters[key].finish then new_step("F " .. key, key, "F", B.items[key]).statements = alters[key].finish end
+      new_step(key, "A", B.items[key], alters[key].statements)
+      if alters[key].finish then new_step(key, "F", B.items[key], alters[key].finish) end
     end
+    if st ~= "keep" and st ~= "ignored" then changed[#changed + 1] = key end
   end
+  table.sort(changed)
 
   -- What goes with its parent: a dropped table's columns and indexes, an
   -- owned sequence with its column; a new table's columns and defaults
@@ -311,41 +339,33 @@ function diff.plan(a, b, opts)
     end
     return false
   end
-  for id, s in pairs(steps) do
-    if s.phase == "D" then
-      local it = A.items[s.key]
-      if it.parent and gone(it.parent) and not refers_to_gone(it) then
-        s.covered_by = "D " .. it.parent
-      elseif it.owner_column and gone(it.owner_column) then
-        s.covered_by = "D " .. it.owner_column
-      end
-    elseif s.phase == "C" then
-      local it = B.items[s.key]
-      if kinds[it.kind].inline and it.parent and steps["C " .. it.parent] then
-        s.covered_by = "C " .. it.parent
-      end
+  for key, s in pairs(D) do
+    local it = A.items[key]
+    if it.parent and gone(it.parent) and not refers_to_gone(it) then
+      s.covered_by = D[it.parent]
+    elseif it.owner_column and gone(it.owner_column) then
+      s.covered_by = D[it.owner_column]
     end
-    local _ = id
   end
-  local function resolve(id)
-    local s = steps[id]
-    while s and s.covered_by do s = steps[s.covered_by] end
+  for key, s in pairs(C) do
+    local it = B.items[key]
+    if kinds[it.kind].inline and it.parent and C[it.parent] then s.covered_by = C[it.parent] end
+  end
+  local function resolve(s)
+    while s and s.covered_by do s = s.covered_by end
     return s
   end
-  for _, s in pairs(steps) do
-    if not s.covered_by then
-      if s.phase == "D" then
-        s.statements = kinds[s.item.kind].drop(s.item, ctx)
-      elseif s.phase == "C" then
-        s.statements = kinds[s.item.kind].create(s.item, ctx)
-      end
-    end
+  for _, s in pairs(D) do
+    if not s.covered_by then s.statements = kinds[s.item.kind].drop(s.item, ctx) end
+  end
+  for _, s in pairs(C) do
+    if not s.covered_by then s.statements = kinds[s.item.kind].create(s.item, ctx) end
   end
 
   -- Edges between steps, on the steps that write the SQL.
   local after, indegree = {}, {}
-  local function edge(from_id, to_id)
-    local from, to = resolve(from_id), resolve(to_id)
+  local function edge(from, to)
+    from, to = resolve(from), resolve(to)
     if not from or not to or from == to then return end
     local list = after[from]
     if not list then list = {}; after[from] = list end
@@ -355,37 +375,38 @@ function diff.plan(a, b, opts)
     end
   end
   local function breaking(k) return state[k] == "alter" and alters[k].breaks end
-  for y, item in pairs(A.items) do
-    local last_y = (steps["D " .. y] and "D " .. y) or (steps["A " .. y] and "A " .. y)
+  for _, y in ipairs(changed) do
+    local ia, ib = A.items[y], B.items[y]
+    -- in A, what depends goes (or lets go) first
+    local last_y = ia and (D[y] or Al[y])
     if last_y then
-      for x in pairs(item.deps) do
-        local end_x = (steps["D " .. x] and "D " .. x) or (steps["F " .. x] and "F " .. x)
-          or (breaking(x) and "A " .. x)
+      for x in pairs(ia.deps) do
+        local end_x = D[x] or F[x] or (breaking(x) and Al[x])
         if end_x then edge(last_y, end_x) end
       end
     end
-  end
-  for y, item in pairs(B.items) do
-    local first_y = (steps["C " .. y] and "C " .. y) or (steps["A " .. y] and "A " .. y)
+    -- in B, what is needed comes first
+    local first_y = ib and (C[y] or Al[y])
     if first_y then
-      for x in pairs(item.deps) do
-        local start_x = (steps["C " .. x] and "C " .. x) or (steps["A " .. x] and "A " .. x)
+      for x in pairs(ib.deps) do
+        local start_x = C[x] or Al[x]
         if start_x then edge(start_x, first_y) end
       end
     end
-  end
-  for key in pairs(state) do
-    if steps["D " .. key] and steps["C " .. key] then edge("D " .. key, "C " .. key) end
-    if steps["A " .. key] and steps["F " .. key] then edge("A " .. key, "F " .. key) end
+    if D[y] and C[y] then edge(D[y], C[y]) end
+    if Al[y] and F[y] then edge(Al[y], F[y]) end
   end
 
   -- Kahn's algorithm, smallest (phase, kind, name) first; a dependency
   -- loop (which pg_depend should not allow) is broken at its smallest step.
   local heap, pending = {}, {}
-  for _, s in pairs(steps) do
-    if not s.covered_by then
-      pending[s] = true
-      if (indegree[s] or 0) == 0 then heap_push(heap, s) end
+  for _, key in ipairs(changed) do
+    for _, phase in ipairs({ D, Al, C, F }) do
+      local s = phase[key]
+      if s and not s.covered_by then
+        pending[s] = true
+        if (indegree[s] or 0) == 0 then heap_push(heap, s) end
+      end
     end
   end
   local ordered, loops = {}, 0

@@ -56,13 +56,9 @@ function command.run(opts, positional)
   local snap_opts = { schemas = opts.schema, exclude_schemas = opts.exclude_schema,
                       exclude_tables = opts.exclude_table }
   local ws <close> = source.workspace({ scratch = opts.scratch })
-  local snaps = {}
-  for i, spec in ipairs(positional) do
-    local snap, message, code = ws:snapshot(spec, snap_opts)
-    if not snap then errors.fail(code or 3, "ladle diff: %s", message) end
-    snaps[i] = snap
-  end
+  local snaps, message, code = ws:snapshots(positional, snap_opts)
   ws:close()
+  if not snaps then errors.fail(code or 3, "ladle diff: %s", message) end
   local changes = diff.plan(snaps[1], snaps[2], { ignore = opts.ignore })
   local destructive = changes:hazards("deletes_data")
   local refused = #destructive > 0 and not opts.unsafe

@@ -177,8 +177,9 @@ function Workspace:load(path)
   return conninfo
 end
 
--- ws:snapshot(spec, opts) -> snapshot or nil, message, exit code
-function Workspace:snapshot(spec, opts)
+-- ws:connect(spec) -> connection or nil, message, exit code (a .sql
+-- file is loaded first)
+function Workspace:connect(spec)
   local target = spec
   if source.is_sql_file(spec) then
     local conninfo, message, code = self:load(spec)
@@ -187,11 +188,35 @@ function Workspace:snapshot(spec, opts)
   end
   local conn, message = pg.connect(target)
   if not conn then return nil, string.format("cannot connect to %s: %s", spec, message), 3 end
-  local snap
-  snap, message = schema.snapshot(conn, opts)
-  conn:close()
-  if not snap then return nil, string.format("%s: %s", spec, message), 3 end
-  return snap
+  return conn
+end
+
+-- ws:snapshots({spec, ...}, opts) -> { snapshot, ... } or nil, message,
+-- exit code. The databases are read at the same time.
+function Workspace:snapshots(specs, opts)
+  local conns = {}
+  local function close_all()
+    for _, c in ipairs(conns) do c:close() end
+  end
+  for i, spec in ipairs(specs) do
+    local conn, message, code = self:connect(spec)
+    if not conn then
+      close_all()
+      return nil, message, code
+    end
+    conns[i] = conn
+  end
+  local snaps, message, which = schema.snapshots(conns, opts)
+  close_all()
+  if not snaps then return nil, string.format("%s: %s", specs[which], message), 3 end
+  return snaps
+end
+
+-- ws:snapshot(spec, opts) -> snapshot or nil, message, exit code
+function Workspace:snapshot(spec, opts)
+  local snaps, message, code = self:snapshots({ spec }, opts)
+  if not snaps then return nil, message, code end
+  return snaps[1]
 end
 
 -- Drops the temporary databases and stops the throwaway cluster.
