@@ -185,6 +185,14 @@ describe("ladle.diff turns A into B", function()
     assert.same({ "deletes_data", "access_exclusive_lock" }, hazards_of(back, "tables", "public.fresh"))
   end)
 
+  it("a new table with a serial column, a domain and an enum of its own", function()
+    roundtrip("create table other (a int);", [[
+      create table other (a int);
+      create type kind as enum ('x', 'y');
+      create domain label as text check (value <> '');
+      create table s (id serial primary key, k kind not null default 'x', l label);]])
+  end)
+
   it("tables: unlogged, options, row-level security", function()
     roundtrip("create unlogged table u (a int); create table o (a int) with (fillfactor = 70); create table r (a int);",
       [[create table u (a int); create table o (a int) with (fillfactor = 90, autovacuum_enabled = false);

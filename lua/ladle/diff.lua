@@ -252,8 +252,12 @@ local function decide(A, B, ctx, opts)
         ib.recast = true
         ib.recast_text = ib.obj.type:sub(-2) == "[]" and "text[]" or "text"
         local r = kinds.columns.alter(A.items[y], ib, ctx)
-        state[y] = "alter"
-        alters[y] = r
+        if r == "rebuild" then
+          state[y] = "rebuild"
+        else
+          state[y] = "alter"
+          alters[y] = r
+        end
         reasons[y] = x
         push(y)
       else

@@ -698,20 +698,6 @@ function schema.is_snapshot(value)
   return type(value) == "table" and getmetatable(value) == schema.Snapshot
 end
 
--- A connection, a snapshot, or something ladle.connect takes -> snapshot.
-function schema.resolve(target, opts)
-  if schema.is_snapshot(target) then return schema.filter(target, opts) end
-  if type(target) == "string" or (type(target) == "table" and not target.server_version) then
-    local conn, message = pg.connect(target)
-    if not conn then return nil, message end
-    local snap
-    snap, message = schema.snapshot(conn, opts)
-    conn:close()
-    return snap, message
-  end
-  return schema.snapshot(target, opts)
-end
-
 -- Two sides of a comparison -> two snapshots (read at the same time when
 -- both are databases), or nil, message.
 function schema.resolve_pair(a, b, opts)
@@ -729,6 +715,14 @@ function schema.resolve_pair(a, b, opts)
       end
       conns[#conns + 1] = i
     end
+  end
+  if #conns == 2 and sides[1] == sides[2] then
+    -- one database compared with itself: read it once
+    table.remove(conns)
+    local snaps, message = schema.snapshots({ sides[1] }, opts)
+    for _, c in ipairs(opened) do c:close() end
+    if not snaps then return nil, message end
+    return snaps[1], snaps[1]
   end
   if #conns > 0 then
     local list = {}
