@@ -196,6 +196,17 @@ local function decide(A, B, ctx, opts)
   local ignored = {}
   for _, k in ipairs(opts.ignore or {}) do ignored[k] = true end
   local state, alters, reasons = {}, {}, {}
+  -- what a kind's alter() said: nil (equal), "rebuild", or the statements
+  local function outcome(key, r)
+    if r == nil then
+      state[key] = "keep"
+    elseif r == "rebuild" then
+      state[key] = "rebuild"
+    else
+      state[key] = "alter"
+      alters[key] = r
+    end
+  end
   for key, ia in pairs(A.items) do
     local ib = B.items[key]
     if not ib then
@@ -203,15 +214,7 @@ local function decide(A, B, ctx, opts)
     elseif ignored[category(ib.kind)] then
       state[key] = "keep"
     else
-      local r = kinds[ib.kind].alter(ia, ib, ctx)
-      if r == nil then
-        state[key] = "keep"
-      elseif r == "rebuild" then
-        state[key] = "rebuild"
-      else
-        state[key] = "alter"
-        alters[key] = r
-      end
+      outcome(key, kinds[ib.kind].alter(ia, ib, ctx))
     end
   end
   for key, ib in pairs(B.items) do
@@ -251,13 +254,7 @@ local function decide(A, B, ctx, opts)
         local ib = B.items[y]
         ib.recast = true
         ib.recast_text = ib.obj.type:sub(-2) == "[]" and "text[]" or "text"
-        local r = kinds.columns.alter(A.items[y], ib, ctx)
-        if r == "rebuild" then
-          state[y] = "rebuild"
-        else
-          state[y] = "alter"
-          alters[y] = r
-        end
+        outcome(y, kinds.columns.alter(A.items[y], ib, ctx))
         reasons[y] = x
         push(y)
       else

@@ -36,6 +36,12 @@ local kind_rank = {}
 for i, k in ipairs(schema.kinds) do kind_rank[k] = i end
 schema.kind_rank = kind_rank
 
+-- For command-line flags: true, or false and the known kinds.
+function schema.known_kind(value)
+  if kind_rank[value] then return true end
+  return false, "known kinds: " .. table.concat(schema.kinds, " ")
+end
+
 -- Differences in privileges and comments are reported in these two
 -- categories; the objects themselves carry `acl` and `comment`.
 local attribute_kinds = { privileges = "acl", comments = "comment" }

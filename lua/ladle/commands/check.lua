@@ -6,11 +6,6 @@ local schema = require "ladle.schema"
 local json = require "ladle.json"
 local pg = require "ladle.pg"
 
-local function known_kind(value)
-  if schema.kind_rank[value] then return true end
-  return false, "known kinds: " .. table.concat(schema.kinds, " ")
-end
-
 local command = {
   summary = "compare the schemas of two databases (exit 1 when they differ)",
   usage = "ladle check -p1 SERVICE1 -p2 SERVICE2 [-i KIND...] [-N SCHEMA...] [--json]",
@@ -35,7 +30,7 @@ SERVICE may also be a conninfo string or a postgresql:// URI.]],
       help = "the first database (a service name, conninfo or URI)" },
     { "-p2", "--pg_service2", key = "pg_service2", arg = "SERVICE", required = true,
       help = "the second database" },
-    { "-i", "--ignore", key = "ignore", arg = "KIND", many = true, check = known_kind,
+    { "-i", "--ignore", key = "ignore", arg = "KIND", many = true, check = schema.known_kind,
       help = "kinds of differences to leave out" },
     { "-N", "--exclude-schema", key = "exclude_schema", arg = "SCHEMA", many = true,
       help = "schemas to leave out" },

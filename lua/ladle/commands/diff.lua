@@ -6,11 +6,6 @@ local source = require "ladle.schema.source"
 local diff = require "ladle.diff"
 local json = require "ladle.json"
 
-local function known_kind(value)
-  if schema.kind_rank[value] then return true end
-  return false, "known kinds: " .. table.concat(schema.kinds, " ")
-end
-
 local command = {
   summary = "print the SQL that turns one schema into another",
   usage = "ladle diff FROM TO [--unsafe] [--schema S] [--exclude-schema S] [--json] [--scratch SERVICE]",
@@ -40,7 +35,7 @@ or a database could not be read.]],
     { "--schema", key = "schema", arg = "SCHEMA", many = true, help = "only these schemas" },
     { "-N", "--exclude-schema", key = "exclude_schema", arg = "SCHEMA", many = true, help = "leave these schemas out" },
     { "-T", "--exclude-table", key = "exclude_table", arg = "TABLE", many = true, help = "leave these tables out" },
-    { "-i", "--ignore", key = "ignore", arg = "KIND", many = true, check = known_kind,
+    { "-i", "--ignore", key = "ignore", arg = "KIND", many = true, check = schema.known_kind,
       help = "kinds of differences to leave out" },
     { "--scratch", key = "scratch", arg = "SERVICE", help = "load .sql sides into temporary databases on this server" },
     { "--no-comments", key = "no_comments", help = "no comment line before each change" },

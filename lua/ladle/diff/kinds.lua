@@ -641,51 +641,32 @@ kinds.functions = {
 
 local trigger_states = { D = "DISABLE", R = "ENABLE REPLICA", A = "ENABLE ALWAYS", O = "ENABLE" }
 
-kinds.triggers = {
-  create = function(item)
-    local o = item.obj
-    local out = { stmt(strip_semicolon(o.definition) .. ";") }
-    if o.enabled ~= "O" then
-      out[#out + 1] = stmt(string.format("ALTER TABLE %s %s TRIGGER %s;", o.table, trigger_states[o.enabled], o.trigger),
-        "access_exclusive_lock")
-    end
-    return out
-  end,
-  drop = function(item)
-    return { stmt(string.format("DROP TRIGGER %s ON %s;", item.obj.trigger, item.obj.table)) }
-  end,
-  alter = function(a, b)
-    if a.obj.definition ~= b.obj.definition then return "rebuild" end
-    if a.obj.enabled == b.obj.enabled then return nil end
-    local o = b.obj
-    return { statements = {
-      stmt(string.format("ALTER TABLE %s %s TRIGGER %s;", o.table, trigger_states[o.enabled], o.trigger),
-        "access_exclusive_lock"),
-    } }
-  end,
-}
+-- Triggers and rules: created by their definition, dropped ON their table,
+-- enabled and disabled with ALTER TABLE; any other change rebuilds them.
+local function table_part(word, field, hazard)
+  local function enable(o)
+    return stmt(string.format("ALTER TABLE %s %s %s %s;", o.table, trigger_states[o.enabled], word, o[field]), hazard)
+  end
+  return {
+    create = function(item)
+      local o = item.obj
+      local out = { stmt(strip_semicolon(o.definition) .. ";") }
+      if o.enabled ~= "O" then out[#out + 1] = enable(o) end
+      return out
+    end,
+    drop = function(item)
+      return { stmt(string.format("DROP %s %s ON %s;", word, item.obj[field], item.obj.table)) }
+    end,
+    alter = function(a, b)
+      if a.obj.definition ~= b.obj.definition then return "rebuild" end
+      if a.obj.enabled == b.obj.enabled then return nil end
+      return { statements = { enable(b.obj) } }
+    end,
+  }
+end
 
-kinds.rules = {
-  create = function(item)
-    local o = item.obj
-    local out = { stmt(strip_semicolon(o.definition) .. ";") }
-    if o.enabled ~= "O" then
-      out[#out + 1] = stmt(string.format("ALTER TABLE %s %s RULE %s;", o.table, trigger_states[o.enabled], o.rule))
-    end
-    return out
-  end,
-  drop = function(item)
-    return { stmt(string.format("DROP RULE %s ON %s;", item.obj.rule, item.obj.table)) }
-  end,
-  alter = function(a, b)
-    if a.obj.definition ~= b.obj.definition then return "rebuild" end
-    if a.obj.enabled == b.obj.enabled then return nil end
-    local o = b.obj
-    return { statements = {
-      stmt(string.format("ALTER TABLE %s %s RULE %s;", o.table, trigger_states[o.enabled], o.rule)),
-    } }
-  end,
-}
+kinds.triggers = table_part("TRIGGER", "trigger", "access_exclusive_lock")
+kinds.rules = table_part("RULE", "rule")
 
 -- row-level security policies ----------------------------------------------------
 
