@@ -138,6 +138,19 @@ describe("ladle.diff turns A into B", function()
     assert.is_true(has_statement(changes, "CREATE TYPE public.color AS ENUM %('red', 'blue'%)"))
   end)
 
+  it("enums: partitions and inheriting tables are recast through their parent", function()
+    local a = [[
+      create type mood as enum ('sad', 'ok');
+      create table pm (id int, m mood) partition by list (id);
+      create table pm_1 partition of pm for values in (1);
+      create table base (m mood);
+      create table child (x int) inherits (base);]]
+    local changes = roundtrip(a, (a:gsub("%('sad', 'ok'%)", "('ok', 'sad')")),
+      { data = "insert into pm values (1, 'sad'); insert into child values ('ok', 1)",
+        after = function(db) assert.equal("sad", db:query("select m::text from pm_1")[1].m) end })
+    assert.equal(0, #changes:hazards("deletes_data"))
+  end)
+
   it("enums: reordered values", function()
     roundtrip("create type level as enum ('low', 'high');", "create type level as enum ('high', 'low');")
   end)

@@ -582,6 +582,8 @@ local function read_catalog(v, io, opts)
     end
     for _, row in ipairs(fetch("depend")) do
       local from = object_of(row.classid, row.objid, row.objsubid)
+      -- a column a table inherits depends on its type through the parent's
+      if from and row.objsubid > 0 and from.kind == "tables" then from = nil end
       if from then
         local to = object_of(row.refclassid, row.refobjid, row.refobjsubid)
         if to and to ~= from then
