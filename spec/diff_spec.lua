@@ -319,6 +319,17 @@ describe("ladle.diff turns A into B", function()
     assert.is_nil(script:find("unrelated", 1, true))
   end)
 
+  it("views over a partition's or a child's column whose type changes on the parent", function()
+    local a = [[
+      create table p (a int, b int) partition by range (a);
+      create table p1 partition of p for values from (0) to (10);
+      create view v1 as select b from p1;
+      create table base (a int, b int);
+      create table child (c int) inherits (base);
+      create view v2 as select b from child;]]
+    roundtrip(a, (a:gsub("b int%)", "b bigint)")))
+  end)
+
   it("views: CREATE OR REPLACE when columns are only added, else drop and create", function()
     local forward, _, back = roundtrip("create view v as select 1 as a; create view w as select a from v;",
       "create view v as select 1 as a, 2 as b; create view w as select a from v;")

@@ -389,7 +389,8 @@ local function read_catalog(v, io, opts)
       owner.columns[#owner.columns + 1] = row.name .. " " .. row.type
       cols[row.attnum] = owner
     elseif row.attinhcount or partition_children[rel] then
-      cols[row.attnum] = owner
+      -- what depends on it depends on the parent's column (see object_of)
+      cols[row.attnum] = { inherited = true, table = owner, column = row.name }
     else
       local name = owner.name .. "." .. row.name
       local col = {
@@ -410,7 +411,7 @@ local function read_catalog(v, io, opts)
   end
   for oid, row in pairs(identity_sequence) do
     local col = columns_of[row.owner_rel] and columns_of[row.owner_rel][row.owner_col]
-    if col then by_class[oid] = col end
+    if col then by_class[oid] = col.inherited and col.table or col end
   end
   for _, obj in pairs(snap.sequences) do
     if obj.owner_rel then
@@ -552,7 +553,7 @@ local function read_catalog(v, io, opts)
     if row.objsubid > 0 then
       if row.classoid == class.pg_class then
         obj = columns_of[row.objoid] and columns_of[row.objoid][row.objsubid]
-        if obj and obj.kind ~= "columns" then obj = nil end
+        if obj and (obj.inherited or obj.kind ~= "columns") then obj = nil end
       end
     else
       obj = refs[row.classoid] and refs[row.classoid][row.objoid]
@@ -571,10 +572,28 @@ local function read_catalog(v, io, opts)
       if not k then k = obj.kind .. " " .. obj.name; keys[obj] = k end
       return k
     end
+    -- the column of the nearest parent that has it, else the table
+    local function inherited_column(entry)
+      local pending, seen = { entry.table }, {}
+      while #pending > 0 do
+        local t = table.remove(pending, 1)
+        if not seen[t] then
+          seen[t] = true
+          for _, parent in ipairs(t.partition_of and { t.partition_of } or t.inherits or {}) do
+            local col = columns[parent .. "." .. entry.column]
+            if col then return col end
+            local p = snap.tables[parent]
+            if p then pending[#pending + 1] = p end
+          end
+        end
+      end
+      return entry.table
+    end
     local function object_of(classid, oid, subid)
       if subid > 0 and classid == class.pg_class then
         local cols = columns_of[oid]
         local obj = cols and cols[subid]
+        if obj and obj.inherited then return inherited_column(obj) end
         if obj then return obj end
       end
       local m = refs[classid]
@@ -583,7 +602,10 @@ local function read_catalog(v, io, opts)
     for _, row in ipairs(fetch("depend")) do
       local from = object_of(row.classid, row.objid, row.objsubid)
       -- a column a table inherits depends on its type through the parent's
-      if from and row.objsubid > 0 and from.kind == "tables" then from = nil end
+      if from and row.objsubid > 0 and row.classid == class.pg_class then
+        local entry = columns_of[row.objid] and columns_of[row.objid][row.objsubid]
+        if entry and entry.inherited then from = nil end
+      end
       if from then
         local to = object_of(row.refclassid, row.refobjid, row.refobjsubid)
         if to and to ~= from then
