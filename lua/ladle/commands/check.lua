@@ -8,7 +8,7 @@ local pg = require "ladle.pg"
 
 local command = {
   summary = "compare the schemas of two databases (exit 1 when they differ)",
-  usage = "ladle check -p1 SERVICE1 -p2 SERVICE2 [-i KIND...] [-N SCHEMA...] [--json]",
+  usage = "ladle check -p1 SERVICE1 -p2 SERVICE2 [-i KIND...] [-N SCHEMA...] [-T TABLE...] [--json]",
   description = [[
 Compares two databases' schemas, read from pg_catalog, and prints one line
 per difference: '-' only in the first database, '+' only in the second, '~'

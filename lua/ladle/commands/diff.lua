@@ -39,7 +39,7 @@ or a database could not be read.]],
       help = "kinds of differences to leave out" },
     { "--scratch", key = "scratch", arg = "SERVICE", help = "load .sql sides into temporary databases on this server" },
     { "--no-comments", key = "no_comments", help = "no comment line before each change" },
-    { "--json", key = "json", help = "print {changes, sql, hazards} as JSON" },
+    { "--json", key = "json", help = "print {changes, refused, sql} as JSON" },
   },
 }
 
