@@ -71,6 +71,7 @@ schema.quote_name = quote_name
 
 -- "public.t", "t", '"My Schema".t' -> a matcher of qualified table names.
 local function table_matcher(names)
+  if not names or #names == 0 then return function() return false end end
   local exact, bare = {}, {}
   for _, n in ipairs(names or {}) do
     if n:find(".", 1, true) then
