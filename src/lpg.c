@@ -50,10 +50,14 @@ static const int notice_codes[N_COUNT] = {
 
 typedef struct Conn {
   PGconn *pg;
-  int busy;               /* an open rows() loop owns the connection */
+  int busy;               /* BUSY_ROWS or BUSY_SENT: not free for a command */
+  int sent;               /* queries sent with send() and not yet received */
   Notice *notices;        /* queued, oldest first */
   Notice *notices_last;
 } Conn;
+
+enum { BUSY_ROWS = 1,    /* an open rows() loop owns the connection */
+       BUSY_SENT = 2 };   /* a query sent with send() awaits receive() */
 
 typedef struct Cursor {
   Conn *conn;             /* pinned: the connection is the uservalue */
@@ -276,6 +280,8 @@ static Conn *check_open(lua_State *L, int idx) {
 /* An open connection that is free to start a command. */
 static Conn *check_conn(lua_State *L, int idx) {
   Conn *c = check_open(L, idx);
+  if (c->busy == BUSY_SENT)
+    luaL_error(L, "connection is busy: a query sent with send() awaits receive()");
   if (c->busy)
     luaL_error(L, "connection is busy: a rows() loop on it is still open");
   return c;
@@ -794,7 +800,7 @@ static void push_param(lua_State *L, int idx, int arg) {
 static int send_query(lua_State *L, Conn *c, int sql_idx, int nparams, int first_arg) {
   const char *sql = luaL_checkstring(L, sql_idx);
   int ok, i, base;
-  if (nparams == 0) {
+  if (nparams == 0 && PQpipelineStatus(c->pg) == PQ_PIPELINE_OFF) {
     ok = PQsendQuery(c->pg, sql);
   } else {
     const char **values;
@@ -870,11 +876,11 @@ static void collect_results(Conn *c, ResultBox *box) {
   }
 }
 
-/* Common tail of query and exec: push rows (or true) or the failure. */
-static int finish_command(lua_State *L, Conn *c, int want_rows) {
-  ResultBox *box = new_result_box(L);
-  int box_idx = lua_gettop(L), nret;
-  collect_results(c, box);
+/* Pushes rows (or true) or the failure for the result in the box at
+   box_idx, and empties the box. */
+static int push_outcome(lua_State *L, Conn *c, int box_idx, int want_rows) {
+  ResultBox *box = (ResultBox *)lua_touserdata(L, box_idx);
+  int nret;
   if (c->pg == NULL) {
     box_set(box, NULL);
     return luaL_error(L, "connection closed: the query did not answer a second interrupt");
@@ -891,6 +897,13 @@ static int finish_command(lua_State *L, Conn *c, int want_rows) {
   }
   box_set((ResultBox *)lua_touserdata(L, box_idx), NULL);
   return nret;
+}
+
+/* Common tail of query and exec. */
+static int finish_command(lua_State *L, Conn *c, int want_rows) {
+  ResultBox *box = new_result_box(L);
+  collect_results(c, box);
+  return push_outcome(L, c, lua_gettop(L), want_rows);
 }
 
 /* conn:query(sql, ...) -> rows | nil, message, err */
@@ -910,6 +923,118 @@ static int conn_exec(lua_State *L) {
   if (!send_query(L, c, 2, 0, 3)) return 3;
   lua_settop(L, 1);
   return finish_command(L, c, 0);
+}
+
+/* conn:send(sql, ...) -> true | nil, message, err
+   Sends one statement without waiting for it (libpq's pipeline mode);
+   conn:receive() returns the results in the order the statements were
+   sent. Several statements may be sent before the first is received, so
+   that the server works through them while the program reads; several
+   connections may be kept busy at once. Each statement is followed by a
+   sync, so a failing one does not cancel the next. */
+static int conn_send(lua_State *L) {
+  Conn *c = check_open(L, 1);
+  int nparams = lua_gettop(L) - 2;
+  luaL_checkstring(L, 2);
+  if (c->busy == BUSY_ROWS) return luaL_error(L, "connection is busy: a rows() loop on it is still open");
+  if (c->sent == 0) {
+    if (PQtransactionStatus(c->pg) == PQTRANS_ACTIVE || !PQenterPipelineMode(c->pg))
+      return push_failure(L, c->pg, NULL);
+  }
+  if (!send_query(L, c, 2, nparams < 0 ? 0 : nparams, 3)) {
+    if (c->sent == 0) PQexitPipelineMode(c->pg);
+    return 3;
+  }
+  if (!PQpipelineSync(c->pg) || PQflush(c->pg) != 0) return push_failure(L, c->pg, NULL);
+  c->sent++;
+  c->busy = BUSY_SENT;
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* conn:receive() -> rows | nil, message, err: what query() would have
+   returned for the oldest statement sent with send() and not received. */
+static int conn_receive(lua_State *L) {
+  Conn *c = check_open(L, 1);
+  ResultBox *box;
+  PGresult *res;
+  int failed = 0, synced = 0;
+  if (c->busy != BUSY_SENT || c->sent <= 0)
+    return luaL_error(L, "nothing to receive: no statement was sent with send()");
+  lua_settop(L, 1);
+  box = new_result_box(L);
+  /* the statement's results up to the NULL that ends them, then its sync */
+  while (c->pg && (res = next_result(c)) != NULL) {
+    ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_PIPELINE_SYNC) {
+      PQclear(res);
+      synced = 1;
+      break;
+    }
+    if (failed) {
+      PQclear(res);
+      continue;
+    }
+    failed = is_failure(st);
+    box_set(box, res);
+  }
+  while (!synced && c->pg && (res = next_result(c)) != NULL) {
+    synced = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+    PQclear(res);
+  }
+  if (--c->sent == 0) {
+    c->busy = 0;
+    if (c->pg) PQexitPipelineMode(c->pg);
+  }
+  return push_outcome(L, c, lua_gettop(L), 1);
+}
+
+/* ladle.pg.core.wait({conn, ...}) -> index
+   Waits until one of the connections, each with statements sent with
+   send(), has a result that receive() returns without waiting; reads what
+   all of them send meanwhile, so that no server stalls on a full socket
+   while the program waits for another. Ctrl-C sends every one a cancel
+   request, as query() does for one connection. */
+#define WAIT_MAX 64
+static int pg_wait(lua_State *L) {
+  Conn *cs[WAIT_MAX];
+  struct pollfd fds[WAIT_MAX];
+  SigintGuard guard;
+  int n, i, ready = 0, cancelled = 0;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  n = (int)lua_rawlen(L, 1);
+  luaL_argcheck(L, n > 0 && n <= WAIT_MAX, 1, "between 1 and 64 connections expected");
+  for (i = 0; i < n; i++) {
+    lua_rawgeti(L, 1, i + 1);
+    cs[i] = to_conn(L, -1);
+    lua_pop(L, 1);
+    if (cs[i]->pg == NULL) return luaL_argerror(L, 1, "a connection is closed");
+    if (cs[i]->busy != BUSY_SENT) return luaL_argerror(L, 1, "a connection has nothing sent to wait for");
+  }
+  sigint_catch(&guard);
+  for (i = 0; i < n; i++) PQconsumeInput(cs[i]->pg);  /* the sockets never block */
+  while (!ready) {
+    int r;
+    for (i = 0; i < n && !ready; i++)
+      if (!PQisBusy(cs[i]->pg)) ready = i + 1;
+    if (ready || sigint_count > 1) break;
+    if (sigint_count == 1 && !cancelled) {
+      for (i = 0; i < n; i++) send_cancel(cs[i]->pg);
+      cancelled = 1;
+    }
+    for (i = 0; i < n; i++) {
+      fds[i].fd = PQsocket(cs[i]->pg);
+      fds[i].events = POLLIN;
+      fds[i].revents = 0;
+    }
+    r = poll(fds, (nfds_t)n, 200);
+    if (r < 0 && errno != EINTR) break;
+    for (i = 0; i < n && r > 0; i++)
+      if (fds[i].revents) PQconsumeInput(cs[i]->pg);
+  }
+  sigint_release(&guard);
+  lua_pushinteger(L, ready ? ready : 1);
+  return 1;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -998,7 +1123,7 @@ static int conn_rows(lua_State *L) {
   if (!PQsetSingleRowMode(c->pg))
     return luaL_error(L, "could not switch to single-row mode");
   cur->open = 1;
-  c->busy = 1;
+  c->busy = BUSY_ROWS;
   lua_pushvalue(L, 2);
   lua_pushcclosure(L, cursor_next, 1);
   lua_pushnil(L);
@@ -1194,6 +1319,8 @@ static const luaL_Reg conn_methods[] = {
   { "query", conn_query },
   { "exec", conn_exec },
   { "rows", conn_rows },
+  { "send", conn_send },
+  { "receive", conn_receive },
   { "escape_literal", conn_escape_literal },
   { "escape_identifier", conn_escape_identifier },
   { "server_version", conn_server_version },
@@ -1228,6 +1355,7 @@ static const luaL_Reg result_meta[] = {
 
 static const luaL_Reg pg_functions[] = {
   { "connect", pg_connect },
+  { "wait", pg_wait },
   { "libpq_version", pg_libpq_version },
   { "conninfo_env", pg_conninfo_env },
   { NULL, NULL }

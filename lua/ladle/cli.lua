@@ -27,6 +27,8 @@ cli.commands = {
   { name = "sandbox", module = "ladle.commands.sandbox" },
   { name = "dump", module = "ladle.commands.dump" },
   { name = "restore", module = "ladle.commands.restore" },
+  { name = "check", module = "ladle.commands.check" },
+  { name = "diff", module = "ladle.commands.diff" },
 }
 
 local function find_command(name)

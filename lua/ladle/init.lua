@@ -21,6 +21,8 @@ local submodules = {
   lint = "ladle.lint",
   backup = "ladle.backup",
   recipe = "ladle.recipe",
+  schema = "ladle.schema",
+  diff = "ladle.diff",
 }
 
 local pg = require "ladle.pg"

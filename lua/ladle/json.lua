@@ -1,20 +1,41 @@
 -- ladle.json: encoding Lua values as JSON, for --json output.
 --
---   json.encode({ pending = 2, deltas = json.array {} })
---     -> '{"deltas":[],"pending":2}'
+--   json.encode({ pending = 2, deltas = json.array {}, options = json.object {} })
+--     -> '{"deltas":[],"options":{},"pending":2}'
 --
--- Tables with a sequence part (or marked with json.array) become arrays,
--- other tables objects with their keys sorted; ladle.null and NaN become
--- null. json.decode reads JSON back (null becomes ladle.null inside arrays
--- and is left out of objects), enough for scripts that read --json output.
+-- A sequence (keys 1..n only) becomes an array, any other table an object
+-- with its keys sorted, so output is stable. An empty table is an array
+-- unless marked with json.object (json.array marks one explicitly).
+-- ladle.null and NaN become null. json.decode reads JSON back (null becomes
+-- ladle.null inside arrays and is left out of objects), enough for scripts
+-- that read --json output.
 
 local json = {}
 
 local array_mt = { __name = "json.array" }
 
--- Marks t as an array, so that an empty table prints as [].
+local object_mt = { __name = "json.object" }
+
+-- Marks t as an array.
 function json.array(t)
   return setmetatable(t or {}, array_mt)
+end
+
+-- Marks t as an object, so that an empty table prints as {}.
+function json.object(t)
+  return setmetatable(t or {}, object_mt)
+end
+
+local function is_array(t)
+  local mt = getmetatable(t)
+  if mt == array_mt then return true end
+  if mt == object_mt then return false end
+  local n = #t
+  if n == 0 then return next(t) == nil end
+  for k in pairs(t) do
+    if math.type(k) ~= "integer" or k < 1 or k > n then return false end
+  end
+  return true
 end
 
 local escapes = {
@@ -37,7 +58,7 @@ local encode
 
 local function encode_table(t, out, depth)
   if depth > 64 then error("json.encode: nested too deeply (a cycle?)", 0) end
-  if getmetatable(t) == array_mt or (next(t) ~= nil and t[1] ~= nil) then
+  if is_array(t) then
     out[#out + 1] = "["
     for i = 1, #t do
       if i > 1 then out[#out + 1] = "," end

@@ -8,6 +8,7 @@ local pg = {
   null = core.null,
   libpq_version = core.libpq_version,
   conninfo_env = core.conninfo_env,
+  wait = core.wait,
 }
 
 local Conn = core.methods

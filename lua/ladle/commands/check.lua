@@ -1,0 +1,82 @@
+-- ladle check -p1 SERVICE1 -p2 SERVICE2: pum's check. Compares the schemas
+-- of two databases and prints one line per difference.
+
+local errors = require "ladle.errors"
+local schema = require "ladle.schema"
+local json = require "ladle.json"
+local pg = require "ladle.pg"
+
+local command = {
+  summary = "compare the schemas of two databases (exit 1 when they differ)",
+  usage = "ladle check -p1 SERVICE1 -p2 SERVICE2 [-i KIND...] [-N SCHEMA...] [-T TABLE...] [--json]",
+  description = [[
+Compares two databases' schemas, read from pg_catalog, and prints one line
+per difference: '-' only in the first database, '+' only in the second, '~'
+in both but different, then the kind, the qualified name and what differs.
+An object missing on one side stands for what belongs to it (a missing
+table's columns are not listed again). Exits 0 when the schemas are equal,
+1 when they differ, 3 when a database cannot be read.
+
+Kinds (for -i): schemas extensions types domains sequences tables columns
+constraints indexes views materialized_views functions triggers rules
+policies privileges comments. pum's categories are among them.
+SERVICE may also be a conninfo string or a postgresql:// URI.]],
+  examples = [[
+  ladle check -p1 prod -p2 reference
+  ladle check -p1 prod -p2 reference -i views triggers -N audit
+  ladle check -p1 'dbname=a' -p2 'dbname=b' --json]],
+  flags = {
+    { "-p1", "--pg_service1", key = "pg_service1", arg = "SERVICE", required = true,
+      help = "the first database (a service name, conninfo or URI)" },
+    { "-p2", "--pg_service2", key = "pg_service2", arg = "SERVICE", required = true,
+      help = "the second database" },
+    { "-i", "--ignore", key = "ignore", arg = "KIND", many = true, check = schema.known_kind,
+      help = "kinds of differences to leave out" },
+    { "-N", "--exclude-schema", key = "exclude_schema", arg = "SCHEMA", many = true,
+      help = "schemas to leave out" },
+    { "--schema", key = "schema", arg = "SCHEMA", many = true, help = "compare only these schemas" },
+    { "-T", "--exclude-table", key = "exclude_table", arg = "TABLE", many = true,
+      help = "tables to leave out (schema.table), with their columns, indexes, ..." },
+    { "--column-order", key = "column_order", help = "report columns whose position differs" },
+    { "-s", "--silent", key = "silent", help = "print nothing; the exit code tells" },
+    { "--json", key = "json", help = "print {equal, differences} as JSON" },
+  },
+}
+
+local function connect(target, flag)
+  local conn, message = pg.connect(target)
+  if not conn then errors.fail(3, "ladle check: cannot connect to %s %s: %s", flag, target, message) end
+  return conn
+end
+
+function command.run(opts, positional)
+  if positional[1] then
+    errors.fail(2, "ladle check: unexpected argument '%s' (see 'ladle check --help')", positional[1])
+  end
+  local snap_opts = {
+    schemas = opts.schema, exclude_schemas = opts.exclude_schema, exclude_tables = opts.exclude_table,
+    dependencies = false,
+  }
+  local conns = { connect(opts.pg_service1, "-p1"), connect(opts.pg_service2, "-p2") }
+  -- both databases are read at the same time
+  local snaps, message, which = schema.snapshots(conns, snap_opts)
+  for _, conn in ipairs(conns) do conn:close() end
+  if not snaps then
+    errors.fail(3, "ladle check: -p%d %s: %s", which, which == 1 and opts.pg_service1 or opts.pg_service2, message)
+  end
+  local differences = schema.compare(snaps[1], snaps[2], { ignore = opts.ignore, column_order = opts.column_order })
+  if opts.json then
+    local list = {}
+    for i, d in ipairs(differences) do
+      list[i] = { sign = d.sign, category = d.category, name = d.name, what = d.what }
+    end
+    io.write(json.encode({ equal = #differences == 0, differences = list }), "\n")
+  elseif not opts.silent then
+    local out = {}
+    for i, d in ipairs(differences) do out[i] = d.line end
+    if #out > 0 then io.write(table.concat(out, "\n"), "\n") end
+  end
+  return #differences == 0 and 0 or 1
+end
+
+return command

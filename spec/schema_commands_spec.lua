@@ -1,0 +1,268 @@
+-- 'ladle check' and 'ladle diff' end to end: exit codes, output, flags,
+-- .sql sides on a throwaway cluster and on a scratch server.
+
+local env = require "support.env"
+local sandbox = require "ladle.sandbox"
+local sys = require "ladle.sys"
+
+local function database(sql)
+  local name, conninfo = env.new_database("cmd")
+  local conn = env.connect(name)
+  assert(conn:exec(sql))
+  conn:close()
+  return name, conninfo
+end
+
+-- A pg_service.conf naming databases of the test cluster.
+local function service_file(services)
+  local lines = {}
+  for service, dbname in pairs(services) do
+    lines[#lines + 1] = string.format("[%s]\nhost=%s\nport=5432\nuser=postgres\ndbname=%s\n",
+      service, env.cluster_dir, dbname)
+  end
+  return env.write(env.tmpdir() .. "/pg_service.conf", table.concat(lines, "\n"))
+end
+
+local function count_lines(text)
+  local n = 0
+  for _ in text:gmatch("[^\n]+") do n = n + 1 end
+  return n
+end
+
+local A = [[
+  create schema audit;
+  create table audit.log (id int);
+  create table t (id int primary key, a int);
+  create table gone (x int);
+  create view v as select id from t;]]
+local B = [[
+  create schema audit;
+  create table audit.log (id int, extra text);
+  create table t (id int primary key, a bigint, b text);
+  create view v as select id, a from t;
+  create index t_a on t (a);]]
+
+describe("ladle check", function()
+  local an, ac, bn, bc, cn, cc
+  setup(function()
+    an, ac = database(A)
+    bn, bc = database(B)
+    cn, cc = database(A)
+  end)
+  teardown(function()
+    env.drop_database(an); env.drop_database(bn); env.drop_database(cn)
+  end)
+
+  it("exits 0 and prints nothing when the schemas are equal", function()
+    local status, out, err = env.ladle({ "check", "-p1", ac, "-p2", cc })
+    assert.equal(0, status, err)
+    assert.equal("", out)
+  end)
+
+  it("exits 1 with one line per difference", function()
+    local status, out = env.ladle({ "check", "-p1", ac, "-p2", bc })
+    assert.equal(1, status)
+    assert.equal(table.concat({
+      "- tables public.gone: table",
+      "+ columns audit.log.extra: text",
+      "~ columns public.t.a: type: integer -> bigint",
+      "+ columns public.t.b: text",
+      "+ indexes public.t_a: CREATE INDEX t_a ON public.t USING btree (a)",
+      "~ views public.v: definition differs at line 1: 'SELECT t.id' -> 'SELECT t.id,'",
+    }, "\n") .. "\n", out)
+  end)
+
+  it("takes service names, pum's long flags and -i, -N, -T", function()
+    local file = service_file({ ladle_a = an, ladle_b = bn })
+    local envs = { PGSERVICEFILE = file }
+    local status, out = env.ladle({ "check", "--pg_service1", "ladle_a", "--pg-service2", "ladle_b",
+      "-i", "views", "indexes", "-N", "audit", "-T", "gone" }, { env = envs })
+    assert.equal(1, status)
+    assert.equal("~ columns public.t.a: type: integer -> bigint\n+ columns public.t.b: text\n", out)
+    status, out = env.ladle({ "check", "-p1", "ladle_a", "-p2", "ladle_b", "-i", "views", "indexes", "columns",
+      "tables" }, { env = envs })
+    assert.equal(0, status)
+    assert.equal("", out)
+    status, out = env.ladle({ "check", "-p1", "ladle_a", "-p2", "ladle_b", "-s" }, { env = envs })
+    assert.equal(1, status)
+    assert.equal("", out)
+  end)
+
+  it("prints JSON with --json", function()
+    local status, out = env.ladle({ "check", "-p1", ac, "-p2", bc, "--json" })
+    assert.equal(1, status)
+    assert.matches('^{"differences":%[{"category":"tables","name":"public.gone","sign":"%-","what":"table"},', out)
+    assert.matches('"equal":false}\n$', out)
+    status, out = env.ladle({ "check", "-p1", ac, "-p2", cc, "--json" })
+    assert.equal(0, status)
+    assert.equal('{"differences":[],"equal":true}\n', out)
+  end)
+
+  it("exits 2 on bad usage and 3 when a database cannot be read", function()
+    local status, _, err = env.ladle({ "check", "-p1", ac })
+    assert.equal(2, status)
+    assert.equal("ladle: ladle check: -p2/--pg_service2 is required\n", err)
+    status, _, err = env.ladle({ "check", "-p1", ac, "-p2", bc, "-i", "tablez" })
+    assert.equal(2, status)
+    assert.matches("bad value 'tablez' for %-i: known kinds: schemas", err)
+    status, _, err = env.ladle({ "check", "-p1", ac, "-p2", "host=/nonexistent dbname=x" })
+    assert.equal(3, status)
+    assert.matches("^ladle: ladle check: cannot connect to %-p2 host=/nonexistent dbname=x: ", err)
+    assert.equal(1, count_lines(err))
+  end)
+end)
+
+describe("ladle diff", function()
+  local an, ac, bn, bc, cn, cc
+  setup(function()
+    an, ac = database(A)
+    bn, bc = database(B)
+    cn, cc = database(A)
+  end)
+  teardown(function()
+    env.drop_database(an); env.drop_database(bn); env.drop_database(cn)
+  end)
+
+  it("exits 0 with nothing to do", function()
+    local status, out, err = env.ladle({ "diff", ac, cc })
+    assert.equal(0, status, err)
+    assert.equal("", out)
+  end)
+
+  it("refuses changes that delete data unless --unsafe", function()
+    local status, out, err = env.ladle({ "diff", ac, bc })
+    assert.equal(3, status)
+    assert.equal("", out)
+    assert.matches("  %- tables public.gone: DROP TABLE public.gone;\n", err)
+    assert.matches("\nladle: ladle diff: refusing to print changes that delete data %(1 statement above%); "
+      .. "run again with %-%-unsafe to print them\n$", err)
+    status, out = env.ladle({ "diff", ac, bc, "--unsafe" })
+    assert.equal(2, status)
+    assert.matches("DROP TABLE public.gone;", out, 1, true)
+    assert.matches("%-%- ~ columns public.t.a  %[table_rewrite, access_exclusive_lock%]\n"
+      .. "ALTER TABLE public.t ALTER COLUMN a TYPE bigint;", out)
+  end)
+
+  it("prints the SQL that turns FROM into TO, which applies cleanly", function()
+    local status, out = env.ladle({ "diff", ac, bc, "--exclude-table", "gone", "--no-comments" })
+    assert.equal(2, status)
+    assert.is_nil(out:find("%-%- "))
+    local db = env.connect(an)
+    db:transaction(function(tx) assert(tx:exec(out)) end)
+    db:close()
+    status, out = env.ladle({ "diff", ac, bc, "--exclude-table", "gone" })
+    assert.equal(0, status)
+    assert.equal("", out)
+    status = env.ladle({ "check", "-p1", ac, "-p2", bc, "-T", "gone" })
+    assert.equal(0, status)
+    local restore = env.connect(an)
+    assert(restore:exec("drop view v; drop index t_a; alter table t drop column b; alter table t alter a type int; "
+      .. "create view v as select id from t; alter table audit.log drop column extra"))
+    restore:close()
+  end)
+
+  it("limits itself to schemas and kinds", function()
+    local status, out = env.ladle({ "diff", ac, bc, "--schema", "audit" })
+    assert.equal(2, status)
+    assert.equal("-- + columns audit.log.extra  [access_exclusive_lock]\nALTER TABLE audit.log ADD COLUMN extra text;\n", out)
+    status, out = env.ladle({ "diff", ac, bc, "--exclude-schema", "public" })
+    assert.equal(2, status)
+    assert.matches("audit.log ADD COLUMN extra", out, 1, true)
+    status, out = env.ladle({ "diff", ac, bc, "-N", "audit", "-i", "tables", "columns", "views", "indexes" })
+    assert.equal(0, status)
+    assert.equal("", out)
+  end)
+
+  it("prints JSON with --json", function()
+    local status, out = env.ladle({ "diff", ac, bc, "--schema", "audit", "--json" })
+    assert.equal(2, status)
+    assert.equal('{"changes":[{"hazards":["access_exclusive_lock"],"kind":"columns","name":"audit.log.extra",'
+      .. '"sign":"+","sql":["ALTER TABLE audit.log ADD COLUMN extra text;"],"what":"text"}],"refused":false,'
+      .. '"sql":"-- + columns audit.log.extra  [access_exclusive_lock]\\nALTER TABLE audit.log ADD COLUMN extra text;\\n"}\n',
+      out)
+    status, out = env.ladle({ "diff", ac, bc, "--json" })
+    assert.equal(3, status)
+    assert.matches('"refused":true', out, 1, true)
+    assert.is_nil(out:find('"sql":"', 1, true))
+  end)
+
+  it("loads a .sql side into a database on --scratch and drops it afterwards", function()
+    local file = env.write(env.tmpdir() .. "/target.sql", B)
+    local services = service_file({ ladle_scratch = "postgres" })
+    local admin = env.connect()
+    local before = #assert(admin:query("select datname from pg_database"))
+    local status, out, err = env.ladle({ "diff", ac, file, "--scratch", "ladle_scratch", "--unsafe" },
+      { env = { PGSERVICEFILE = services } })
+    assert.equal(2, status, err)
+    assert.matches("ALTER TABLE public.t ALTER COLUMN a TYPE bigint;", out, 1, true)
+    assert.equal(before, #assert(admin:query("select datname from pg_database")))
+    admin:close()
+  end)
+
+  it("loads .sql sides on a throwaway cluster, pg_dump files included", function()
+    local dir = env.tmpdir()
+    local db = env.connect(bn)
+    -- roles of the test cluster that the throwaway cluster does not have
+    for _, role in ipairs({ "ladle_cmd_reader", "ladle_cmd_owner" }) do
+      if #assert(db:query("select 1 from pg_roles where rolname = $1", role)) == 0 then
+        assert(db:exec("create role " .. role))
+      end
+    end
+    assert(db:exec("grant select on t to ladle_cmd_reader; alter table t owner to ladle_cmd_owner"))
+    db:close()
+    local pg_dump = assert(sandbox.bindir()) .. "/pg_dump"
+    local status, _, err = sys.spawn({ pg_dump, "--schema-only", "-f", dir .. "/dump.sql", "-d", bc },
+      { stdout = "null", stderr = "capture" })
+    assert.equal(0, status, err)
+    local dump = env.read(dir .. "/dump.sql")
+    assert.matches("\n\\restrict ", dump)
+    assert.matches("OWNER TO ladle_cmd_owner", dump, 1, true)
+    -- the dump and its database are the same schema
+    local out
+    status, out, err = env.ladle({ "diff", dir .. "/dump.sql", bc })
+    assert.equal(0, status, err)
+    assert.equal("", out)
+    -- two files
+    env.write(dir .. "/a.sql", A)
+    status, out = env.ladle({ "diff", dir .. "/a.sql", dir .. "/dump.sql", "--unsafe" })
+    assert.equal(2, status)
+    assert.matches("GRANT SELECT ON TABLE public.t TO ladle_cmd_reader;", out, 1, true)
+  end)
+
+  it("names the file and line of a load error", function()
+    local file = env.write(env.tmpdir() .. "/broken.sql", "create table ok (a int);\n\ncreate tabel broken (a int);\n")
+    local status, out, err = env.ladle({ "diff", ac, file })
+    assert.equal(2, status)
+    assert.equal("", out)
+    assert.equal(string.format("ladle: ladle diff: %s:3: ERROR: syntax error at or near \"tabel\"\n", file), err)
+    status, _, err = env.ladle({ "diff", ac, "/nonexistent/schema.sql" })
+    assert.equal(2, status)
+    assert.equal("ladle: ladle diff: cannot read /nonexistent/schema.sql: No such file or directory\n", err)
+  end)
+
+  it("exits 2 on bad usage", function()
+    local status, _, err = env.ladle({ "diff", ac })
+    assert.equal(2, status)
+    assert.matches("expected FROM and TO, got 1 argument", err)
+    status, _, err = env.ladle({ "diff", ac, bc, "--bogus" })
+    assert.equal(2, status)
+    assert.matches("unknown flag '%-%-bogus'", err)
+  end)
+end)
+
+describe("ladle.schema.source.role_names", function()
+  it("finds the roles a file grants to or makes owners", function()
+    local source = require "ladle.schema.source"
+    assert.same({ "reader", "Odd Owner", "bob", "carol", "dave", "eve" }, source.role_names([[
+--
+-- Name: TABLE t; Type: ACL; Schema: public; Owner: someone
+--
+GRANT SELECT ON TABLE public.t TO reader;
+ALTER TABLE public.t OWNER TO "Odd Owner";
+CREATE SCHEMA s AUTHORIZATION bob;
+REVOKE ALL ON TABLE x FROM carol, PUBLIC;
+/* a comment; GRANT ALL ON t TO nobody; */
+CREATE POLICY p ON t TO dave, eve USING (true);
+GRANT ALL ON t TO current_user;]]))
+  end)
+end)
