@@ -32,17 +32,18 @@ describe("ladle", function()
     assert.equal("function\tnull\n2\n", out)
   end)
 
-  it("runs a script with arg and ... like lua.c", function()
+  it("runs a script with its options as ... and arg like lua.c", function()
     local script = env.write(env.tmpdir() .. "/args.lua", [[
-      local a, b = ...
-      print(arg[0]:match("[^/]+$"), arg[1], arg[2], arg[-1], a, b, select("#", ...))
+      local opts = ...
+      print(arg[0]:match("[^/]+$"), arg[1], arg[2], arg[3], arg[-1], select("#", ...))
+      print(opts.dir, opts.args[1], opts.args[2], opts.table)
       local ladle = require "ladle"
       local db = assert(ladle.connect(""))
-      print(db:query("select $1::int * 2 as x", tonumber(a))[1].x)
+      print(db:query("select $1::int * 2 as x", tonumber(opts.args[1]))[1].x)
     ]])
-    local status, out = env.ladle({ "run", script, "21", "--flag" })
+    local status, out = env.ladle({ "run", script, "-d", "deltas", "21", "--", "--flag" })
     assert.equal(0, status)
-    assert.equal("args.lua\t21\t--flag\trun\t21\t--flag\t2\n42\n", out)
+    assert.equal("args.lua\t-d\tdeltas\t21\trun\t1\ndeltas\t21\t--flag\tpublic.ladle_upgrades\n42\n", out)
   end)
 
   it("exits 3 with message and traceback on a Lua error", function()

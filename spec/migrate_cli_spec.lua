@@ -260,7 +260,7 @@ describe("ladle migration commands", function()
       assert.truthy(err:find("bad value 'latest' for -b", 1, true), err)
       status, _, err = ladle_run { "baseline" }
       assert.equal(2, status)
-      assert.equal("ladle: ladle baseline: -b/--baseline VERSION is required\n", err)
+      assert.equal("ladle: baseline: -b/--baseline VERSION is required\n", err)
       status = ladle_run { "upgrade", "-d", dir }
       assert.equal(0, status)
       assert.is_false(exists(db, "public.nothing"))
@@ -303,10 +303,10 @@ describe("ladle migration commands", function()
     it("rejects unknown flags and a missing folder with one line", function()
       local status, _, err = ladle_run { "upgrade", "--frobnicate" }
       assert.equal(2, status)
-      assert.equal("ladle: ladle upgrade: unknown flag '--frobnicate' (see 'ladle upgrade --help')\n", err)
+      assert.equal("ladle: upgrade: unknown flag '--frobnicate' (see 'ladle upgrade --help')\n", err)
       status, _, err = ladle_run { "upgrade" }
       assert.equal(2, status)
-      assert.equal("ladle: ladle upgrade: -d/--dir is required (or delta_dir in the config file)\n", err)
+      assert.equal("ladle: upgrade: -d/--dir is required (or delta_dir in the config file)\n", err)
       status, _, err = ladle_run { "upgrade", "-d", "/nonexistent/deltas" }
       assert.equal(2, status)
       assert.equal("ladle: /nonexistent/deltas: No such file or directory\n", err)
@@ -576,12 +576,14 @@ describe("ladle migration commands", function()
 end)
 
 describe("make demo", function()
-  it("upgrades the example job queue from empty on its own cluster and prints info", function()
+  it("deploys the example job queue blue-green from empty on its own cluster and prints info", function()
     local status, out, err = env.ladle { "run", "examples/demo.lua" }
     assert.equal(0, status, out .. err)
     assert.truthy(out:find("Applying install script baseline-0.2.0.sql... OK", 1, true), out)
     assert.truthy(out:find("Applying delta 0.3.0 02_pre_backfill_priority... OK", 1, true), out)
     assert.truthy(out:find("0 pending, 9 applied, 2 below baseline.", 1, true), out)
-    assert.truthy(out:find("job 2  payments  todo       priority 20", 1, true), out)
+    assert.truthy(out:find("==> deploying jobqueue 0.2.0: 3 deltas applied so far", 1, true), out)
+    assert.truthy(out:find("==> deploying jobqueue 0.3.0: 7 deltas applied so far", 1, true), out)
+    assert.truthy(out:find("job 2  payments  doing      priority 20", 1, true), out)
   end)
 end)

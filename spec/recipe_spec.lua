@@ -81,7 +81,7 @@ describe("recipe.hook", function()
     recipe.dry_run = false
     assert.is_true(ok)
     assert.is_nil(env.read(dir .. "/never"))
-    assert.matches("would run: touch " .. dir .. "/never\n", env.read(said_path), 1, true)
+    assert.matches("Would run hook: touch " .. dir .. "/never\n", env.read(said_path), 1, true)
   end)
 end)
 

@@ -22,13 +22,14 @@ cli.commands = {
   { name = "upgrade", module = "ladle.commands.upgrade" },
   { name = "lint", module = "ladle.commands.lint" },
   { name = "repair", module = "ladle.commands.repair" },
+  { name = "check", module = "ladle.commands.check" },
+  { name = "diff", module = "ladle.commands.diff" },
+  { name = "test-and-upgrade", module = "ladle.commands.test_and_upgrade" },
+  { name = "dump", module = "ladle.commands.dump" },
+  { name = "restore", module = "ladle.commands.restore" },
   { name = "run", module = "ladle.commands.run" },
   { name = "repl", module = "ladle.commands.repl" },
   { name = "sandbox", module = "ladle.commands.sandbox" },
-  { name = "dump", module = "ladle.commands.dump" },
-  { name = "restore", module = "ladle.commands.restore" },
-  { name = "check", module = "ladle.commands.check" },
-  { name = "diff", module = "ladle.commands.diff" },
 }
 
 local function find_command(name)
@@ -80,7 +81,9 @@ end
 function cli.parse(flags, args, command)
   local index = flag_index(flags)
   local opts, positional = {}, {}
-  local where = command and ("ladle " .. command) or "ladle"
+  -- messages read "ladle: upgrade: ..." once the host prefixes them
+  local where = command or "flags"
+  local help = "ladle " .. (command and (command .. " ") or "") .. "--help"
   local i = 1
   local function take(flag, name, value)
     if flag.check then
@@ -132,7 +135,7 @@ function cli.parse(flags, args, command)
         end
       end
     elseif is_flag_word(word, index) then
-      fail(2, "%s: unknown flag '%s' (see '%s --help')", where, word, where)
+      fail(2, "%s: unknown flag '%s' (see '%s')", where, word, help)
     else
       positional[#positional + 1] = word
       i = i + 1
@@ -154,7 +157,7 @@ local function flag_lines(flags)
   for _, flag in ipairs(flags or {}) do
     local left = table.concat(flag, ", ") .. (flag.arg and (" " .. flag.arg) or "")
     if flag.many then left = left .. " ..." end
-    rows[#rows + 1] = { left, flag.help or "" }
+    rows[#rows + 1] = { left, (flag.help or "") .. (flag.required and " (required)" or "") }
     width = math.max(width, #left)
   end
   local out = {}

@@ -33,6 +33,15 @@ ladle.null = pg.null
 ladle.fail = errors.fail
 ladle.exit_codes = errors.codes
 
+-- Recipes: deploy hooks and confirmation (lua/ladle/recipe.lua, doc/recipes.md).
+function ladle.hook(cmd, vars, opts)
+  return require("ladle.recipe").hook(cmd, vars, opts)
+end
+
+function ladle.confirm(question)
+  return require("ladle.recipe").confirm(question)
+end
+
 -- ladle.plan{conn =, dir =, table =, to =, ...} -> plan | nil, message, exit_code
 -- (lua/ladle/plan.lua, doc/migrations.md)
 function ladle.plan(opts)

@@ -74,11 +74,15 @@ function plan.new(opts)
   if not t then return nil, why, 2 end
   local reporter = opts.reporter
   if reporter == nil then reporter = report.console() end
+  -- `ladle run --dry-run` makes every plan of the process a dry run, so a
+  -- recipe that builds its own plan cannot apply anything by mistake
+  local dry_run = opts.dry_run
+  if dry_run == nil then dry_run = require("ladle.recipe").dry_run end
   local self = setmetatable({
     conn = conn, tracker = t, table = t.name, dir = opts.dir, target = target, unmarked = unmarked,
     out_of_order = opts.out_of_order == true, reporter = reporter or report.silent(), files = files,
     hooks = files.hooks, install_scripts = files.install, ignored = files.ignored,
-    lock_options = opts.lock or {}, applied_count = 0,
+    lock_options = opts.lock or {}, applied_count = 0, dry_run = dry_run == true,
   }, Plan)
   for _, d in ipairs(files) do
     d.unmarked = d.phase_marked == nil
@@ -419,7 +423,7 @@ end
 -- Runs fn with the lock held, taking it (and releasing it after) when the
 -- caller does not hold it already.
 function Plan:_locked(fn)
-  if self.tracker.locked then return fn() end
+  if self.tracker.locked or self.dry_run then return fn() end
   local ok, message = self:lock()
   if not ok then fail(3, "%s", message) end
   local results = table.pack(pcall(fn))
@@ -621,6 +625,19 @@ function Plan:_run_lua(d, content, record, started)
   end
 end
 
+-- A dry run reports the delta and counts it as applied in memory only, so
+-- that a recipe's later steps see what a real run would have left.
+function Plan:_pretend(d, record)
+  report.call(self.reporter, "would", d)
+  if record then
+    d.status, d.reason = "applied", "dry run: not applied"
+    if not self.current_version or vcompare(d.version, self.current_version) > 0 then
+      self.current_version = d.version
+    end
+  end
+  return 0
+end
+
 -- Runs one delta (or hook, record = false) and reports it.
 function Plan:_execute(d, record, index, total)
   local content, why = d:read()
@@ -628,6 +645,7 @@ function Plan:_execute(d, record, index, total)
   if d.kind == "python" then
     fail(2, "%s is a pum Python delta; ladle runs .sql and .lua deltas: rewrite it as a .lua delta", d.path)
   end
+  if self.dry_run then return self:_pretend(d, record) end
   self.utf8 = utf8_mode(self.conn)
   report.call(self.reporter, "start", d, index, total)
   local started = sys.now()

@@ -108,7 +108,7 @@ function recipe.hook(cmd, vars, opts)
   vars, opts = vars or {}, opts or {}
   if type(cmd) == "function" then
     if recipe.dry_run then
-      recipe.say("would call %s", describe_hook(cmd))
+      recipe.say("Would call hook: %s", describe_hook(cmd))
       return true
     end
     return cmd(vars)
@@ -132,7 +132,7 @@ function recipe.hook(cmd, vars, opts)
   if #argv == 0 then fail(2, "hook: empty command") end
   local shown = opts.shell and ("sh -c " .. argv[3]) or table.concat(argv, " ")
   if recipe.dry_run then
-    recipe.say("would run: %s", shown)
+    recipe.say("Would run hook: %s", shown)
     return true
   end
   local status
@@ -154,7 +154,7 @@ function recipe.confirm(question)
     return true
   end
   if recipe.dry_run then
-    recipe.say("would ask: %s", question)
+    recipe.say("Would ask: %s", question)
     return true
   end
   if not (sys.isatty(io.stdin) and sys.isatty(io.stdout)) then
@@ -164,6 +164,44 @@ function recipe.confirm(question)
   io.stdout:flush()
   local answer = io.stdin:read("l")
   return answer ~= nil and answer:match("^%s*[yY]") ~= nil
+end
+
+-- Plans ----------------------------------------------------------------------
+
+-- recipe.plan(opts[, extra]) -> plan, with plan.conn open on opts.pg_service.
+-- Builds the plan of opts.dir for opts.table up to opts.to (the options a
+-- recipe receives), prints progress as `ladle upgrade` does, and takes the
+-- upgrades table's lock for the rest of the recipe (not in a dry run), so
+-- that pre deltas, deploy and post deltas run as one upgrade. Failures
+-- raise: 2 for bad input, 3 for the database; a second upgrade running
+-- waits, or fails at once with --no-wait.
+-- extra: more plan.new options (reporter, unmarked, lock = false, ...).
+function recipe.plan(opts, extra)
+  local common = require "ladle.commands.common"
+  extra = extra or {}
+  if not opts.dir then fail(2, "no delta folder: pass -d DIR (or delta_dir in the config file)") end
+  local conn = common.connect(opts)
+  local take_lock = extra.lock ~= false
+  local plan_opts = {}
+  for k, v in pairs(extra) do if k ~= "lock" then plan_opts[k] = v end end
+  local plan = common.plan(opts, conn, plan_opts)
+  common.warn_ignored(plan)
+  if take_lock and not plan.dry_run then
+    local ok, message = plan:lock()
+    if not ok then fail(3, "%s", message) end
+  end
+  return plan
+end
+
+-- recipe.done(plan) prints where the upgrade left the database (or, in a
+-- dry run, where it would have).
+function recipe.done(plan)
+  if plan.dry_run then
+    recipe.say("Dry run: nothing was changed; %s would be at version %s.", plan.table,
+      plan.current_version or "none")
+  else
+    recipe.say("%s is at version %s.", plan.table, plan.current_version or "none")
+  end
 end
 
 -- Headers --------------------------------------------------------------------

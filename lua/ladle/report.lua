@@ -5,6 +5,7 @@
 --   done(delta, ms)             after it committed
 --   failed(delta, failure)      after it failed (nothing of it was kept)
 --   waiting(holder_text)        when the lock is held by another session
+--   would(delta)                in a dry run, instead of start/done
 --   note(text)                  anything else worth a line
 --   finish(summary)             at the end of plan:apply()
 --
@@ -75,6 +76,12 @@ function Console:failed(d, failure)
   self:outcome("FAILED")
 end
 
+function Console:would(d)
+  self.out:write(d.layout == "hook" and "Would run " or "Would apply ", report.label(d),
+    d.transaction == false and " (outside a transaction)" or "", "\n")
+  self.out:flush()
+end
+
 function Console:waiting(holder)
   io.stderr:write("ladle: waiting for the lock, held by ", holder, "\n")
 end
@@ -124,6 +131,10 @@ end
 function Json:failed(d, failure)
   self:emit(delta_fields(d, { event = "failed", message = failure.message, exit = failure.exit,
     line = failure.line, sqlstate = failure.sqlstate }))
+end
+
+function Json:would(d)
+  self:emit(delta_fields(d, { event = "would_apply" }))
 end
 
 function Json:waiting(holder)

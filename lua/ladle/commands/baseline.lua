@@ -31,7 +31,7 @@ table.insert(baseline.flags, { "-b", "--baseline", arg = "VERSION", help = "the 
 
 function baseline.run(opts, _, global)
   local o = common.options(opts, global)
-  if not o.baseline then errors.fail(2, "ladle baseline: -b/--baseline VERSION is required") end
+  if not o.baseline then errors.fail(2, "baseline: -b/--baseline VERSION is required") end
   local v = version.normalize(o.baseline)
   local conn <close> = common.connect(o)
   local t, why = tracker.open(conn, o.table)

@@ -5,6 +5,7 @@ local errors = require "ladle.errors"
 local schema = require "ladle.schema"
 local json = require "ladle.json"
 local pg = require "ladle.pg"
+local common = require "ladle.commands.common"
 
 local command = {
   summary = "compare the schemas of two databases (exit 1 when they differ)",
@@ -45,13 +46,13 @@ SERVICE may also be a conninfo string or a postgresql:// URI.]],
 
 local function connect(target, flag)
   local conn, message = pg.connect(target)
-  if not conn then errors.fail(3, "ladle check: cannot connect to %s %s: %s", flag, target, message) end
+  if not conn then errors.fail(3, "check: cannot connect to %s (%s): %s", flag, common.target_name(target), message) end
   return conn
 end
 
 function command.run(opts, positional)
   if positional[1] then
-    errors.fail(2, "ladle check: unexpected argument '%s' (see 'ladle check --help')", positional[1])
+    errors.fail(2, "check: unexpected argument '%s' (see 'ladle check --help')", positional[1])
   end
   local snap_opts = {
     schemas = opts.schema, exclude_schemas = opts.exclude_schema, exclude_tables = opts.exclude_table,
@@ -62,7 +63,8 @@ function command.run(opts, positional)
   local snaps, message, which = schema.snapshots(conns, snap_opts)
   for _, conn in ipairs(conns) do conn:close() end
   if not snaps then
-    errors.fail(3, "ladle check: -p%d %s: %s", which, which == 1 and opts.pg_service1 or opts.pg_service2, message)
+    errors.fail(3, "check: -p%d (%s): %s", which, common.target_name(which == 1 and opts.pg_service1 or opts.pg_service2),
+      message)
   end
   local differences = schema.compare(snaps[1], snaps[2], { ignore = opts.ignore, column_order = opts.column_order })
   if opts.json then

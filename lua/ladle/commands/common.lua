@@ -66,6 +66,7 @@ common.definitions = {
     help = "upgrade up to this version, included (pum's --max-version)" },
   phase = { "--phase", arg = "PHASE", check = check_phase, help = "pre, post or all (default all)" },
   dry_run = { "--dry-run", help = "print what would run; change nothing" },
+  yes = { "-y", "--yes", help = "answer yes to every confirmation (needed without a terminal)" },
   json = { "--json", help = "machine-readable output" },
   no_wait = { "--no-wait", help = "fail at once (exit 3) when another upgrade holds the lock" },
   lock_timeout = { "--lock-timeout", arg = "DURATION", check = check_duration,
@@ -164,24 +165,31 @@ end
 -- Requires an option that may come from a flag or the config file.
 function common.need(o, key, flag, config_key, command)
   if o[key] == nil or o[key] == "" then
-    fail(2, "ladle %s: %s is required (or %s in the config file)", command, flag, config_key)
+    fail(2, "%s: %s is required (or %s in the config file)", command, flag, config_key)
   end
   return o[key]
 end
 
 -- Database -----------------------------------------------------------------------------------------
 
+-- common.target_name(target) -> how to name a connection target in a
+-- message: a service as "service NAME", a conninfo or URI with its password
+-- masked, nothing as the PG* defaults.
+function common.target_name(target)
+  if target == nil or target == "" then return "the default database (PG* variables)" end
+  if not (target:find("=", 1, true) or target:find("://", 1, true)) then return "service " .. target end
+  if target:match("^postgres[ql]*://") then
+    return (target:gsub("^(postgres[ql]*://[^:/@?]*):[^@/?]*@", "%1:***@"):gsub("([?&]password=)[^&]*", "%1***"))
+  end
+  return (target:gsub("(password%s*=%s*)'[^']*'", "%1***"):gsub("(password%s*=%s*)[^%s']+", "%1***"))
+end
+
 -- common.connect(o) -> conn. A failure to connect is exit 3.
 function common.connect(o)
   local target = o.pg_service
   local conn, message = pg.connect(target)
   if not conn then
-    -- a conninfo may hold a password: name only a service
-    local what = ""
-    if target and target ~= "" then
-      what = (target:find("=", 1, true) or target:find("://", 1, true)) and " to the database" or (" to service " .. target)
-    end
-    fail(3, "cannot connect%s: %s", what, message)
+    fail(3, "cannot connect to %s: %s", common.target_name(target), message)
   end
   -- warnings from deltas matter to the person upgrading; notices are noise
   conn:on_notice(function(notice)

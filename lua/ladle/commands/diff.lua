@@ -45,7 +45,7 @@ or a database could not be read.]],
 
 function command.run(opts, positional)
   if #positional ~= 2 then
-    errors.fail(2, "ladle diff: expected FROM and TO, got %d argument%s (usage: %s)", #positional,
+    errors.fail(2, "diff: expected FROM and TO, got %d argument%s (usage: %s)", #positional,
       #positional == 1 and "" or "s", command.usage)
   end
   local snap_opts = { schemas = opts.schema, exclude_schemas = opts.exclude_schema,
@@ -53,7 +53,7 @@ function command.run(opts, positional)
   local ws <close> = source.workspace({ scratch = opts.scratch })
   local snaps, message, code = ws:snapshots(positional, snap_opts)
   ws:close()
-  if not snaps then errors.fail(code or 3, "ladle diff: %s", message) end
+  if not snaps then errors.fail(code or 3, "diff: %s", message) end
   local changes = diff.plan(snaps[1], snaps[2], { ignore = opts.ignore })
   local destructive = changes:hazards("deletes_data")
   local refused = #destructive > 0 and not opts.unsafe
@@ -74,7 +74,7 @@ function command.run(opts, positional)
         io.stderr:write(string.format("  %s %s %s: %s\n", h.change.sign, h.change.kind, h.change.name, h.sql))
       end
     end
-    errors.fail(3, "ladle diff: refusing to print changes that delete data (%d statement%s above); "
+    errors.fail(3, "diff: refusing to print changes that delete data (%d statement%s above); "
       .. "run again with --unsafe to print them", #destructive, #destructive == 1 and "" or "s")
   end
   return #changes == 0 and 0 or 2

@@ -28,7 +28,7 @@ function command.run(args)
   end
   if args[1] == "--" then table.remove(args, 1) end
   if #args == 0 then
-    errors.fail(2, "ladle sandbox: no command given (usage: %s)", command.usage)
+    errors.fail(2, "sandbox: no command given (usage: %s)", command.usage)
   end
   local bindir, why = sandbox.bindir()
   if not bindir then errors.fail(2, "%s", why) end
@@ -37,7 +37,7 @@ function command.run(args)
   local status
   status, err = sys.spawn(args, { env = cluster:env() })
   cluster:stop()
-  if not status then errors.fail(127, "ladle sandbox: %s", err) end
+  if not status then errors.fail(127, "sandbox: %s", err) end
   return status
 end
 

@@ -1,0 +1,40 @@
+-- Without interruption: per version, pre deltas, deploy, post deltas.
+--
+-- For each version that has pending deltas, in order: its pre deltas, the
+-- deploy hook for that version, then its post deltas. Services keep
+-- running: pre deltas only add what the new code needs and the old code
+-- tolerates; post deltas remove what only the old code used, once the new
+-- code is deployed. Unmarked deltas count as post. A failure stops before
+-- that version's post deltas; running the recipe again resumes: applied pre
+-- deltas are not rerun, the deploy hook is, then the post deltas.
+--
+-- @flag --deploy=CMD (required) deploy the code of version {version} ({service} and {dir} too)
+
+local ladle = require "ladle"
+local recipe = ladle.recipe
+local opts = ...
+
+local plan = recipe.plan(opts)
+local steps = plan:versions()
+if #steps == 0 then
+  recipe.say("Nothing to upgrade.")
+  recipe.done(plan)
+  return
+end
+
+plan:run_hooks("pre-all")
+for _, step in ipairs(steps) do
+  local vars = { version = step.version, service = opts.pg_service or "", dir = opts.dir }
+  step:apply("pre")
+  local ok, err = pcall(ladle.hook, opts.deploy, vars)
+  if not ok then
+    if ladle.errors.is_failure(err) then
+      ladle.fail(err.exit, "%s (version %s: pre deltas applied, post deltas not; run the recipe again to resume)",
+        err.message, step.version)
+    end
+    error(err, 0)
+  end
+  step:apply("post")
+end
+plan:run_hooks("post-all")
+recipe.done(plan)

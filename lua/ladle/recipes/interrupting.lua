@@ -1,0 +1,41 @@
+-- With service interruption: stop, every pending delta, deploy, start.
+--
+-- Stops the services, applies every pending pre and post delta, deploys the
+-- code of the target version and starts the services again. The simple
+-- order, for when the services can stop: nothing old runs against the new
+-- schema, nothing new against the old one. If a delta fails, the code is
+-- not deployed and the services stay stopped: fix the delta and run the
+-- recipe again; it resumes after the last applied delta.
+--
+-- @flag --stop=CMD stop the services that use the database
+-- @flag --deploy=CMD deploy the code of the target version ({version})
+-- @flag --start=CMD start the services again
+
+local ladle = require "ladle"
+local recipe = ladle.recipe
+local opts = ...
+
+local plan = recipe.plan(opts)
+local steps = plan:versions()
+if #steps == 0 then
+  recipe.say("Nothing to upgrade.")
+  recipe.done(plan)
+  return
+end
+
+local target = steps[#steps].version
+local vars = { version = target, service = opts.pg_service or "", dir = opts.dir }
+
+if opts.stop then ladle.hook(opts.stop, vars) end
+
+local ok, err = pcall(plan.apply, plan, "all")
+if not ok then
+  if ladle.errors.is_failure(err) and opts.stop then
+    ladle.fail(err.exit, "%s (the services are still stopped; nothing was deployed)", err.message)
+  end
+  error(err, 0)
+end
+
+if opts.deploy then ladle.hook(opts.deploy, vars) end
+if opts.start then ladle.hook(opts.start, vars) end
+recipe.done(plan)
