@@ -42,10 +42,11 @@ end
 local prod_opts = setmetatable({ pg_service = prod }, { __index = opts })
 local prod_plan = recipe.plan(prod_opts)
 local prod_name = label(prod, prod_plan.conn)
-
+local comp_name = label(comp, nil, "the reference database")
+local test_name = opts.pg_service_test and label(opts.pg_service_test, nil, "the test database") or "a throwaway cluster"
 if recipe.dry_run then
   recipe.say("Would dump %s, restore it into %s, upgrade the copy and compare it with %s;",
-    prod_name, opts.pg_service_test and label(opts.pg_service_test, nil, "the test database") or "a throwaway cluster", label(comp, nil, "the reference database"))
+    prod_name, test_name, comp_name)
   recipe.say("when they match and once confirmed, would upgrade %s:", prod_name)
   prod_plan:apply("all")
   recipe.done(prod_plan)
@@ -94,8 +95,6 @@ local cluster <close> = not opts.pg_service_test and start_cluster() or nil
 local test = opts.pg_service_test or assert(cluster:createdb("test_copy"))
 -- a named test database may hold an older copy: pg_restore drops what it restores first
 local restore_args = opts.pg_service_test and { "--clean", "--if-exists" } or {}
-local test_name = opts.pg_service_test and label(opts.pg_service_test, nil, "the test database") or "a throwaway cluster"
-
 recipe.say("Restoring it into %s...", test_name)
 ok, err, stderr = ladle.backup.restore(test, file, { pg_restore_exe = opts.pg_restore_exe, args = restore_args })
 if not ok then
@@ -107,18 +106,18 @@ recipe.say("Upgrading the test copy:")
 local test_plan = recipe.plan(setmetatable({ pg_service = test }, { __index = opts }))
 test_plan:apply("all")
 
-recipe.say("Comparing the test copy with %s...", label(comp, nil, "the reference database"))
+recipe.say("Comparing the test copy with %s...", comp_name)
 local differences, why = ladle.schema.check(test_plan.conn, comp, {
   ignore = opts.ignore, exclude_tables = { test_plan.table },
 })
 test_plan.conn:close()
-if not differences then fail(3, "comparing with %s: %s", label(comp, nil, "the reference database"), why) end
+if not differences then fail(3, "comparing with %s: %s", comp_name, why) end
 if #differences > 0 then
-  recipe.say("The upgraded test copy differs from %s (- only in the copy, + only in the reference):", label(comp, nil, "the reference database"))
+  recipe.say("The upgraded test copy differs from %s (- only in the copy, + only in the reference):", comp_name)
   for _, d in ipairs(differences) do recipe.say("  %s", d.line) end
   fail(1, "%d difference%s: %s was not upgraded", #differences, #differences == 1 and "" or "s", prod_name)
 end
-recipe.say("The upgraded test copy matches %s.", label(comp, nil, "the reference database"))
+recipe.say("The upgraded test copy matches %s.", comp_name)
 
 local pending = #prod_plan:pending()
 if not ladle.confirm(string.format("Apply %d pending delta%s to %s?", pending, pending == 1 and "" or "s", prod_name)) then
