@@ -209,6 +209,23 @@ tables "shel*"
     env.drop_database(name)
   end)
 
+  it("takes a snapshot and diffs db against another database", function()
+    local a, a_info = env.new_database("repl_diff_a")
+    local b, b_info = env.new_database("repl_diff_b")
+    local conn = env.connect(b)
+    assert(conn:exec("CREATE TABLE gadget (id int PRIMARY KEY, label text)"))
+    conn:close()
+    local status, out, err = repl(string.format(
+      "print(snapshot().tables['public.gadget'] == nil)\nprint(diff(%q))\nprint(diff(db))\n", b_info),
+      { "-p", a_info })
+    assert.equal(0, status, err)
+    assert.matches("^true\n", out)
+    assert.matches("CREATE TABLE public.gadget", out, 1, true)
+    assert.matches("%-%- no differences\n$", out)
+    env.drop_database(a)
+    env.drop_database(b)
+  end)
+
   it("ends with 128 + the signal on SIGTERM while waiting for input", function()
     local fifo = dir .. "/fifo"
     assert.equal(0, (sys.spawn({ "mkfifo", fifo })))

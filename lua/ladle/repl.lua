@@ -455,30 +455,6 @@ function repl.tables(db, pattern)
      order by 1, 2]], schema_re, name_re)
 end
 
--- Modules other parts of ladle provide ------------------------------------------
-
--- ladle[name] when the API has it, else the module when this build has it.
-local function optional(name, module)
-  local ok, value = pcall(function() return ladle[name] end)
-  if ok and value ~= nil then return value end
-  if package.searchpath(module, package.path) then return require(module) end
-end
-
-local function callable(v, ...)
-  if type(v) == "function" then return v end
-  if type(v) == "table" then
-    local mt = getmetatable(v)
-    if mt and mt.__call then return v end
-    for _, field in ipairs({ ... }) do
-      if type(v[field]) == "function" then return v[field] end
-    end
-  end
-end
-
-local function unavailable(helper, module)
-  error(string.format("%s: not available in this build (it needs the %s module)", helper, module), 0)
-end
-
 -- Sessions ---------------------------------------------------------------------
 
 local Session = {}
@@ -799,15 +775,13 @@ function Session:install()
 
   local function plan(helper, opts)
     opts = opts or {}
-    local build = callable(optional("plan", "ladle.plan"), "plan", "new")
-    if not build then unavailable(helper, "ladle.plan") end
     local dir = opts.dir or session.dir
     local tbl = opts.table or session.table
     if not dir then
       error(helper .. ": start ladle repl with -d DIR (and -t TABLE), or call "
         .. helper .. "{dir = ..., table = ...}", 0)
     end
-    local p, message = build { conn = session:need_db(helper), table = tbl, dir = dir }
+    local p, message = ladle.plan { conn = session:need_db(helper), table = tbl, dir = dir, reporter = false }
     if not p then error(helper .. ": " .. tostring(message), 0) end
     return p
   end
@@ -838,38 +812,20 @@ function Session:install()
       string.format("pending (current version: %s)", version_text(p.current_version)))
   end
 
-  local function snapshot_of(helper, conn)
-    local schema = optional("schema", "ladle.schema")
-    local take = type(schema) == "table" and schema.snapshot
-    if type(take) ~= "function" then unavailable(helper, "ladle.schema") end
-    local snap, message = take(conn)
-    if not snap then error(helper .. ": " .. tostring(message), 0) end
+  function env.snapshot()
+    local snap, message = ladle.schema.snapshot(session:need_db("snapshot"))
+    if not snap then error("snapshot: " .. tostring(message), 0) end
     return snap
   end
 
-  function env.snapshot()
-    return snapshot_of("snapshot", session:need_db("snapshot"))
-  end
-
+  -- diff(target): the SQL that turns db into target (a service, conninfo,
+  -- connection or snapshot).
   function env.diff(target)
-    local db = session:need_db("diff")
-    local compare = callable(optional("diff", "ladle.diff"), "diff", "compare")
-    if not compare then unavailable("diff", "ladle.diff") end
-    local other, opened = target, false
-    if type(target) ~= "userdata" then
-      local message
-      other, message = ladle.connect(target)
-      if not other then error("diff: " .. message, 0) end
-      opened = true
-    end
-    local ok, result = pcall(function()
-      local changes = compare(snapshot_of("diff", db), snapshot_of("diff", other))
-      return changes:sql()
-    end)
-    if opened then other:close() end
-    if not ok then error(result, 0) end
-    if result == nil or result:match("^%s*$") then return "-- no differences" end
-    return result
+    local changes, message = ladle.diff(session:need_db("diff"), target)
+    if not changes then error("diff: " .. tostring(message), 0) end
+    local sql = changes:sql()
+    if sql == nil or sql:match("^%s*$") then return "-- no differences" end
+    return sql
   end
 
   function env.traceback()
