@@ -1136,11 +1136,15 @@ static int conn_rows(lua_State *L) {
 /* Other connection methods                                                */
 /* ---------------------------------------------------------------------- */
 
-static int conn_escape_literal(lua_State *L) {
+typedef char *(*Escaper)(PGconn *, const char *, size_t);
+
+/* Quotes argument 2 with libpq's escaper; an invalid string for the
+   connection's encoding raises. */
+static int push_escaped(lua_State *L, Escaper escape) {
   Conn *c = check_open(L, 1);
   size_t len;
   const char *s = luaL_checklstring(L, 2, &len);
-  char *quoted = PQescapeLiteral(c->pg, s, len);
+  char *quoted = escape(c->pg, s, len);
   if (quoted == NULL) {
     push_oneline(L, PQerrorMessage(c->pg));
     return lua_error(L);
@@ -1150,18 +1154,12 @@ static int conn_escape_literal(lua_State *L) {
   return 1;
 }
 
+static int conn_escape_literal(lua_State *L) {
+  return push_escaped(L, PQescapeLiteral);
+}
+
 static int conn_escape_identifier(lua_State *L) {
-  Conn *c = check_open(L, 1);
-  size_t len;
-  const char *s = luaL_checklstring(L, 2, &len);
-  char *quoted = PQescapeIdentifier(c->pg, s, len);
-  if (quoted == NULL) {
-    push_oneline(L, PQerrorMessage(c->pg));
-    return lua_error(L);
-  }
-  lua_pushstring(L, quoted);
-  PQfreemem(quoted);
-  return 1;
+  return push_escaped(L, PQescapeIdentifier);
 }
 
 static int conn_server_version(lua_State *L) {

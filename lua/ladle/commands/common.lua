@@ -67,6 +67,10 @@ common.definitions = {
   phase = { "--phase", arg = "PHASE", check = check_phase, help = "pre, post or all (default all)" },
   dry_run = { "--dry-run", help = "print what would run; change nothing" },
   yes = { "-y", "--yes", help = "answer yes to every confirmation (needed without a terminal)" },
+  pg_dump_exe = { "--pg-dump-exe", key = "pg_dump_exe", arg = "PATH",
+    help = "the pg_dump executable (default pg_dump, or pg_dump_exe in the config file)" },
+  pg_restore_exe = { "--pg-restore-exe", key = "pg_restore_exe", arg = "PATH",
+    help = "the pg_restore executable (default pg_restore, or pg_restore_exe in the config file)" },
   json = { "--json", help = "machine-readable output" },
   no_wait = { "--no-wait", help = "fail at once (exit 3) when another upgrade holds the lock" },
   lock_timeout = { "--lock-timeout", arg = "DURATION", check = check_duration,
@@ -228,6 +232,14 @@ function common.warn_ignored(p)
       io.stderr:write(string.format("ladle: warning: %s %s; it is not a delta (see 'ladle lint')\n", item.path, item.reason))
     end
   end
+end
+
+-- Ends a command after a pg_dump / pg_restore run (ladle.backup): the
+-- tool's own messages, then one line, exit 3.
+function common.tool_outcome(ok, message, stderr)
+  if ok then return end
+  if stderr and stderr ~= "" then io.stderr:write(stderr) end
+  fail(3, "%s", message)
 end
 
 -- Output ---------------------------------------------------------------------------------------

@@ -14,22 +14,14 @@ password, if any, reaches pg_dump through the environment, never its
 arguments. pg_dump's own messages are shown when it fails (exit 3).]],
   examples = [[
   ladle dump -p prod /var/backups/prod.dump]],
-  flags = (function()
-    local flags = common.flags { "pg_service", "config" }
-    flags[#flags + 1] = { "--pg-dump-exe", key = "pg_dump_exe", arg = "PATH",
-      help = "the pg_dump executable (default pg_dump, or pg_dump_exe in the config file)" }
-    return flags
-  end)(),
+  flags = common.flags { "pg_service", "config", "pg_dump_exe" },
 }
 
 function command.run(opts, positional, global)
   if #positional ~= 1 then errors.fail(2, "usage: %s", command.usage) end
   opts = common.options(opts, global)
   local ok, err, stderr = backup.dump(opts.pg_service, positional[1], opts)
-  if not ok then
-    if stderr and stderr ~= "" then io.stderr:write(stderr) end
-    errors.fail(3, "%s", err)
-  end
+  common.tool_outcome(ok, err, stderr)
   return 0
 end
 

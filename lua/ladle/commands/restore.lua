@@ -14,12 +14,7 @@ database with pg_restore --exit-on-error, as pum does: the first error stops
 it (exit 3, with pg_restore's messages).]],
   examples = [[
   ladle restore -p staging /var/backups/prod.dump]],
-  flags = (function()
-    local flags = common.flags { "pg_service", "config" }
-    flags[#flags + 1] = { "--pg-restore-exe", key = "pg_restore_exe", arg = "PATH",
-      help = "the pg_restore executable (default pg_restore, or pg_restore_exe in the config file)" }
-    return flags
-  end)(),
+  flags = common.flags { "pg_service", "config", "pg_restore_exe" },
 }
 
 function command.run(opts, positional, global)
@@ -28,10 +23,7 @@ function command.run(opts, positional, global)
   local st = sys.stat(positional[1])
   if not st or st.type ~= "file" then errors.fail(2, "restore: cannot read %s", positional[1]) end
   local ok, err, stderr = backup.restore(opts.pg_service, positional[1], opts)
-  if not ok then
-    if stderr and stderr ~= "" then io.stderr:write(stderr) end
-    errors.fail(3, "%s", err)
-  end
+  common.tool_outcome(ok, err, stderr)
   return 0
 end
 
