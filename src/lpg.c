@@ -1269,17 +1269,33 @@ static void push_null_sentinel(lua_State *L) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, &null_key);
 }
 
-/* ladle.pg.core.conninfo_env(target) -> the environment variables that
-   point a libpq program (pg_dump, psql) at target, so that a password never
-   shows in its argv; or nil, message for a malformed conninfo. */
-static int pg_conninfo_env(lua_State *L) {
+/* ladle.pg.core.conninfo_split(target) -> conninfo, password | nil, message.
+   For handing a connection target to a libpq program (pg_dump, psql): the
+   conninfo goes on its command line with every setting the target makes
+   (so it keeps its precedence over a service file) except the password,
+   which the caller passes as PGPASSWORD so that it never shows in a
+   process listing. */
+static void add_conninfo_setting(luaL_Buffer *b, const char *keyword, const char *value) {
+  if (luaL_bufflen(b) > 0) luaL_addchar(b, ' ');
+  luaL_addstring(b, keyword);
+  luaL_addstring(b, "='");
+  for (; *value; value++) {
+    if (*value == '\\' || *value == '\'') luaL_addchar(b, '\\');
+    luaL_addchar(b, *value);
+  }
+  luaL_addchar(b, '\'');
+}
+
+static int pg_conninfo_split(lua_State *L) {
   const char *target = luaL_optstring(L, 1, "");
   PQconninfoOption *opts, *o;
+  const char *password = NULL;
   char *err = NULL;
-  lua_newtable(L);
-  if (!looks_like_conninfo(target)) {
-    lua_pushstring(L, target);
-    lua_setfield(L, -2, "PGSERVICE");
+  luaL_Buffer b;
+  if (!looks_like_conninfo(target)) {  /* a service name */
+    luaL_buffinit(L, &b);
+    add_conninfo_setting(&b, "service", target);
+    luaL_pushresult(&b);
     return 1;
   }
   opts = PQconninfoParse(target, &err);
@@ -1289,19 +1305,17 @@ static int pg_conninfo_env(lua_State *L) {
     if (err) PQfreemem(err);
     return 2;
   }
+  luaL_buffinit(L, &b);
   for (o = opts; o->keyword; o++) {
     if (o->val == NULL) continue;
-    if (o->envvar == NULL) {
-      lua_pushnil(L);
-      lua_pushfstring(L, "connection option %s cannot be passed to another program", o->keyword);
-      PQconninfoFree(opts);
-      return 2;
-    }
-    lua_pushstring(L, o->val);
-    lua_setfield(L, -2, o->envvar);
+    if (strcmp(o->keyword, "password") == 0) password = o->val;
+    else add_conninfo_setting(&b, o->keyword, o->val);
   }
+  luaL_pushresult(&b);
+  if (password) lua_pushstring(L, password);
+  else lua_pushnil(L);
   PQconninfoFree(opts);
-  return 1;
+  return 2;
 }
 
 static int pg_libpq_version(lua_State *L) {
@@ -1355,7 +1369,7 @@ static const luaL_Reg pg_functions[] = {
   { "connect", pg_connect },
   { "wait", pg_wait },
   { "libpq_version", pg_libpq_version },
-  { "conninfo_env", pg_conninfo_env },
+  { "conninfo_split", pg_conninfo_split },
   { NULL, NULL }
 };
 

@@ -7,9 +7,21 @@ local pg = {
   connect = core.connect,
   null = core.null,
   libpq_version = core.libpq_version,
-  conninfo_env = core.conninfo_env,
+  conninfo_split = core.conninfo_split,
   wait = core.wait,
 }
+
+-- pg.target_name(target) -> how to name a connection target in a message:
+-- a service as "service NAME", a conninfo or URI with its password masked,
+-- nothing as the PG* defaults.
+function pg.target_name(target)
+  if target == nil or target == "" then return "the default database (PG* variables)" end
+  if not (target:find("=", 1, true) or target:find("://", 1, true)) then return "service " .. target end
+  if target:match("^postgres[ql]*://") then
+    return (target:gsub("^(postgres[ql]*://[^:/@?]*):[^@/?]*@", "%1:***@"):gsub("([?&]password=)[^&]*", "%1***"))
+  end
+  return (target:gsub("(password%s*=%s*)'[^']*'", "%1***"):gsub("(password%s*=%s*)[^%s']+", "%1***"))
+end
 
 local Conn = core.methods
 

@@ -176,17 +176,8 @@ end
 
 -- Database -----------------------------------------------------------------------------------------
 
--- common.target_name(target) -> how to name a connection target in a
--- message: a service as "service NAME", a conninfo or URI with its password
--- masked, nothing as the PG* defaults.
-function common.target_name(target)
-  if target == nil or target == "" then return "the default database (PG* variables)" end
-  if not (target:find("=", 1, true) or target:find("://", 1, true)) then return "service " .. target end
-  if target:match("^postgres[ql]*://") then
-    return (target:gsub("^(postgres[ql]*://[^:/@?]*):[^@/?]*@", "%1:***@"):gsub("([?&]password=)[^&]*", "%1***"))
-  end
-  return (target:gsub("(password%s*=%s*)'[^']*'", "%1***"):gsub("(password%s*=%s*)[^%s']+", "%1***"))
-end
+-- How to name a connection target in a message, password masked.
+common.target_name = pg.target_name
 
 -- common.connect(o) -> conn. A failure to connect is exit 3.
 function common.connect(o)

@@ -123,12 +123,16 @@ function Workspace:_new_database(text)
   local name = string.format("ladle_diff_%d_%d", sys.getpid(), self.serial)
   if self.scratch then
     local admin, message = pg.connect(self.scratch)
-    if not admin then return nil, string.format("cannot connect to --scratch %s: %s", self.scratch, message), 3 end
+    if not admin then
+      return nil, string.format("cannot connect to --scratch %s: %s", pg.target_name(self.scratch), message), 3
+    end
     local ok
     ok, message = admin:exec("CREATE DATABASE " .. admin:escape_identifier(name))
     local info = admin:info()
     admin:close()
-    if not ok then return nil, string.format("cannot create a database on %s: %s", self.scratch, message), 3 end
+    if not ok then
+      return nil, string.format("cannot create a database on %s: %s", pg.target_name(self.scratch), message), 3
+    end
     self.databases[#self.databases + 1] = name
     local conninfo
     if self.scratch:match("^postgres") and self.scratch:find("://", 1, true) then
@@ -168,9 +172,12 @@ function Workspace:load(path)
   if not psql then return nil, "psql is needed to load " .. path .. "; install it with: " .. sandbox.package_hint, 2 end
   local conninfo, message, code = self:_new_database(text)
   if not conninfo then return nil, message, code end
-  local status, _, err = sys.spawn({ psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", conninfo, "-f", path }, {
+  -- a password goes through the environment, never argv
+  local target, password = pg.conninfo_split(conninfo)
+  if not target then return nil, password, 2 end
+  local status, _, err = sys.spawn({ psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", target, "-f", path }, {
     stdin = "null", stdout = "null", stderr = "capture",
-    env = { PGOPTIONS = "-c client_min_messages=warning", PGAPPNAME = "ladle" },
+    env = { PGOPTIONS = "-c client_min_messages=warning", PGAPPNAME = "ladle", PGPASSWORD = password },
   })
   if status == nil then return nil, "cannot run psql: " .. tostring(err), 2 end
   if status ~= 0 then return nil, psql_error(err, path), 2 end
@@ -187,7 +194,7 @@ function Workspace:connect(spec)
     target = conninfo
   end
   local conn, message = pg.connect(target)
-  if not conn then return nil, string.format("cannot connect to %s: %s", spec, message), 3 end
+  if not conn then return nil, string.format("cannot connect to %s: %s", pg.target_name(spec), message), 3 end
   return conn
 end
 
