@@ -365,7 +365,12 @@ describe("ladle.plan", function()
       local dir = folder { ["1.0.0_01_ok.sql"] = "create table ok (id int primary key);\n", [name] = content }
       local plan = plan_for(dir)
       local f = failure_of(plan.apply, plan)
-      assert.same({ "1.0.0_01_ok.sql" }, recorded(db), "earlier deltas stay applied and recorded")
+      if f.exit == 2 then
+        -- bad input is found before anything runs
+        assert.is_false(exists(db, "public.ok"), "nothing ran")
+      else
+        assert.same({ "1.0.0_01_ok.sql" }, recorded(db), "earlier deltas stay applied and recorded")
+      end
       return f, dir .. "/" .. name
     end
 
@@ -409,6 +414,13 @@ describe("ladle.plan", function()
       assert.equal(3, f.exit)
       assert.equal(path .. ":3: no way", f.message)
       assert.equal(0, db:query("select count(*) as n from ok")[1].n, "the Lua delta's work rolled back")
+    end)
+
+    it("says how to run what cannot run inside a transaction", function()
+      local f = fail_with("create index concurrently ok_id on ok (id);\n")
+      assert.equal(3, f.exit)
+      assert.equal("25001", f.sqlstate)
+      assert.truthy(f.message:find("put '-- ladle: no-transaction' on the delta's first line", 1, true), f.message)
     end)
 
     it("refuses a Lua delta that ends ladle's transaction", function()
@@ -455,6 +467,18 @@ describe("ladle.plan", function()
       assert.truthy(f.message:find("1.0.0_01_t.sql:3: column \"nope\" does not exist", 1, true), f.message)
       assert.is_true(exists(db, "public.t"))
       assert.same({}, recorded(db))
+    end)
+
+    it("refuse a delta that leaves a transaction open, keeping neither its work nor a row", function()
+      local dir = folder {
+        ["1.0.0_01_t.sql"] = "create table t (id int);\n",
+        ["1.0.0_02_open.sql"] = "-- ladle: no-transaction\nbegin;\ninsert into t values (1);\n",
+      }
+      local f = failure_of(function() plan_for(dir):apply() end)
+      assert.equal(3, f.exit)
+      assert.truthy(f.message:find("1.0.0_02_open.sql left a transaction open", 1, true), f.message)
+      assert.same({ "1.0.0_01_t.sql" }, recorded(db))
+      assert.equal(0, db:query("select count(*) as n from t")[1].n)
     end)
 
     it("run Lua deltas with the connection in autocommit", function()

@@ -168,7 +168,7 @@ tables "shel*"
     local status, out, err = repl("print(1)\n", { "-p", "host=/nonexistent dbname=x password=hush-9" })
     assert.equal(3, status)
     assert.equal("", out)
-    assert.matches('^ladle: cannot connect to host=/nonexistent dbname=x password=%*%*%*: connection to server on socket "/nonexistent/.*\n$', err)
+    assert.matches('^ladle: cannot connect to dbname=x host=/nonexistent password=%*%*%*: connection to server on socket "/nonexistent/.*\n$', err)
     assert.not_matches("hush-9", err, 1, true)
     assert.not_matches("\n.", err)
   end)

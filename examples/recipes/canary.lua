@@ -27,8 +27,9 @@ if #steps == 0 then
   return
 end
 
+plan:run_hooks("pre-all")
 for _, step in ipairs(steps) do
-  local vars = { version = step.version, service = opts.pg_service or "", dir = opts.dir }
+  local vars = recipe.vars(opts, step.version)
   step:apply("pre")
   ladle.hook(opts.canary, vars)
   local ok, err = pcall(ladle.hook, opts.smoke, vars)
@@ -40,4 +41,5 @@ for _, step in ipairs(steps) do
   ladle.hook(opts.deploy, vars)
   step:apply("post")
 end
+plan:run_hooks("post-all")
 recipe.done(plan)

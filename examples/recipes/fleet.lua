@@ -19,14 +19,16 @@ local results = {}
 local failure
 
 for _, service in ipairs(opts.services) do
-  local entry = { service = service, status = "not reached" }
+  -- a conninfo may hold a password: shown as libpq reads it, without
+  local name = service:find("[=/]") and ladle.pg.target_name(service) or service
+  local entry = { service = name, status = "not reached" }
   results[#results + 1] = entry
   if not failure then
     local ok, err = pcall(function()
       local per = setmetatable({ pg_service = service }, { __index = opts })
       local plan = recipe.plan(per)
       entry.from = plan.current_version or "none"
-      recipe.say("== %s (at %s)", service, entry.from)
+      recipe.say("== %s (at %s)", entry.service, entry.from)
       local count = plan:apply("all")
       entry.to = plan.current_version or "none"
       entry.status = count == 0 and "up to date" or string.format("upgraded (%d deltas)", count)

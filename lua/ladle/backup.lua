@@ -40,11 +40,13 @@ function backup.dump(target, file, opts)
   opts = opts or {}
   local dbname, env = tool_target(target)
   if not dbname then return nil, env end
-  local ok, err = sys.create(file, tonumber("600", 8))
-  if not ok then return nil, err end
+  local created, err = sys.create(file, tonumber("600", 8))
+  if not created then return nil, err end
   local argv = { opts.pg_dump_exe or "pg_dump", "--format=custom", "--file=" .. file, dbname }
   for _, a in ipairs(opts.args or {}) do argv[#argv + 1] = a end
-  return run_tool(argv, env)
+  local ok, message, stderr = run_tool(argv, env)
+  if not ok then os.remove(file) end  -- half a dump is worse than none
+  return ok, message, stderr
 end
 
 -- backup.restore(target, file, opts) -> true | nil, message, stderr

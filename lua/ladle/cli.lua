@@ -249,13 +249,13 @@ function cli.main(argv)
       print(cli.version_string())
       return 0
     elseif word == "-e" then
-      if not argv[i + 1] then fail(2, "ladle: -e needs a chunk of Lua") end
+      if not argv[i + 1] then fail(2, "-e needs a chunk of Lua") end
       run_chunk(argv[i + 1])
       ran_code = true
       i = i + 2
     elseif word == "-c" or word == "--config_file" or word == "--config-file" then
       -- pum's place for it: `ladle -c FILE upgrade ...`; commands read global.config_file
-      if not argv[i + 1] then fail(2, "ladle: %s needs a value (FILE)", word) end
+      if not argv[i + 1] then fail(2, "%s needs a value (FILE)", word) end
       global.config_file = argv[i + 1]
       i = i + 2
     elseif word:match("^%-%-config[_-]file=") then

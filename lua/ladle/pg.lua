@@ -17,10 +17,12 @@ local pg = {
 function pg.target_name(target)
   if target == nil or target == "" then return "the default database (PG* variables)" end
   if not (target:find("=", 1, true) or target:find("://", 1, true)) then return "service " .. target end
-  if target:match("^postgres[ql]*://") then
-    return (target:gsub("^(postgres[ql]*://[^:/@?]*):[^@/?]*@", "%1:***@"):gsub("([?&]password=)[^&]*", "%1***"))
-  end
-  return (target:gsub("(password%s*=%s*)'[^']*'", "%1***"):gsub("(password%s*=%s*)[^%s']+", "%1***"))
+  -- libpq's own reading of it, so that no spelling of a password slips through
+  local settings, password = core.conninfo_split(target)
+  if not settings then return "a conninfo libpq cannot read" end
+  -- quotes only where a value needs them
+  settings = settings:gsub("(%w+)='([^'\\%s]*)'", "%1=%2")
+  return settings .. (password and " password=***" or "")
 end
 
 local Conn = core.methods

@@ -326,7 +326,9 @@ function Step:apply(phase)
   return p:_locked(function()
     local list = self:pending(phase)
     p:check(list)
-    return p:_apply_list(list)
+    local count = p:_apply_list(list)
+    if count > 0 then p:_restore_session() end
+    return count
   end)
 end
 
@@ -364,7 +366,7 @@ end
 -- whole recipe: pre deltas, deploy, post deltas) and re-reads the applied
 -- state, so that nothing another runner applied meanwhile runs twice.
 function Plan:lock(opts)
-  if self.tracker.locked then return true end
+  if self.holding then return true end
   local merged = {}
   for k, v in pairs(self.lock_options) do merged[k] = v end
   for k, v in pairs(opts or {}) do merged[k] = v end
@@ -378,6 +380,9 @@ function Plan:lock(opts)
     self.tracker:unlock()
     return nil, why
   end
+  -- the plan's own flag: a lock taken through plan.tracker directly has
+  -- not re-read the table
+  self.holding = true
   self.applied_count = 0
   self.total = #self:pending()
   return true
@@ -413,17 +418,18 @@ end
 
 -- plan:unlock() -> true | nil, message
 function Plan:unlock()
+  self.holding = false
   return self.tracker:unlock()
 end
 
 function Plan:locked()
-  return self.tracker.locked
+  return self.holding == true
 end
 
 -- Runs fn with the lock held, taking it (and releasing it after) when the
 -- caller does not hold it already.
 function Plan:_locked(fn)
-  if self.tracker.locked or self.dry_run then return fn() end
+  if self.holding or self.dry_run then return fn() end
   local ok, message = self:lock()
   if not ok then fail(3, "%s", message) end
   local results = table.pack(pcall(fn))
@@ -432,10 +438,38 @@ function Plan:_locked(fn)
   return table.unpack(results, 2, results.n)
 end
 
+local function refuse_python(d)
+  if d.kind == "python" then
+    fail(2, "%s is a pum Python delta; ladle runs .sql and .lua deltas: rewrite it as a .lua delta", d.path)
+  end
+end
+
+-- Reads a delta once and, for SQL, splits it into statements; bad input
+-- (an unreadable file, psql meta-commands, transaction control) is exit 2.
+local function prepare(d)
+  if d.prepared then return d.prepared end
+  refuse_python(d)
+  local content, why = d:read()
+  if not content then fail(2, "%s", why) end
+  local prepared = { content = content }
+  if d.kind == "sql" then
+    prepared.statements, why = d:statements(content)
+    if not prepared.statements then fail(2, "%s", why) end
+  elseif d.kind == "lua" then
+    local ok
+    ok, why = load(content, "@" .. d.path, "t")
+    if not ok then fail(2, "%s", why) end
+  end
+  d.prepared = prepared
+  return prepared
+end
+
 -- plan:check([list]) raises the failure (exit 2) that stops the plan from
 -- running at all (no upgrades table on a non-empty database, changed
 -- applied deltas), or that stops one of `list` (a delta labelled below the
--- current version without out_of_order, a pum Python delta).
+-- current version without out_of_order, a pum Python delta, a SQL delta
+-- that cannot run as it is): like Flyway's validate, every delta of the
+-- list is read and checked before the first one runs.
 function Plan:check(list)
   if not self.table_exists and not self.fresh then
     local info = self.conn:info()
@@ -454,9 +488,7 @@ function Plan:check(list)
       fail(2, "%s was never applied but is labelled below the current version %s; rename it to a newer "
         .. "version, or allow it with --out-of-order", d.path, self.current_version)
     end
-    if d.kind == "python" then
-      fail(2, "%s is a pum Python delta; ladle runs .sql and .lua deltas: rewrite it as a .lua delta", d.path)
-    end
+    prepare(d)
   end
 end
 
@@ -503,6 +535,10 @@ local function statement_failure(d, content, stmt, prefix_chars, message, err, u
     end
   end
   local text = err.message or message or "unknown error"
+  if err.sqlstate == "25001" then
+    -- CREATE INDEX CONCURRENTLY and friends
+    text = text .. "; put '-- ladle: no-transaction' on the delta's first line to run it outside one"
+  end
   if in_tracking then
     f.message = string.format("%s: recording the delta failed (nothing of it was kept): %s%s", d.path, text,
       err.sqlstate and (" (SQLSTATE " .. err.sqlstate .. ")") or "")
@@ -513,6 +549,10 @@ local function statement_failure(d, content, stmt, prefix_chars, message, err, u
   f.delta, f.line, f.column, f.sqlstate = d, line, column, err.sqlstate
   f.server_message, f.detail, f.hint = err.message, err.detail, err.hint
   return f
+end
+
+local function elapsed_ms(started)
+  return math.floor((sys.now() - started) * 1000 + 0.5)
 end
 
 local function record_fields(d, elapsed)
@@ -541,9 +581,7 @@ end
 -- the tracking row and COMMIT with the last, so a one-statement delta is
 -- one round trip. Statements go one per message so that a failure names
 -- its statement even when the server gives no position.
-function Plan:_run_sql_transaction(d, content, record)
-  local stmts, why = d:statements(content)
-  if not stmts then fail(2, "%s", why) end
+function Plan:_run_sql_transaction(d, content, stmts, record)
   local conn, utf8_text = self.conn, self.utf8
   local closing = self:_closing_sql(d, record)
   local opening = (self.session_sql or "") .. "BEGIN;"
@@ -561,28 +599,43 @@ function Plan:_run_sql_transaction(d, content, record)
   if record then self.tracker:created() end
 end
 
--- A SQL delta marked `-- ladle: no-transaction`: each statement commits on
--- its own, then the tracking row.
-function Plan:_run_sql_autocommit(d, content, record, started)
-  local stmts, why = d:statements(content)
-  if not stmts then fail(2, "%s", why) end
-  local conn = self.conn
+-- Before a delta that runs outside ladle's transaction, on an empty
+-- database: the upgrades table, so that what the delta leaves behind if it
+-- fails half way is in a database ladle still knows.
+function Plan:_create_table_first(record)
   if record and not self.tracker.exists then
-    exec_or_fail(conn, "BEGIN;" .. self.tracker:create_sql() .. "COMMIT", self.table)
+    exec_or_fail(self.conn, "BEGIN;" .. self.tracker:create_sql() .. "COMMIT", self.table)
     self.tracker:created()
   end
+end
+
+-- After a delta that ran outside ladle's transaction: its tracking row. A
+-- delta that left a transaction open would have its row ride in it, and
+-- both be lost with the connection: it is rolled back and refused.
+function Plan:_record_outside(d, started)
+  local conn = self.conn
+  if conn:transaction_status() ~= "idle" then
+    conn:exec("ROLLBACK")
+    fail(3, "%s left a transaction open (BEGIN without COMMIT); what ran inside it was rolled back and the "
+      .. "delta is not recorded", d.path)
+  end
+  local ok, message = conn:exec(self.tracker:insert_sql(record_fields(d, elapsed_ms(started))))
+  if not ok then
+    fail(3, "%s: applied, but recording it in %s failed: %s (it will run again next time)", d.path, self.table, message)
+  end
+end
+
+-- A SQL delta marked `-- ladle: no-transaction`: each statement commits on
+-- its own, then the tracking row.
+function Plan:_run_sql_autocommit(d, content, stmts, record, started)
+  local conn = self.conn
+  self:_create_table_first(record)
   if self.session_sql then exec_or_fail(conn, self.session_sql, d.path .. ": resetting the session") end
   for _, stmt in ipairs(stmts) do
     local ok, message, err = conn:exec(stmt.text)
     if not ok then error(statement_failure(d, content, stmt, 0, message, err, self.utf8), 0) end
   end
-  if record then
-    local ms = math.floor((sys.now() - started) * 1000 + 0.5)
-    local ok, message = conn:exec(self.tracker:insert_sql(record_fields(d, ms)))
-    if not ok then
-      fail(3, "%s: applied, but recording it in %s failed: %s (it will run again next time)", d.path, self.table, message)
-    end
-  end
+  if record then self:_record_outside(d, started) end
 end
 
 -- A Lua delta: the chunk gets (conn, delta) and runs inside the delta's
@@ -593,6 +646,7 @@ function Plan:_run_lua(d, content, record, started)
   local chunk, why = load(content, "@" .. d.path, "t", env)
   if not chunk then fail(2, "%s", why) end
   local conn = self.conn
+  if not d.transaction then self:_create_table_first(record) end
   local opening = (self.session_sql or "") .. (d.transaction and "BEGIN" or "")
   if opening ~= "" then exec_or_fail(conn, opening, d.path) end
   local ok, err = pcall(chunk, conn, d)
@@ -616,12 +670,7 @@ function Plan:_run_lua(d, content, record, started)
     exec_or_fail(conn, closing, d.path)
     if record then self.tracker:created() end
   elseif record then
-    if not self.tracker.exists then
-      exec_or_fail(conn, "BEGIN;" .. self.tracker:create_sql() .. "COMMIT", self.table)
-      self.tracker:created()
-    end
-    local ms = math.floor((sys.now() - started) * 1000 + 0.5)
-    exec_or_fail(conn, self.tracker:insert_sql(record_fields(d, ms)), d.path .. ": recording it")
+    self:_record_outside(d, started)
   end
 end
 
@@ -640,11 +689,8 @@ end
 
 -- Runs one delta (or hook, record = false) and reports it.
 function Plan:_execute(d, record, index, total)
-  local content, why = d:read()
-  if not content then fail(2, "%s", why) end
-  if d.kind == "python" then
-    fail(2, "%s is a pum Python delta; ladle runs .sql and .lua deltas: rewrite it as a .lua delta", d.path)
-  end
+  local prepared = prepare(d)
+  local content = prepared.content
   if self.dry_run then return self:_pretend(d, record) end
   self.utf8 = utf8_mode(self.conn)
   report.call(self.reporter, "start", d, index, total)
@@ -653,12 +699,12 @@ function Plan:_execute(d, record, index, total)
     if d.kind == "lua" then
       self:_run_lua(d, content, record, started)
     elseif d.transaction then
-      self:_run_sql_transaction(d, content, record)
+      self:_run_sql_transaction(d, content, prepared.statements, record)
     else
-      self:_run_sql_autocommit(d, content, record, started)
+      self:_run_sql_autocommit(d, content, prepared.statements, record, started)
     end
   end)
-  local ms = math.floor((sys.now() - started) * 1000 + 0.5)
+  local ms = elapsed_ms(started)
   if not ok then
     local conn = self.conn
     if not conn:is_closed() and conn:transaction_status() ~= "idle" then conn:exec("ROLLBACK") end
@@ -688,7 +734,6 @@ function Plan:_apply_list(list)
       count = count + 1
     end
   end
-  if count > 0 then self:_restore_session() end
   return count
 end
 
@@ -760,6 +805,10 @@ end
 -- plan:repair() -> the deltas whose recorded checksum was replaced by the
 -- file's. Raises a failure.
 function Plan:repair()
+  if self.dry_run then
+    for _, d in ipairs(self:changed()) do report.call(self.reporter, "note", "Would record the new checksum of " .. d.path) end
+    return self:changed()
+  end
   return self:_locked(function()
     local repaired = {}
     for _, d in ipairs(self:changed()) do

@@ -8,6 +8,7 @@
 --   local opts = ...
 
 local errors = require "ladle.errors"
+local pg = require "ladle.pg"
 local sys = require "ladle.sys"
 
 local recipe = {}
@@ -79,7 +80,7 @@ end
 function recipe.expand(text, vars)
   local missing
   local out = text:gsub("{([%w_]+)}", function(name)
-    local v = vars[name]
+    local v = name ~= "pgpassword" and vars[name] or nil
     if v == nil then missing = missing or name; return nil end
     return tostring(v)
   end)
@@ -95,9 +96,22 @@ local function describe_hook(hook)
   return hook
 end
 
+-- recipe.vars(opts, version) -> the placeholders of a recipe's hooks:
+-- {version}, {service} (the -p target; a conninfo without its password),
+-- {dir}; the password, if -p held one, goes to the hooks as PGPASSWORD.
+function recipe.vars(opts, version)
+  local service, password = opts.pg_service or "", nil
+  if service:find("=", 1, true) or service:find("://", 1, true) then
+    service, password = pg.conninfo_split(service)
+    if not service then fail(2, "-p: %s", password) end
+  end
+  return { version = version, service = service, dir = opts.dir or "", pgpassword = password }
+end
+
 -- recipe.hook(cmd, vars, opts) runs a deploy hook.
 --   cmd: a command string, or a Lua function called as fn(vars).
---   vars: values for {version}, {service}, {dir}, ... placeholders.
+--   vars: values for {version}, {service}, {dir}, ... placeholders
+--   (vars.pgpassword is never substituted: the hook gets it as PGPASSWORD).
 --   opts.shell: run the expanded string with `sh -c` (also when cmd starts
 --   with "sh -c", in which case the words are split as usual).
 -- Placeholders are replaced after the string is split into words, so a
@@ -135,8 +149,13 @@ function recipe.hook(cmd, vars, opts)
     recipe.say("Would run hook: %s", shown)
     return true
   end
+  local env = opts.env
+  if vars.pgpassword then
+    env = { PGPASSWORD = vars.pgpassword }
+    for k, v in pairs(opts.env or {}) do env[k] = v end
+  end
   local status
-  status, err = sys.spawn(argv, { env = opts.env, cwd = opts.cwd })
+  status, err = sys.spawn(argv, { env = env, cwd = opts.cwd })
   if status == nil then fail(3, "hook %s: %s", shown, err) end
   if status == 130 then fail(130, "hook interrupted: %s", shown) end
   if status ~= 0 then fail(3, "hook failed with exit status %d: %s", status, shown) end
@@ -186,6 +205,8 @@ function recipe.plan(opts, extra)
   for k, v in pairs(extra) do if k ~= "lock" then plan_opts[k] = v end end
   local plan = common.plan(opts, conn, plan_opts)
   common.warn_ignored(plan)
+  -- what would refuse the upgrade refuses it now, before any hook runs
+  plan:check(plan:pending())
   if take_lock and not plan.dry_run then
     local ok, message = plan:lock()
     if not ok then fail(3, "%s", message) end

@@ -322,11 +322,14 @@ end
 -- t:unlock() -> true | nil, message
 function Tracker:unlock()
   if not self.locked then return true end
-  self.locked = false
-  if self.conn:is_closed() then return true end
+  if self.conn:is_closed() then
+    self.locked = false  -- the session, and its lock, are gone
+    return true
+  end
   local rows, message = query(self.conn, "SELECT pg_catalog.pg_advisory_unlock($1, $2) AS ok",
     tracker.LOCK_CLASS, self.lock_key)
   if not rows then return nil, message end
+  self.locked = false
   return true
 end
 

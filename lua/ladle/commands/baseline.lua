@@ -34,8 +34,13 @@ function baseline.run(opts, _, global)
   if not o.baseline then errors.fail(2, "baseline: -b/--baseline VERSION is required") end
   local v = version.normalize(o.baseline)
   local conn <close> = common.connect(o)
-  local t, why = tracker.open(conn, o.table)
-  if not t then errors.fail(2, "%s", why) end
+  -- the delta folder is read first: bad input must stop us before we write
+  local plan = o.dir and common.plan(o, conn, { reporter = false })
+  local t, why = plan and plan.tracker, nil
+  if not t then
+    t, why = tracker.open(conn, o.table)
+    if not t then errors.fail(2, "%s", why) end
+  end
   local ok, message = t:lock { wait = true }
   if not ok then errors.fail(3, "%s", message) end
   local state, code
@@ -54,8 +59,9 @@ function baseline.run(opts, _, global)
   if not ok then errors.fail(3, "%s: %s", t.name, message) end
   t:unlock()
   print(string.format("Baseline %s recorded in %s (%s).", v, t.name, common.describe_conn(conn)))
-  if o.dir then
-    local plan = common.plan(o, conn, { reporter = false })
+  if plan then
+    ok, message = plan:refresh()
+    if not ok then errors.fail(3, "%s", message) end
     local counts = plan:counts()
     print(string.format("%s: %d delta%s below %s will never run; %d pending.", o.dir, counts["below baseline"],
       counts["below baseline"] == 1 and "" or "s", v, counts.pending))

@@ -47,7 +47,7 @@ input; 3 a delta, a hook or the database failed; 130 interrupted.]],
 
 -- The flags every recipe gets, before its own.
 run.common_flags = { "pg_service", "table", "dir", "config", "to", "dry_run", "yes", "no_wait", "lock_timeout",
-  "unmarked", "json" }
+  "unmarked", "out_of_order", "json" }
 
 -- The directory of the stock recipes.
 local function stock_dir()
@@ -100,6 +100,8 @@ function run.execute(found, opts, script_args, progname)
   if not chunk then fail(2, "%s", err) end
   recipe.dry_run = opts.dry_run == true
   recipe.assume_yes = opts.yes == true
+  -- with --json, stdout carries the plan's JSON lines only
+  recipe.output = opts.json and io.stderr or io.stdout
   local script_arg = { [0] = found.path, [-1] = "run", [-2] = progname or "ladle" }
   for i, a in ipairs(script_args or {}) do script_arg[i] = a end
   rawset(_G, "arg", script_arg)

@@ -24,7 +24,7 @@ end
 
 plan:run_hooks("pre-all")
 for _, step in ipairs(steps) do
-  local vars = { version = step.version, service = opts.pg_service or "", dir = opts.dir }
+  local vars = recipe.vars(opts, step.version)
   step:apply("pre")
   local ok, err = pcall(ladle.hook, opts.deploy, vars)
   if not ok then

@@ -17,14 +17,11 @@ local opts = ...
 
 local plan = recipe.plan(opts)
 local steps = plan:versions()
-if #steps == 0 then
-  recipe.say("Nothing to upgrade.")
-  recipe.done(plan)
-  return
-end
+if #steps == 0 then recipe.say("No pending delta: the hooks still run (a release of code only).") end
 
-local target = steps[#steps].version
-local vars = { version = target, service = opts.pg_service or "", dir = opts.dir }
+-- the version deployed: --to when given, else the newest with pending deltas
+local target = plan.target or (steps[#steps] and steps[#steps].version) or plan.current_version or ""
+local vars = recipe.vars(opts, target)
 
 if opts.stop then ladle.hook(opts.stop, vars) end
 

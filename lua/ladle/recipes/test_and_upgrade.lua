@@ -12,7 +12,7 @@
 -- pum's flags.
 --
 -- @flag -pp, --pg_service_prod=SERVICE the production database (default: -p)
--- @flag -pt, --pg_service_test=SERVICE a database to restore the test copy into, emptied first (default: a throwaway cluster)
+-- @flag -pt, --pg_service_test=SERVICE an empty database for the test copy (default: one on a throwaway cluster)
 -- @flag -pc, --pg_service_comp=SERVICE (required) a reference database at the target version
 -- @flag -f, --file=FILE the dump file (default: backup_file from the config file, else a private temporary file)
 -- @flag -i, --ignore=KIND (many) kinds left out of the comparison: tables columns constraints views sequences indexes triggers functions rules ...
@@ -27,23 +27,30 @@ local prod = opts.pg_service_prod or opts.pg_service
 if not prod then fail(2, "test-and-upgrade: -pp/--pg_service_prod is required") end
 local comp = opts.pg_service_comp
 
--- A name to print for a target: a service name as it is, never a conninfo
--- (it may hold a password).
-local function label(target, conn, otherwise)
+for _, kind in ipairs(opts.ignore or {}) do
+  local known, why = ladle.schema.known_kind(kind)
+  if not known then fail(2, "test-and-upgrade: -i %s: %s", kind, why) end
+end
+
+-- How to name a target: a service as it is, a conninfo as libpq reads it,
+-- without the password.
+local function label(target)
   if target and not target:find("[=/]") then return target end
-  if conn then
-    local info = conn:info()
-    return string.format("%s on %s:%s", info.dbname, info.host or "localhost", info.port)
-  end
-  return otherwise
+  return ladle.pg.target_name(target)
+end
+
+-- What the database behind an open connection is, to tell two apart.
+local function identity(conn)
+  local info = conn:info()
+  return string.format("%s:%s/%s", info.host or "", info.port or "", info.dbname)
 end
 
 -- Production first: its lock is held until the end.
 local prod_opts = setmetatable({ pg_service = prod }, { __index = opts })
 local prod_plan = recipe.plan(prod_opts)
-local prod_name = label(prod, prod_plan.conn)
-local comp_name = label(comp, nil, "the reference database")
-local test_name = opts.pg_service_test and label(opts.pg_service_test, nil, "the test database") or "a throwaway cluster"
+local prod_name = label(prod)
+local comp_name = label(comp)
+local test_name = opts.pg_service_test and label(opts.pg_service_test) or "a throwaway cluster"
 if recipe.dry_run then
   recipe.say("Would dump %s, restore it into %s, upgrade the copy and compare it with %s;",
     prod_name, test_name, comp_name)
@@ -66,7 +73,9 @@ end })
 
 local file = opts.file or opts.backup_file
 if not file then
-  scratch.dir = assert(sys.mkdtemp("ladle-test-and-upgrade-"))
+  local why
+  scratch.dir, why = sys.mkdtemp("ladle-test-and-upgrade-")
+  if not scratch.dir then fail(3, "%s", why) end
   file = scratch.dir .. "/production.dump"
 end
 
@@ -79,21 +88,34 @@ end
 
 -- A throwaway cluster for the test copy, with production's roles (owners
 -- and grants in the dump name them).
+local function must(value, message, ...)
+  if value == nil then fail(3, "preparing the test copy: %s", message) end
+  return value, message, ...
+end
+
 local function start_cluster()
   local c, why = ladle.sandbox.start()
   if not c then fail(3, "could not start a throwaway cluster for the test copy: %s", why) end
-  local admin <close> = assert(c:connect())
-  for _, row in ipairs(assert(prod_plan.conn:query(
-      "SELECT rolname FROM pg_catalog.pg_roles WHERE rolname !~ '^pg_' ORDER BY rolname"))) do
-    local exists = assert(admin:query("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", row.rolname))
-    if #exists == 0 then assert(admin:exec("CREATE ROLE " .. admin:escape_identifier(row.rolname))) end
+  local admin <close> = must(c:connect())
+  local roles = must(prod_plan.conn:query(
+    "SELECT rolname FROM pg_catalog.pg_roles WHERE rolname !~ '^pg_' ORDER BY rolname"))
+  for _, row in ipairs(roles) do
+    if #must(admin:query("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", row.rolname)) == 0 then
+      must(admin:exec("CREATE ROLE " .. admin:escape_identifier(row.rolname)))
+    end
   end
   return c
 end
 
 local cluster <close> = not opts.pg_service_test and start_cluster() or nil
-local test = opts.pg_service_test or assert(cluster:createdb("test_copy"))
--- a named test database may hold an older copy: pg_restore drops what it restores first
+local test = opts.pg_service_test or must(cluster:createdb("test_copy"))
+if opts.pg_service_test then
+  local conn <close> = must(ladle.connect(test))
+  if identity(conn) == identity(prod_plan.conn) then
+    fail(2, "test-and-upgrade: -pt and -pp name the same database (%s)", identity(conn))
+  end
+end
+-- a named test database should be empty; what the dump holds is dropped first anyway
 local restore_args = opts.pg_service_test and { "--clean", "--if-exists" } or {}
 recipe.say("Restoring it into %s...", test_name)
 ok, err, stderr = ladle.backup.restore(test, file, { pg_restore_exe = opts.pg_restore_exe, args = restore_args })
@@ -104,7 +126,11 @@ end
 
 recipe.say("Upgrading the test copy:")
 local test_plan = recipe.plan(setmetatable({ pg_service = test }, { __index = opts }))
-test_plan:apply("all")
+local applied, failure = pcall(test_plan.apply, test_plan, "all")
+if not applied then
+  if not ladle.errors.is_failure(failure) then error(failure, 0) end
+  fail(failure.exit, "on the test copy: %s (%s was not touched)", failure.message, prod_name)
+end
 
 recipe.say("Comparing the test copy with %s...", comp_name)
 local differences, why = ladle.schema.check(test_plan.conn, comp, {
