@@ -93,6 +93,20 @@ describe("ladle", function()
     assert.equal("ladle: interrupted\n", env.read(dir .. "/err"))
   end)
 
+  it("ends a long sys.sleep on Ctrl-C", function()
+    local dir = env.tmpdir()
+    local pid = assert(sys.spawn({ env.exe, "-e", "io.stdout:write('go\\n') io.stdout:flush() ladle.sys.sleep(60)" },
+      { wait = false, stdout = { path = dir .. "/out" }, stderr = { path = dir .. "/err" } }))
+    for _ = 1, 500 do
+      if env.read(dir .. "/out") == "go\n" then break end
+      sys.sleep(0.01)
+    end
+    local started = sys.now()
+    sys.kill(pid, sys.signals.INT)
+    assert.equal(130, sys.wait(pid))
+    assert.is_true(sys.now() - started < 2)
+  end)
+
   it("cancels the running query and exits 130 on Ctrl-C", function()
     local dir = env.tmpdir()
     local pid = assert(sys.spawn({ env.exe, "-e",

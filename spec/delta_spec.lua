@@ -103,6 +103,13 @@ describe("ladle.delta.parse", function()
 end)
 
 describe("ladle.delta.scan", function()
+  it("lists a folder that holds a dangling link", function()
+    local dir = folder { ["1.0.0_01_a.sql"] = "select 1;" }
+    assert.equal(0, (require("ladle.sys").spawn({ "ln", "-s", dir .. "/gone.sql", dir .. "/link.sql" })))
+    local list = assert(delta.scan(dir))
+    assert.equal("1.0.0_01_a.sql", list[1].script)
+  end)
+
   it("orders by version, then pre, unmarked, post, then serial, then name", function()
     local dir = folder {
       ["01.10.00_01_pre_a.sql"] = "select 1;",

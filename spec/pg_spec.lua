@@ -262,6 +262,14 @@ describe("conn:query", function()
     assert.same({ { b = 2 } }, { rows[1] })
   end)
 
+  it("reads and drops COPY TO STDOUT, reporting the rows it copied", function()
+    assert(db:exec("create table copied_out (x int); insert into copied_out values (1), (2), (3)"))
+    local rows = assert(db:query("copy copied_out to stdout"))
+    assert.equal(0, #rows)
+    assert.equal(3, rows.affected_rows)
+    assert.equal(1, db:query("select 1 as one")[1].one)
+  end)
+
   it("refuses COPY FROM STDIN cleanly and stays usable", function()
     assert(db:exec("create table copied (x int)"))
     local rows, message = db:query("copy copied from stdin")
@@ -342,6 +350,19 @@ describe("conn:rows", function()
     assert.matches("division by zero", err)
     assert.is_true(seen < 5)
     assert.equal(9, db:query("select 9 as x")[1].x)
+  end)
+
+  it("goes through COPY in a loop, and breaks out of one", function()
+    assert(db:exec("create table copy_rows (x int); insert into copy_rows values (1), (2)"))
+    local n = 0
+    for _ in db:rows("copy copy_rows to stdout") do n = n + 1 end
+    assert.equal(0, n)
+    for row in db:rows("select 1 as a; copy copy_rows to stdout; select 2 as b") do
+      n = n + 1
+      if row.a then break end
+    end
+    assert.equal(1, n)
+    assert.equal(3, db:query("select 3 as x")[1].x)
   end)
 
   it("refuses another command while a loop is open", function()

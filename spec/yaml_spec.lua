@@ -21,6 +21,25 @@ pg_restore_exe: pg_restore
     }, doc)
   end)
 
+  it("refuses nesting too deep to build, with the line and column", function()
+    local doc, err = yaml.load(string.rep("[", 100000), "deep.yaml")
+    assert.is_nil(doc)
+    assert.equal("deep.yaml:1:513: nested too deeply", err)
+  end)
+
+  it("reads a file without the io library, and names a missing one", function()
+    local path = env.write(env.tmpdir() .. "/c.yaml", "delta_dir: sql\n")
+    local saved = io
+    io = nil  -- luacheck: ignore
+    local ok, doc = pcall(yaml.load_file, path)
+    io = saved  -- luacheck: ignore
+    assert.is_true(ok, doc)
+    assert.equal("sql", doc.delta_dir)
+    local none, err = yaml.load_file("/nonexistent/c.yaml")
+    assert.is_nil(none)
+    assert.equal("/nonexistent/c.yaml: No such file or directory", err)
+  end)
+
   it("keeps every scalar as the string written", function()
     local doc = assert(yaml.load("a: 1.0\nb: yes\nc: ~\nd:\ne: '007'\nf: \"x\\ty\"\ng: |\n  two\n  lines\n"))
     assert.same({ a = "1.0", b = "yes", c = "~", d = "", e = "007", f = "x\ty", g = "two\nlines\n" }, doc)

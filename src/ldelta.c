@@ -245,6 +245,8 @@ static int delta_read(lua_State *L) {
   } while (n == LUAL_BUFFERSIZE);
   if (ferror(box->f)) {
     int e = errno;
+    fclose(box->f);
+    box->f = NULL;
     lua_pushnil(L);
     lua_pushfstring(L, "%s: %s", path, strerror(e));
     return 2;
@@ -323,8 +325,10 @@ static int delta_list(lua_State *L) {
   names_idx = lua_gettop(L);
   lua_newtable(L);
   kinds_idx = lua_gettop(L);
-  errno = 0;
-  while ((e = readdir(box->dir)) != NULL) {
+  for (;;) {
+    errno = 0;  /* per call: entry_kind's stat() of a dangling link sets it */
+    e = readdir(box->dir);
+    if (e == NULL) break;
     if (e->d_name[0] == '.') continue;
     lua_pushstring(L, e->d_name);
     lua_pushvalue(L, -1);
@@ -335,7 +339,8 @@ static int delta_list(lua_State *L) {
   if (errno != 0) return push_errno(L, path);
   closedir(box->dir);
   box->dir = NULL;
-  /* sort: the strings stay anchored in the names table meanwhile */
+  /* sort in place: every name is also a key of kinds, which keeps the
+     strings alive while the names table is rewritten */
   if (n > 1) {
     const char **sorted = (const char **)lua_newuserdatauv(L, sizeof(char *) * (size_t)n, 0);
     for (i = 1; i <= n; i++) {
@@ -344,12 +349,10 @@ static int delta_list(lua_State *L) {
       lua_pop(L, 1);
     }
     qsort(sorted, (size_t)n, sizeof(char *), compare_names);
-    lua_createtable(L, (int)n, 0);
     for (i = 1; i <= n; i++) {
       lua_pushstring(L, sorted[i - 1]);
-      lua_rawseti(L, -2, i);
+      lua_rawseti(L, names_idx, i);
     }
-    lua_replace(L, names_idx);
     lua_pop(L, 1);
   }
   return 2;

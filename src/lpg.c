@@ -62,6 +62,7 @@ enum { BUSY_ROWS = 1,    /* an open rows() loop owns the connection */
 typedef struct Cursor {
   Conn *conn;             /* pinned: the connection is the uservalue */
   int open;               /* results still to be read */
+  PGresult *res;          /* the row being converted, freed by close */
 } Cursor;
 
 typedef struct ResultBox {
@@ -149,35 +150,71 @@ static void send_cancel(PGconn *pg) {
   }
 }
 
+/* One wait for input on the connection. The first Ctrl-C sends a cancel
+   request (*cancelled records it); returns 0 to keep waiting, 1 to stop
+   and let libpq report what went wrong, -1 after a second Ctrl-C. */
+static int await_input(PGconn *pg, int *cancelled) {
+  struct pollfd p;
+  int r;
+  if (sigint_count > 1) return -1;
+  if (sigint_count == 1 && !*cancelled) {
+    send_cancel(pg);
+    *cancelled = 1;
+  }
+  p.fd = PQsocket(pg);
+  p.events = POLLIN;
+  p.revents = 0;
+  /* bounded, so that a signal landing just before poll() is seen soon */
+  r = poll(&p, 1, 200);
+  if (r < 0 && errno != EINTR) return 1;
+  if (r > 0 && !PQconsumeInput(pg)) return 1;
+  return 0;
+}
+
 /* Waits for the next result of the command in progress; NULL once the
-   command is complete. The first Ctrl-C sends a cancel request and keeps
-   waiting for the server's answer; a second one gives up on the
+   command is complete. COPY is refused (FROM STDIN) or read and dropped
+   (TO STDOUT) here, so that no caller meets a COPY state: libpq would hand
+   it the same COPY result forever. The first Ctrl-C sends a cancel request
+   and keeps waiting for the server's answer; a second one gives up on the
    connection, which is then closed (c->pg becomes NULL). */
 static PGresult *next_result(Conn *c) {
   PGconn *pg = c->pg;
   SigintGuard guard;
-  int cancelled = 0, abandoned = 0;
+  int cancelled = 0, wait = 0;
   PGresult *res = NULL;
 
   sigint_catch(&guard);
-  while (PQisBusy(pg)) {
-    struct pollfd p;
-    int r;
-    if (sigint_count > 1) { abandoned = 1; break; }
-    if (sigint_count == 1 && !cancelled) { send_cancel(pg); cancelled = 1; }
-    p.fd = PQsocket(pg);
-    p.events = POLLIN;
-    p.revents = 0;
-    /* bounded, so that a signal landing just before poll() is seen soon */
-    r = poll(&p, 1, 200);
-    if (r < 0 && errno != EINTR) break;
-    if (r > 0 && !PQconsumeInput(pg)) break;
+  for (;;) {
+    ExecStatusType st;
+    while (PQisBusy(pg) && (wait = await_input(pg, &cancelled)) == 0) {}
+    if (wait < 0) break;
+    res = PQgetResult(pg);
+    if (res == NULL) break;
+    st = PQresultStatus(res);
+    if (st == PGRES_COPY_IN) {
+      PQclear(res);
+      res = NULL;
+      PQputCopyEnd(pg, "COPY FROM STDIN is not supported by ladle.pg");
+    } else if (st == PGRES_COPY_OUT) {
+      char *row;
+      int n;
+      PQclear(res);
+      res = NULL;
+      while ((n = PQgetCopyData(pg, &row, 1)) >= 0) {
+        if (n > 0) PQfreemem(row);
+        else if ((wait = await_input(pg, &cancelled)) != 0) break;
+      }
+      if (wait < 0) break;
+    } else {
+      break;
+    }
   }
-  if (!abandoned) res = PQgetResult(pg);
   sigint_release(&guard);
-  if (abandoned) {
+  if (wait < 0) {
+    PQclear(res);
     PQfinish(pg);
     c->pg = NULL;
+    res = NULL;
   }
   return res;
 }
@@ -282,6 +319,8 @@ static Conn *check_conn(lua_State *L, int idx) {
   Conn *c = check_open(L, idx);
   if (c->busy == BUSY_SENT)
     luaL_error(L, "connection is busy: a query sent with send() awaits receive()");
+  if (PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF && !PQexitPipelineMode(c->pg))
+    luaL_error(L, "connection is busy: it is still in pipeline mode");
   if (c->busy)
     luaL_error(L, "connection is busy: a rows() loop on it is still open");
   return c;
@@ -294,6 +333,7 @@ static int conn_close(lua_State *L) {
     c->pg = NULL;
   }
   c->busy = 0;
+  c->sent = 0;
   free_notices(c);
   lua_pushboolean(L, 1);
   return 1;
@@ -797,29 +837,45 @@ static void push_param(lua_State *L, int idx, int arg) {
    them. first_arg is the argument number of the first parameter, for
    error messages. Returns 1 when sent; otherwise pushes the failure triple
    and returns 0. */
-static int send_query(lua_State *L, Conn *c, int sql_idx, int nparams, int first_arg) {
-  const char *sql = luaL_checkstring(L, sql_idx);
-  int ok, i, base;
-  if (nparams == 0 && PQpipelineStatus(c->pg) == PQ_PIPELINE_OFF) {
-    ok = PQsendQuery(c->pg, sql);
-  } else {
-    const char **values;
-    if (nparams > 65535) luaL_error(L, "too many query parameters");
-    luaL_checkstack(L, nparams + 8, "too many query parameters");
-    values = (const char **)lua_newuserdatauv(L, sizeof(char *) * (size_t)nparams, 0);
-    base = lua_gettop(L);
-    for (i = 0; i < nparams; i++) {
-      push_param(L, sql_idx + 1 + i, first_arg + i);
-      values[i] = lua_tostring(L, -1);
-    }
-    ok = PQsendQueryParams(c->pg, sql, nparams, NULL, values, NULL, NULL, 0);
-    lua_settop(L, base - 1);
+/* The text form of nparams parameters starting at stack index first_idx
+   (argument number first_arg, for messages), kept alive on the stack above
+   the returned array. Raises on a value that cannot be sent. */
+static const char **push_params(lua_State *L, int first_idx, int nparams, int first_arg) {
+  const char **values;
+  int i;
+  if (nparams > 65535) luaL_error(L, "too many query parameters");
+  luaL_checkstack(L, nparams + 8, "too many query parameters");
+  values = (const char **)lua_newuserdatauv(L, sizeof(char *) * (size_t)nparams, 0);
+  for (i = 0; i < nparams; i++) {
+    push_param(L, first_idx + i, first_arg + i);
+    values[i] = lua_tostring(L, -1);
   }
+  return values;
+}
+
+/* Hands the query to libpq: the simple protocol when it can, which allows
+   several statements in one string. Returns 1 when sent; otherwise pushes
+   the failure triple and returns 0. */
+static int send_prepared(lua_State *L, Conn *c, const char *sql, int nparams, const char **values) {
+  int ok;
+  if (nparams == 0 && PQpipelineStatus(c->pg) == PQ_PIPELINE_OFF)
+    ok = PQsendQuery(c->pg, sql);
+  else
+    ok = PQsendQueryParams(c->pg, sql, nparams, NULL, values, NULL, NULL, 0);
   if (!ok) {
     push_failure(L, c->pg, NULL);
     return 0;
   }
   return 1;
+}
+
+static int send_query(lua_State *L, Conn *c, int sql_idx, int nparams, int first_arg) {
+  const char *sql = luaL_checkstring(L, sql_idx);
+  int top = lua_gettop(L), ok;
+  const char **values = nparams > 0 ? push_params(L, sql_idx + 1, nparams, first_arg) : NULL;
+  ok = send_prepared(L, c, sql, nparams, values);
+  if (ok) lua_settop(L, top);
+  return ok;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -850,22 +906,16 @@ static int is_failure(ExecStatusType st) {
 }
 
 /* Reads every result of the command in progress into box: the last one
-   wins, except that the first failure is kept. COPY is refused cleanly. */
-static void collect_results(Conn *c, ResultBox *box) {
+   wins, except that the first failure is kept. In pipeline mode it stops
+   at the sync that follows the statement; returns whether it saw it. */
+static int collect_results(Conn *c, ResultBox *box) {
   PGresult *res;
   int failed = 0;
   while (c->pg && (res = next_result(c)) != NULL) {
     ExecStatusType st = PQresultStatus(res);
-    if (st == PGRES_COPY_IN) {
-      PQputCopyEnd(c->pg, "COPY FROM STDIN is not supported here");
+    if (st == PGRES_PIPELINE_SYNC) {
       PQclear(res);
-      continue;
-    }
-    if (st == PGRES_COPY_OUT) {
-      char *buf;
-      while (PQgetCopyData(c->pg, &buf, 0) > 0) PQfreemem(buf);
-      PQclear(res);
-      continue;
+      return 1;
     }
     if (failed) {
       PQclear(res);
@@ -874,6 +924,7 @@ static void collect_results(Conn *c, ResultBox *box) {
     failed = is_failure(st);
     box_set(box, res);
   }
+  return 0;
 }
 
 /* Pushes rows (or true) or the failure for the result in the box at
@@ -934,20 +985,27 @@ static int conn_exec(lua_State *L) {
    sync, so a failing one does not cancel the next. */
 static int conn_send(lua_State *L) {
   Conn *c = check_open(L, 1);
+  const char *sql = luaL_checkstring(L, 2);
   int nparams = lua_gettop(L) - 2;
-  luaL_checkstring(L, 2);
+  const char **values;
   if (c->busy == BUSY_ROWS) return luaL_error(L, "connection is busy: a rows() loop on it is still open");
+  /* everything that may raise comes before the connection changes mode */
+  values = push_params(L, 3, nparams, 3);
   if (c->sent == 0) {
-    if (PQtransactionStatus(c->pg) == PQTRANS_ACTIVE || !PQenterPipelineMode(c->pg))
-      return push_failure(L, c->pg, NULL);
+    if (PQtransactionStatus(c->pg) == PQTRANS_ACTIVE) {
+      lua_pushnil(L);
+      lua_pushliteral(L, "cannot send: a command is still running on this connection");
+      return 2;
+    }
+    if (!PQenterPipelineMode(c->pg)) return push_failure(L, c->pg, NULL);
   }
-  if (!send_query(L, c, 2, nparams < 0 ? 0 : nparams, 3)) {
+  if (!send_prepared(L, c, sql, nparams, values)) {
     if (c->sent == 0) PQexitPipelineMode(c->pg);
     return 3;
   }
-  if (!PQpipelineSync(c->pg) || PQflush(c->pg) != 0) return push_failure(L, c->pg, NULL);
   c->sent++;
   c->busy = BUSY_SENT;
+  if (!PQpipelineSync(c->pg)) return push_failure(L, c->pg, NULL);  /* flushes too */
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -958,29 +1016,17 @@ static int conn_receive(lua_State *L) {
   Conn *c = check_open(L, 1);
   ResultBox *box;
   PGresult *res;
-  int failed = 0, synced = 0;
   if (c->busy != BUSY_SENT || c->sent <= 0)
     return luaL_error(L, "nothing to receive: no statement was sent with send()");
   lua_settop(L, 1);
   box = new_result_box(L);
-  /* the statement's results up to the NULL that ends them, then its sync */
-  while (c->pg && (res = next_result(c)) != NULL) {
-    ExecStatusType st = PQresultStatus(res);
-    if (st == PGRES_PIPELINE_SYNC) {
+  /* the statement's results, then the sync that follows it */
+  if (!collect_results(c, box)) {
+    while (c->pg && (res = next_result(c)) != NULL) {
+      int synced = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
       PQclear(res);
-      synced = 1;
-      break;
+      if (synced) break;
     }
-    if (failed) {
-      PQclear(res);
-      continue;
-    }
-    failed = is_failure(st);
-    box_set(box, res);
-  }
-  while (!synced && c->pg && (res = next_result(c)) != NULL) {
-    synced = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
-    PQclear(res);
   }
   if (--c->sent == 0) {
     c->busy = 0;
@@ -1006,8 +1052,9 @@ static int pg_wait(lua_State *L) {
   luaL_argcheck(L, n > 0 && n <= WAIT_MAX, 1, "between 1 and 64 connections expected");
   for (i = 0; i < n; i++) {
     lua_rawgeti(L, 1, i + 1);
-    cs[i] = to_conn(L, -1);
+    cs[i] = (Conn *)luaL_testudata(L, -1, LADLE_CONN_MT);
     lua_pop(L, 1);
+    if (cs[i] == NULL) return luaL_argerror(L, 1, "connections expected");
     if (cs[i]->pg == NULL) return luaL_argerror(L, 1, "a connection is closed");
     if (cs[i]->busy != BUSY_SENT) return luaL_argerror(L, 1, "a connection has nothing sent to wait for");
   }
@@ -1033,7 +1080,12 @@ static int pg_wait(lua_State *L) {
       if (fds[i].revents) PQconsumeInput(cs[i]->pg);
   }
   sigint_release(&guard);
-  lua_pushinteger(L, ready ? ready : 1);
+  if (!ready) {  /* interrupted, or a socket failed: receive() reports which */
+    lua_pushnil(L);
+    lua_pushliteral(L, "interrupted while waiting for the server");
+    return 2;
+  }
+  lua_pushinteger(L, ready);
   return 1;
 }
 
@@ -1046,8 +1098,14 @@ static Cursor *to_cursor(lua_State *L, int idx) {
 }
 
 /* Reads and drops whatever the command still has to say. */
+static void cursor_set(Cursor *cur, PGresult *res) {
+  if (cur->res) PQclear(cur->res);
+  cur->res = res;
+}
+
 static void cursor_drain(Cursor *cur) {
   PGresult *res;
+  cursor_set(cur, NULL);
   if (!cur->open) return;
   while (cur->conn->pg && (res = next_result(cur->conn)) != NULL) PQclear(res);
   cur->open = 0;
@@ -1060,16 +1118,16 @@ static int cursor_close(lua_State *L) {
   return 0;
 }
 
+/* The cursor owns the result of the row it converts, so that a Lua error
+   while converting leaks nothing (the cursor's close frees it). */
 static int cursor_next(lua_State *L) {
   Cursor *cur = to_cursor(L, lua_upvalueindex(1));
   Conn *c = cur->conn;
-  ResultBox *box;
   if (!cur->open) return 0;
   if (c->pg == NULL) {
     cur->open = 0;
     return luaL_error(L, "connection is closed");
   }
-  box = new_result_box(L);
   lua_getiuservalue(L, lua_upvalueindex(1), 1);  /* the connection */
   for (;;) {
     PGresult *res = next_result(c);
@@ -1082,22 +1140,20 @@ static int cursor_next(lua_State *L) {
       deliver_notices(L, c, -1);
       return 0;
     }
-    box_set(box, res);
+    cursor_set(cur, res);
     st = PQresultStatus(res);
     if (st == PGRES_SINGLE_TUPLE) {
       push_row(L, res, 0, PQnfields(res));
-      box_set(box, NULL);
+      cursor_set(cur, NULL);
       deliver_notices(L, c, -2);
       return 1;
     }
     if (is_failure(st)) {
       push_error_message(L, c->pg, res);
-      box_set(box, NULL);
       cursor_drain(cur);
       return lua_error(L);
     }
-    if (st == PGRES_COPY_IN) PQputCopyEnd(c->pg, "COPY FROM STDIN is not supported here");
-    box_set(box, NULL);  /* end of one statement's rows; read on */
+    cursor_set(cur, NULL);  /* end of one statement's rows; read on */
   }
 }
 
@@ -1112,6 +1168,7 @@ static int conn_rows(lua_State *L) {
   cur = (Cursor *)lua_newuserdatauv(L, sizeof(Cursor), 1);
   cur->conn = c;
   cur->open = 0;
+  cur->res = NULL;
   luaL_setmetatable(L, LADLE_CURSOR_MT);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);
@@ -1120,10 +1177,11 @@ static int conn_rows(lua_State *L) {
     lua_pop(L, 1);   /* the err table: raise the message */
     return lua_error(L);
   }
-  if (!PQsetSingleRowMode(c->pg))
-    return luaL_error(L, "could not switch to single-row mode");
+  /* from here the cursor's close reads what the query sends */
   cur->open = 1;
   c->busy = BUSY_ROWS;
+  if (!PQsetSingleRowMode(c->pg))
+    return luaL_error(L, "could not switch to single-row mode");
   lua_pushvalue(L, 2);
   lua_pushcclosure(L, cursor_next, 1);
   lua_pushnil(L);

@@ -594,13 +594,15 @@ static int sys_now(lua_State *L) {
   return 1;
 }
 
+/* sys.sleep(seconds): a signal with a handler (Ctrl-C) ends the sleep
+   early, so that the interruption it stands for is not held up. */
 static int sys_sleep(lua_State *L) {
   lua_Number seconds = luaL_checknumber(L, 1);
   struct timespec ts;
   if (seconds < 0) seconds = 0;
   ts.tv_sec = (time_t)seconds;
   ts.tv_nsec = (long)((seconds - (lua_Number)ts.tv_sec) * 1e9);
-  while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
+  nanosleep(&ts, NULL);
   return 0;
 }
 

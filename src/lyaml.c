@@ -51,7 +51,10 @@ typedef struct Build {
   const char *name;
   int anchors;              /* stack index of the anchors table */
   int failed;               /* a message is on the top of the stack */
+  int depth;                /* nesting, bounded: the build recurses in C */
 } Build;
+
+#define YAML_MAX_DEPTH 512
 
 static void fail_at(Build *b, yaml_mark_t mark, const char *problem) {
   lua_pushfstring(b->L, "%s:%d:%d: %s", b->name, (int)mark.line + 1, (int)mark.column + 1, problem);
@@ -89,12 +92,8 @@ static int build_node(Build *b);
 /* Called with a MAPPING_START event current; pushes the table. */
 static int build_mapping(Build *b) {
   lua_State *L = b->L;
-  const yaml_char_t *anchor = b->p->event.data.mapping_start.anchor;
   lua_newtable(L);
-  if (anchor) {
-    lua_pushvalue(L, -1);
-    lua_setfield(L, b->anchors, (const char *)anchor);
-  }
+  remember_anchor(b, b->p->event.data.mapping_start.anchor);
   for (;;) {
     yaml_mark_t key_mark;
     if (!next_event(b)) return 0;
@@ -127,12 +126,8 @@ static int build_mapping(Build *b) {
 static int build_sequence(Build *b) {
   lua_State *L = b->L;
   lua_Integer n = 0;
-  const yaml_char_t *anchor = b->p->event.data.sequence_start.anchor;
   lua_newtable(L);
-  if (anchor) {
-    lua_pushvalue(L, -1);
-    lua_setfield(L, b->anchors, (const char *)anchor);
-  }
+  remember_anchor(b, b->p->event.data.sequence_start.anchor);
   for (;;) {
     if (!next_event(b)) return 0;
     if (b->p->event.type == YAML_SEQUENCE_END_EVENT) return 1;
@@ -160,9 +155,16 @@ static int build_node(Build *b) {
       }
       return 1;
     case YAML_MAPPING_START_EVENT:
-      return build_mapping(b);
-    case YAML_SEQUENCE_START_EVENT:
-      return build_sequence(b);
+    case YAML_SEQUENCE_START_EVENT: {
+      int ok;
+      if (++b->depth > YAML_MAX_DEPTH) {
+        fail_at(b, e->start_mark, "nested too deeply");
+        return 0;
+      }
+      ok = e->type == YAML_MAPPING_START_EVENT ? build_mapping(b) : build_sequence(b);
+      b->depth--;
+      return ok;
+    }
     default:
       fail_at(b, e->start_mark, "unexpected YAML event");
       return 0;
@@ -181,6 +183,7 @@ static int yaml_load(lua_State *L) {
   b.L = L;
   b.name = luaL_optstring(L, 2, "(yaml)");
   b.failed = 0;
+  b.depth = 0;
   lua_settop(L, 2);
   p = (Parser *)lua_newuserdatauv(L, sizeof(Parser), 1);
   memset(p, 0, sizeof *p);
@@ -220,30 +223,37 @@ static int yaml_load(lua_State *L) {
   return lua_gettop(L) - first + 1;
 }
 
-/* yaml.load_file(path) -> document, ... | nil, message */
+static int file_close(lua_State *L) {
+  luaL_Stream *stream = (luaL_Stream *)luaL_checkudata(L, 1, LUA_FILEHANDLE);
+  return luaL_fileresult(L, fclose(stream->f) == 0, NULL);
+}
+
+/* yaml.load_file(path) -> document, ... | nil, message
+   The file is a Lua file handle (as liolib makes them) while it is read, so
+   that an error cannot leak it; it is closed as soon as it is read. */
 static int yaml_load_file(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
+  luaL_Stream *stream;
   luaL_Buffer buf;
-  FILE *f;
   size_t n;
   int err;
   lua_settop(L, 1);
-  lua_getglobal(L, "io");  /* let io own the FILE so an error cannot leak it */
-  lua_getfield(L, -1, "open");
-  lua_pushvalue(L, 1);
-  lua_pushliteral(L, "rb");
-  lua_call(L, 2, 2);
-  if (lua_isnil(L, -2)) return 2;
-  lua_pop(L, 1);
-  f = ((luaL_Stream *)luaL_checkudata(L, -1, LUA_FILEHANDLE))->f;
+  stream = (luaL_Stream *)lua_newuserdatauv(L, sizeof(luaL_Stream), 0);
+  stream->closef = NULL;  /* closed, as far as io knows, until opened */
+  luaL_setmetatable(L, LUA_FILEHANDLE);
+  stream->f = fopen(path, "rb");
+  if (stream->f == NULL) return luaL_fileresult(L, 0, path);
+  stream->closef = file_close;
   luaL_buffinit(L, &buf);
   do {
     char *q = luaL_prepbuffer(&buf);
-    n = fread(q, 1, LUAL_BUFFERSIZE, f);
+    n = fread(q, 1, LUAL_BUFFERSIZE, stream->f);
     luaL_addsize(&buf, n);
   } while (n == LUAL_BUFFERSIZE);
-  err = ferror(f) ? errno : 0;
+  err = ferror(stream->f) ? errno : 0;
   luaL_pushresult(&buf);
+  fclose(stream->f);
+  stream->closef = NULL;
   if (err) {
     lua_pushnil(L);
     lua_pushfstring(L, "%s: %s", path, strerror(err));
@@ -253,7 +263,7 @@ static int yaml_load_file(lua_State *L) {
   lua_insert(L, -2);
   lua_pushvalue(L, 1);
   lua_call(L, 2, LUA_MULTRET);
-  return lua_gettop(L) - 3;  /* path, io, file below the results */
+  return lua_gettop(L) - 2;  /* path and the closed file below the results */
 }
 
 static const luaL_Reg yaml_functions[] = {

@@ -10,10 +10,12 @@
  *                           within timeout seconds), nil once the program
  *                           has closed the terminal
  *   t:wait(timeout)         exit status (128 + signal), nil if still running
- *   t:kill(signal)          t.pid is the program's process id
- *   t:close()               hangs up, kills what is left, reaps it
+ *   t:kill(signal)          t:pid() is the program's process id
+ *   t:close()               closes the terminal, kills the program's
+ *                           session if it is still there, reaps it
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pty.h>
 #include <signal.h>
@@ -65,6 +67,7 @@ static int pty_close(lua_State *L) {
     p->fd = -1;
   }
   if (p->pid > 0 && !reap(p, WNOHANG)) {
+    kill(-p->pid, SIGKILL);  /* forkpty made it a session (and group) leader */
     kill(p->pid, SIGKILL);
     reap(p, 0);
   }
@@ -123,6 +126,7 @@ static int pty_spawn(lua_State *L) {
   argv = string_array(L, 1, luaL_len(L, 1));
   names = string_array(L, 3, nenv);
   values = (const char **)lua_newuserdatauv(L, sizeof(char *) * (size_t)(nenv + 1), 0);
+  luaL_checkstack(L, (int)nenv + 4, "too many environment variables");
   for (i = 1; i <= nenv; i++) {
     lua_rawgeti(L, 4, i);
     values[i - 1] = lua_tostring(L, -1);  /* NULL: unset */
@@ -149,6 +153,9 @@ static int pty_spawn(lua_State *L) {
     execvp(argv[0], (char *const *)argv);
     _exit(127);
   }
+  /* later children of the test process (servers among them) must not keep
+     the terminal open */
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
   p->fd = fd;
   p->pid = pid;
   return 1;
