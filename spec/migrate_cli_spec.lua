@@ -183,9 +183,15 @@ describe("ladle migration commands", function()
       before = snapshot()
       status, out = ladle_run { "upgrade", "-d", dir, "--dry-run", "--json" }
       assert.equal(0, status)
-      local doc = assert(json.decode(out))
-      assert.is_true(doc.dry_run)
-      assert.equal(4, #doc.would_apply)
+      local would, finish = 0, nil
+      for line in out:gmatch("[^\n]+") do
+        local event = assert(json.decode(line))
+        if event.event == "would_apply" then would = would + 1 end
+        if event.event == "finish" then finish = event end
+      end
+      assert.equal(4, would)
+      assert.is_true(finish.dry_run)
+      assert.equal(4, finish.applied)
       assert.same(before, snapshot())
       assert.same(rows, db:query("select * from public.ladle_upgrades"))
     end)

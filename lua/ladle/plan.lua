@@ -788,7 +788,8 @@ function Plan:apply(phase)
     local list, stopped = self:selection(phase)
     self:check(list)
     if #list == 0 then
-      report.call(self.reporter, "finish", { applied = 0, current_version = self.current_version })
+      report.call(self.reporter, "finish", { applied = 0, current_version = self.current_version,
+        dry_run = self.dry_run or nil })
       return 0, stopped
     end
     self.total = #list
@@ -797,7 +798,8 @@ function Plan:apply(phase)
     local count = self:_apply_list(list)
     for _, d in ipairs(self.hooks["post-all"]) do self:_execute(d, false) end
     self:_restore_session()
-    report.call(self.reporter, "finish", { applied = count, current_version = self.current_version })
+    report.call(self.reporter, "finish", { applied = count, current_version = self.current_version,
+      dry_run = self.dry_run or nil })
     return count, stopped
   end)
 end

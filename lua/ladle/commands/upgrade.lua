@@ -1,8 +1,6 @@
 -- ladle upgrade: apply what is pending, in order, each delta exactly once.
 
 local common = require "ladle.commands.common"
-local json = require "ladle.json"
-local report = require "ladle.report"
 local sys = require "ladle.sys"
 
 local upgrade = {
@@ -42,34 +40,15 @@ not be reached; 130 interrupted.]],
     "lock_timeout", "out_of_order", "unmarked", "json" },
 }
 
-local function describe(d)
-  local note = d.transaction == false and " (outside a transaction)" or ""
-  return report.label(d) .. note
-end
-
+-- The plan, built as a dry run, reports each delta as it would apply it
+-- (JSON lines with --json) and changes nothing.
 local function dry_run(plan, phase, o)
-  local list, stopped = plan:selection(phase)
-  plan:check(list)
-  if o.json then
-    local doc = { dry_run = true, current_version = plan.current_version, target = plan.target,
-                  would_apply = json.array {} }
-    for _, d in ipairs(list) do
-      doc.would_apply[#doc.would_apply + 1] = { file = d.path, version = d.version, phase = d.phase,
-        description = d.description, transaction = d.transaction }
-    end
-    doc.stops_at = stopped and stopped.version or nil
-    io.stdout:write(json.encode(doc), "\n")
-    return 0
-  end
-  if #list == 0 then
+  local count, stopped = plan:apply(phase)
+  if o.json then return 0 end
+  if count == 0 then
     print(string.format("Nothing to apply: %s is at version %s.", plan.table, plan.current_version or "none"))
   else
-    if #list > 0 and #plan.hooks["pre-all"] > 0 then
-      for _, d in ipairs(plan.hooks["pre-all"]) do print("Would run " .. d.file) end
-    end
-    for _, d in ipairs(list) do print("Would apply " .. describe(d)) end
-    for _, d in ipairs(plan.hooks["post-all"]) do print("Would run " .. d.file) end
-    print(string.format("%d delta%s would be applied (dry run: nothing was changed).", #list, #list == 1 and "" or "s"))
+    print(string.format("%d delta%s would be applied (dry run: nothing was changed).", count, count == 1 and "" or "s"))
   end
   if stopped then
     print(string.format("Would stop at %s: its %s deltas must run first.", stopped.version,
@@ -83,9 +62,10 @@ function upgrade.run(opts, _, global)
   common.need(o, "dir", "-d/--dir", "delta_dir", "upgrade")
   local phase = o.phase or "all"
   local conn <close> = common.connect(o)
-  local plan = common.plan(o, conn)
+  local plan = common.plan(o, conn, { dry_run = o.dry_run == true })
   common.warn_ignored(plan)
   if o.dry_run then return dry_run(plan, phase, o) end
+  plan:check(plan:selection(phase))  -- a refused upgrade does not announce itself first
 
   local started = sys.now()
   if not o.json then
