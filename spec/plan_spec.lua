@@ -448,6 +448,24 @@ describe("ladle.plan", function()
     end)
   end)
 
+  describe("privileges", function()
+    it("refuses before running anything when the upgrades table cannot be written", function()
+      local dir = folder { ["1.0.0_01_t.sql"] = "create table t (id int);\n", ["1.1.0_01_u.sql"] = "create table u (id int);\n" }
+      assert.equal(1, plan_for(dir, { to = "1.0.0" }):apply())
+      assert(db:exec([[drop role if exists ladle_reader; create role ladle_reader login;
+        grant create, usage on schema public to ladle_reader; grant select on public.ladle_upgrades to ladle_reader]]))
+      local reader = assert(ladle.connect(env.conninfo(dbname) .. " user=ladle_reader"))
+      local plan = assert(ladle.plan { conn = reader, dir = dir, reporter = false })
+      local f = failure_of(plan.apply, plan)
+      assert.equal(3, f.exit)
+      assert.truthy(f.message:find("user ladle_reader may not insert into and update public.ladle_upgrades", 1, true),
+        f.message)
+      assert.is_false(exists(db, "public.u"))
+      reader:close()
+      assert(db:exec("revoke all on schema public from ladle_reader; revoke all on public.ladle_upgrades from ladle_reader"))
+    end)
+  end)
+
   describe("deltas outside a transaction", function()
     it("build indexes concurrently", function()
       local dir = folder {

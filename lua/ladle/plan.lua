@@ -139,6 +139,7 @@ function Plan:refresh()
   end
   self.rows = rows
   self.table_exists = state.exists
+  self.can_write = state.can_write
   self.current_version = tracker.current_version(rows)
   self.baseline = tracker.baseline_version(rows)
   self.fresh = false
@@ -475,6 +476,10 @@ function Plan:check(list)
     local info = self.conn:info()
     fail(2, "database %s has no upgrades table %s and is not empty: record the version it is at with "
       .. "'ladle baseline -b VERSION' first", info.dbname, self.table)
+  end
+  if self.table_exists and self.can_write == false and #(list or {}) > 0 then
+    fail(3, "%s: user %s may not insert into and update %s; nothing was run", self.conn:info().dbname,
+      self.conn:info().user, self.table)
   end
   local changed = self:changed()
   if #changed > 0 then
