@@ -493,47 +493,38 @@ local function read_catalog(v, io, opts)
     end
   end
 
-  -- triggers, rules, policies
+  -- triggers, rules, policies: objects of a relation, named "schema.table.name"
+  local function relation_child(kind, parent, own_name, obj)
+    obj.kind, obj.name, obj.table, obj.schema = kind, parent.name .. "." .. own_name, parent.name, parent.schema
+    obj.table_kind = parent.kind ~= "tables" and parent.kind or nil
+    snap[kind][obj.name] = obj
+    return obj
+  end
   for _, row in ipairs(fetch("triggers")) do
     local parent = by_class[row.rel]
     if parent and not member(class.pg_trigger, row.oid) then
       if row.tgparentid then
         refs[class.pg_trigger][row.oid] = parent
       else
-        local name = parent.name .. "." .. row.name
-        local obj = {
-          kind = "triggers", name = name, table = parent.name, trigger = row.name, schema = parent.schema,
-          table_kind = parent.kind ~= "tables" and parent.kind or nil, definition = row.def, enabled = row.tgenabled,
-        }
-        snap.triggers[name] = obj
-        refs[class.pg_trigger][row.oid] = obj
+        refs[class.pg_trigger][row.oid] = relation_child("triggers", parent, row.name,
+          { trigger = row.name, definition = row.def, enabled = row.tgenabled })
       end
     end
   end
   for _, row in ipairs(fetch("rules")) do
     local parent = by_class[row.rel]
     if parent then
-      local name = parent.name .. "." .. row.name
-      local obj = {
-        kind = "rules", name = name, table = parent.name, rule = row.name, schema = parent.schema,
-        table_kind = parent.kind ~= "tables" and parent.kind or nil, definition = row.def, enabled = row.ev_enabled,
-      }
-      snap.rules[name] = obj
-      refs[class.pg_rewrite][row.oid] = obj
+      refs[class.pg_rewrite][row.oid] = relation_child("rules", parent, row.name,
+        { rule = row.name, definition = row.def, enabled = row.ev_enabled })
     end
   end
   for _, row in ipairs(fetch("policies")) do
     local parent = by_class[row.rel]
     if parent then
-      local name = parent.name .. "." .. row.name
-      local obj = {
-        kind = "policies", name = name, table = parent.name, policy = row.name, schema = parent.schema,
-        table_kind = parent.kind ~= "tables" and parent.kind or nil,
-        permissive = row.polpermissive, command = row.command, roles = row.roles or {},
+      refs[class.pg_policy][row.oid] = relation_child("policies", parent, row.name, {
+        policy = row.name, permissive = row.polpermissive, command = row.command, roles = row.roles or {},
         using = row.qual, with_check = row.with_check,
-      }
-      snap.policies[name] = obj
-      refs[class.pg_policy][row.oid] = obj
+      })
     end
   end
 
