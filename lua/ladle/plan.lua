@@ -679,15 +679,20 @@ function Plan:_run_lua(d, content, record, started)
   end
 end
 
+-- The current version after d is applied (for real or in a dry run).
+function Plan:_advance(d)
+  if not self.current_version or vcompare(d.version, self.current_version) > 0 then
+    self.current_version = d.version
+  end
+end
+
 -- A dry run reports the delta and counts it as applied in memory only, so
 -- that a recipe's later steps see what a real run would have left.
 function Plan:_pretend(d, record)
   report.call(self.reporter, "would", d)
   if record then
     d.status, d.reason = "applied", "dry run: not applied"
-    if not self.current_version or vcompare(d.version, self.current_version) > 0 then
-      self.current_version = d.version
-    end
+    self:_advance(d)
   end
   return 0
 end
@@ -720,9 +725,7 @@ function Plan:_execute(d, record, index, total)
     d.status, d.reason = "applied", nil
     d.execution_time = ms
     d.installed_on = os.date("%Y-%m-%d %H:%M:%S")
-    if not self.current_version or vcompare(d.version, self.current_version) > 0 then
-      self.current_version = d.version
-    end
+    self:_advance(d)
     if d.layout == "install" then self.baseline = d.version end
     self.table_exists, self.fresh = true, false
   end
