@@ -232,6 +232,7 @@ static int delta_read(lua_State *L) {
   luaL_Buffer b;
   char hex[33];
   size_t n;
+  int err;
   Md5 md5;
   FileBox *box = open_box(L, path);
   if (box == NULL) return push_errno(L, path);
@@ -243,16 +244,14 @@ static int delta_read(lua_State *L) {
     md5_update(&md5, (const unsigned char *)p, n);
     luaL_addsize(&b, n);
   } while (n == LUAL_BUFFERSIZE);
-  if (ferror(box->f)) {
-    int e = errno;
-    fclose(box->f);
-    box->f = NULL;
-    lua_pushnil(L);
-    lua_pushfstring(L, "%s: %s", path, strerror(e));
-    return 2;
-  }
+  err = ferror(box->f) ? errno : 0;
   fclose(box->f);
   box->f = NULL;
+  if (err) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s", path, strerror(err));
+    return 2;
+  }
   luaL_pushresult(&b);
   md5_hex(&md5, hex);
   lua_pushstring(L, hex);
