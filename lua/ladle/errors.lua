@@ -1,38 +1,100 @@
--- ladle.errors: failures that end a command with a documented exit code.
+-- ladle.errors: how ladle reports failure, in one place.
 --
--- Library functions report outside-world failures as `nil, message`;
--- commands and recipes turn them into a failure with `fail`, which the host
--- prints as one line on stderr before exiting with the failure's code.
+-- Three shapes, each for one purpose:
+--
+-- 1. A library function that meets a failure of the outside world (the
+--    server refused, a file is unreadable, a tool exited non-zero) returns
+--
+--        nil, message, details
+--
+--    message: one line for a person; details: a table with named fields,
+--    never a bare number or string. The fields in use:
+--      kind      what failed, for the exit code: "input" (a file, a name,
+--                a version the user gave), "database", "system", "usage"
+--      sqlstate, detail, hint, context, position, severity  (the server's)
+--      errno     (the operating system's), path
+--      status, stderr   (a child process's exit status and what it printed)
+--      file, line, column, offset   (where in an input file)
+--
+-- 2. Misuse by the caller (a wrong argument type, a missing required
+--    option) raises an ordinary Lua error: it is a bug to fix, not a
+--    condition to handle.
+--
+-- 3. Code that ends a command or a recipe raises a failure object with
+--    errors.fail(kind, fmt, ...): {kind =, exit =, message =}. The host
+--    prints its message as one line on stderr and exits with its code.
+--
+-- errors.codes is the one table from kinds to exit codes; no module below
+-- commands/ writes an exit code as a number.
 
 local errors = {}
 
 errors.codes = {
   ok = 0,
   found = 1,        -- differences or pending work found
-  usage = 2,        -- bad usage or bad input files
-  runtime = 3,      -- database or runtime failure
+  usage = 2,        -- bad usage
+  input = 2,        -- bad input files, names, versions
+  runtime = 3,      -- a runtime failure
+  database = 3,     -- the database refused or could not be reached
+  system = 3,       -- the operating system or a child process failed
   interrupted = 130,
 }
 
 local Failure = {}
 Failure.__index = Failure
+Failure.__name = "ladle.failure"
 Failure.__tostring = function(f) return f.message end
 
--- A failure object: {exit = code, message = text}.
-function errors.failure(code, message)
-  if type(code) == "string" then code = errors.codes[code] end
-  assert(math.type(code) == "integer", "fail: exit code must be an integer or a code name")
-  return setmetatable({ exit = code, message = tostring(message or "") }, Failure)
+local kind_of_code = { [0] = "ok", [1] = "found", [2] = "usage", [3] = "runtime", [130] = "interrupted" }
+
+-- errors.failure(kind, message[, fields]) -> a failure object.
+-- kind: a name in errors.codes or an exit code (what recipes pass on).
+function errors.failure(kind, message, fields)
+  local code
+  if type(kind) == "string" then
+    code = errors.codes[kind]
+    assert(code, "fail: unknown failure kind " .. kind)
+  else
+    code = kind
+    assert(math.type(code) == "integer", "fail: expected a failure kind or an exit code")
+    kind = kind_of_code[code] or "runtime"
+  end
+  local f = setmetatable({ kind = kind, exit = code, message = tostring(message or "") }, Failure)
+  for k, v in pairs(fields or {}) do
+    if f[k] == nil then f[k] = v end
+  end
+  return f
 end
 
 -- Raises a failure; format arguments as in string.format.
-function errors.fail(code, fmt, ...)
+function errors.fail(kind, fmt, ...)
   local message = select("#", ...) > 0 and string.format(fmt, ...) or fmt
-  error(errors.failure(code, message), 0)
+  error(errors.failure(kind, message), 0)
+end
+
+-- errors.raise(message, details[, default_kind]) raises what a library
+-- call returned as nil, message, details, as a failure of details.kind.
+function errors.raise(message, details, default_kind)
+  error(errors.failure((details and details.kind) or default_kind or "runtime", message, details), 0)
+end
+
+-- errors.check(value, message, details) -> value, or raises the failure.
+-- For calls that follow shape 1: errors.check(plan.new(opts)).
+function errors.check(value, message, details, ...)
+  if value == nil then errors.raise(message, details) end
+  return value, message, details, ...
 end
 
 function errors.is_failure(value)
   return getmetatable(value) == Failure
+end
+
+-- The value the host raises when Ctrl-C (or SIGTERM, SIGHUP) interrupts
+-- Lua code: an object whose metatable is named "ladle.interrupt" (see
+-- include/ladle.h). Code that catches errors lets it through.
+function errors.is_interrupt(value)
+  local mt = getmetatable(value)
+  return type(mt) == "table" and mt.__name == "ladle.interrupt"
 end
 
 return errors
