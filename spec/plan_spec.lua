@@ -265,21 +265,21 @@ describe("ladle.plan", function()
       assert.is_false(exists(db, "public.a"))
     end)
 
-    it("returns nil, message, 2 for bad input", function()
+    it("returns nil, message, details (kind input) for bad input", function()
       local dup = folder { ["1.0.0_01_a.sql"] = "", ["01.00.00_1_b.sql"] = "" }
-      local p, why, code = ladle.plan { conn = db, dir = dup, reporter = false }
+      local p, why, details = ladle.plan { conn = db, dir = dup, reporter = false }
       assert.is_nil(p)
-      assert.equal(2, code)
+      assert.equal("input", details.kind)
       assert.truthy(why:find("same version 1.0.0, phase unmarked and serial 1", 1, true))
-      p, why, code = ladle.plan { conn = db, dir = folder {}, to = "1.x", reporter = false }
+      p, why, details = ladle.plan { conn = db, dir = folder {}, to = "1.x", reporter = false }
       assert.is_nil(p)
-      assert.equal(2, code)
+      assert.equal("input", details.kind)
       assert.truthy(why:find("bad version '1.x'", 1, true))
-      p, why, code = ladle.plan { conn = db, dir = folder {}, table = "a.b.c", reporter = false }
+      p, why, details = ladle.plan { conn = db, dir = folder {}, table = "a.b.c", reporter = false }
       assert.is_nil(p)
-      assert.equal(2, code)
-      p, why, code = ladle.plan { conn = db, dir = "/nonexistent", reporter = false }
-      assert.equal(2, code)
+      assert.equal("input", details.kind)
+      p, why, details = ladle.plan { conn = db, dir = "/nonexistent", reporter = false }
+      assert.equal("input", details.kind)
       assert.equal("/nonexistent: No such file or directory", why)
       assert.has_error(function() ladle.plan { dir = "x" } end)
       assert.has_error(function() ladle.plan { conn = db } end)

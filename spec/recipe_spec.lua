@@ -7,7 +7,7 @@ local errors = require "ladle.errors"
 
 -- what recipes say goes to a file, not into the test log
 local said_path = env.tmpdir() .. "/said"
-recipe.output = assert(io.open(said_path, "w"))
+local said = assert(io.open(said_path, "w"))
 
 local function failure_of(fn, ...)
   local ok, err = pcall(fn, ...)
@@ -76,22 +76,27 @@ describe("recipe.hook", function()
   end)
 
   it("only prints in a dry run", function()
-    recipe.dry_run = true
-    local ok = pcall(recipe.hook, "touch " .. dir .. "/never", {})
-    recipe.dry_run = false
+    local ok = pcall(recipe.hook, "touch " .. dir .. "/never", {}, { dry_run = true, out = said })
     assert.is_true(ok)
     assert.is_nil(env.read(dir .. "/never"))
     assert.matches("Would run hook: touch " .. dir .. "/never\n", env.read(said_path), 1, true)
+    -- a recipe context passes its own dry run: nothing process-wide
+    local r = recipe.new { dry_run = true, output = said }
+    assert.is_true(r:hook("touch {dir}/never2", { dir = dir }))
+    assert.is_nil(env.read(dir .. "/never2"))
+    recipe.hook("touch {dir}/made2", { dir = dir })
+    assert.is_not_nil(env.read(dir .. "/made2"))
   end)
 end)
 
 describe("recipe.confirm", function()
   it("answers yes with --yes", function()
-    recipe.assume_yes = true
-    local ok, answer = pcall(recipe.confirm, "Upgrade production?")
-    recipe.assume_yes = false
+    local ok, answer = pcall(recipe.confirm, "Upgrade production?", { assume_yes = true, out = said })
     assert.is_true(ok)
     assert.is_true(answer)
+    local r = recipe.new { yes = true, output = said }
+    assert.is_true(r:confirm("Upgrade production?"))
+    assert.matches("Upgrade production%? yes %(%-%-yes%)", env.read(said_path))
   end)
 
   it("refuses without a terminal", function()

@@ -16,30 +16,30 @@
 -- @flag --deploy=CMD (required) deploy version {version} everywhere
 
 local ladle = require "ladle"
-local recipe = ladle.recipe
 local opts = ...
+local r = ladle.recipe.new(opts)
 
-local plan = recipe.plan(opts)
+local plan = r:plan()
 local steps = plan:versions()
 if #steps == 0 then
-  recipe.say("Nothing to upgrade.")
-  recipe.done(plan)
+  r:say("Nothing to upgrade.")
+  r:done(plan)
   return
 end
 
 plan:run_hooks("pre-all")
 for _, step in ipairs(steps) do
-  local vars = recipe.vars(opts, step.version)
+  local vars = r:vars(step.version)
   step:apply("pre")
-  ladle.hook(opts.canary, vars)
-  local ok, err = pcall(ladle.hook, opts.smoke, vars)
+  r:hook(opts.canary, vars)
+  local ok, err = pcall(r.hook, r, opts.smoke, vars)
   if not ok then
     if not ladle.errors.is_failure(err) then error(err, 0) end
     ladle.fail(err.exit, "%s: the canary runs %s, everything else the version before; post deltas of %s not "
       .. "applied (run again to resume)", err.message, step.version, step.version)
   end
-  ladle.hook(opts.deploy, vars)
+  r:hook(opts.deploy, vars)
   step:apply("post")
 end
 plan:run_hooks("post-all")
-recipe.done(plan)
+r:done(plan)

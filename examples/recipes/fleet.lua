@@ -12,8 +12,8 @@
 -- @flag --services=SERVICE (required) (many) the databases, as service names or conninfos, in order
 
 local ladle = require "ladle"
-local recipe = ladle.recipe
 local opts = ...
+local r = ladle.recipe.new(opts)
 
 local results = {}
 local failure
@@ -25,10 +25,9 @@ for _, service in ipairs(opts.services) do
   results[#results + 1] = entry
   if not failure then
     local ok, err = pcall(function()
-      local per = setmetatable({ pg_service = service }, { __index = opts })
-      local plan = recipe.plan(per)
+      local plan = r:plan { pg_service = service }
       entry.from = plan.current_version or "none"
-      recipe.say("== %s (at %s)", entry.service, entry.from)
+      r:say("== %s (at %s)", entry.service, entry.from)
       local count = plan:apply("all")
       entry.to = plan.current_version or "none"
       entry.status = count == 0 and "up to date" or string.format("upgraded (%d deltas)", count)
@@ -42,18 +41,18 @@ for _, service in ipairs(opts.services) do
   end
 end
 
-recipe.say("")
+r:say("")
 local width = 7
-for _, r in ipairs(results) do width = math.max(width, #r.service) end
-recipe.say("%-" .. width .. "s  %-7s  %-7s  %s", "SERVICE", "FROM", "TO", "STATUS")
-for _, r in ipairs(results) do
-  recipe.say("%-" .. width .. "s  %-7s  %-7s  %s", r.service, r.from or "", r.to or "", r.status)
+for _, row in ipairs(results) do width = math.max(width, #row.service) end
+r:say("%-" .. width .. "s  %-7s  %-7s  %s", "SERVICE", "FROM", "TO", "STATUS")
+for _, row in ipairs(results) do
+  r:say("%-" .. width .. "s  %-7s  %-7s  %s", row.service, row.from or "", row.to or "", row.status)
 end
 
 if failure then
   local done = 0
-  for _, r in ipairs(results) do
-    if r.status:match("^upgraded") or r.status == "up to date" then done = done + 1 end
+  for _, row in ipairs(results) do
+    if row.status:match("^upgraded") or row.status == "up to date" then done = done + 1 end
   end
   ladle.fail(ladle.errors.is_failure(failure) and failure.exit or 3,
     "fleet stopped at the first failure: %d of %d databases up to date", done, #results)

@@ -18,9 +18,10 @@ end
 
 local function run_tool(argv, env)
   local status, out, err = sys.spawn(argv, { env = env, stdout = "null", stderr = "capture" })
-  if status == nil then return nil, out end
+  if status == nil then return nil, out, { kind = "system", errno = type(err) == "table" and err.errno or nil } end
   if status ~= 0 then
-    return nil, string.format("%s failed (exit status %d): %s", argv[1], status, first_error(err)), err
+    return nil, string.format("%s failed (exit status %d): %s", argv[1], status, first_error(err)),
+      { kind = "system", status = status, stderr = err }
   end
   return true, err
 end
@@ -29,35 +30,37 @@ end
 -- goes into PGPASSWORD) and the environment.
 local function tool_target(target)
   local conninfo, password = pg.conninfo_split(target)
-  if not conninfo then return nil, password end
+  if not conninfo then return nil, password, { kind = "usage" } end
   return "--dbname=" .. conninfo, { PGPASSWORD = password }
 end
 
--- backup.dump(target, file, opts) -> true | nil, message, stderr
+-- backup.dump(target, file, opts) -> true | nil, message, details
+--   details: kind, and status and stderr (pg_dump's exit status and messages)
 --   opts.pg_dump_exe (default "pg_dump"), opts.args: extra arguments.
 -- Writes a custom-format dump (pg_dump -Fc), as pum does.
 function backup.dump(target, file, opts)
   opts = opts or {}
-  local dbname, env = tool_target(target)
-  if not dbname then return nil, env end
-  local created, err = sys.create(file, tonumber("600", 8))
-  if not created then return nil, err end
+  local dbname, env, details = tool_target(target)
+  if not dbname then return nil, env, details end
+  local created, err
+  created, err, details = sys.create(file, tonumber("600", 8))
+  if not created then return nil, err, { kind = "system", errno = type(details) == "table" and details.errno or nil } end
   local argv = { opts.pg_dump_exe or "pg_dump", "--format=custom", "--file=" .. file, dbname }
   for _, a in ipairs(opts.args or {}) do argv[#argv + 1] = a end
-  local ok, message, stderr = run_tool(argv, env)
+  local ok, message, failure = run_tool(argv, env)
   if not ok then os.remove(file) end  -- half a dump is worse than none
-  return ok, message, stderr
+  return ok, message, failure
 end
 
--- backup.restore(target, file, opts) -> true | nil, message, stderr
+-- backup.restore(target, file, opts) -> true | nil, message, details
 --   opts.pg_restore_exe (default "pg_restore"), opts.args: extra arguments
 --   (for example {"--clean", "--if-exists"}). Stops at the first error, as
 --   pum does.
 function backup.restore(target, file, opts)
   opts = opts or {}
-  local dbname, env = tool_target(target)
-  if not dbname then return nil, env end
-  if not sys.stat(file) then return nil, string.format("cannot read %s", file) end
+  local dbname, env, details = tool_target(target)
+  if not dbname then return nil, env, details end
+  if not sys.stat(file) then return nil, string.format("cannot read %s", file), { kind = "input", path = file } end
   local argv = { opts.pg_restore_exe or "pg_restore", "--exit-on-error", dbname }
   for _, a in ipairs(opts.args or {}) do argv[#argv + 1] = a end
   argv[#argv + 1] = file

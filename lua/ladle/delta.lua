@@ -301,12 +301,17 @@ end
 --   list.folders  names of the per-version folders read
 --   list.problems duplicates and unknown `-- ladle:` directives; scan fails
 --                 with the first one unless opts.lenient (what lint uses)
+-- opts.unmarked: the phase of deltas whose name has no pre/post marker
+-- ("post", the default, or "pre"); d.phase is settled here, d.phase_marked
+-- is the name's marker (nil when unmarked) and d.unmarked says which.
 -- Each delta has the fields of delta.parse plus path (dir/name), file (the
 -- base name), script (the name relative to dir), checksum (md5 hex of the
 -- bytes), size, transaction (false with the no-transaction marker).
 function delta.scan(dir, opts)
   assert(type(dir) == "string", "delta.scan: dir must be a string")
   opts = opts or {}
+  local unmarked = opts.unmarked or "post"
+  assert(unmarked == "pre" or unmarked == "post", "delta.scan: unmarked must be \"pre\" or \"post\"")
   local names, kinds_of = core.list(dir)
   if not names then return nil, kinds_of end
   local list = { install = {}, hooks = { ["pre-all"] = {}, ["post-all"] = {} }, ignored = {}, folders = {}, dir = dir,
@@ -330,7 +335,15 @@ function delta.scan(dir, opts)
     local d = setmetatable(fields, Delta)
     d.path, d.file, d.script, d.checksum, d.size = path, file, rel, checksum, size
     d.transaction = directive ~= delta.MARKER
+    -- the phase is settled here, once: the name's marker, else the
+    -- configured phase of unmarked deltas
     d.phase_marked = d.phase
+    d.unmarked = d.layout ~= "install" and d.layout ~= "hook" and d.phase == nil
+    if d.layout == "install" then
+      d.phase = "install"
+    elseif d.unmarked then
+      d.phase = unmarked
+    end
     if d.layout == "hook" then
       local hooks = list.hooks[d.hook]
       hooks[#hooks + 1] = d
@@ -375,7 +388,7 @@ function delta.scan(dir, opts)
   local problems = list.problems
   local slots, names_seen = {}, {}
   for _, d in ipairs(list) do
-    local phase = d.phase or "unmarked"
+    local phase = d.phase_marked or "unmarked"
     local key = d.serial and (d.version .. "|" .. phase .. "|" .. d.serial)
     if key and slots[key] then
       problems[#problems + 1] = duplicate_error(slots[key], d,

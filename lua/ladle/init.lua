@@ -21,8 +21,11 @@ local submodules = {
   lint = "ladle.lint",
   backup = "ladle.backup",
   recipe = "ladle.recipe",
+  session = "ladle.session",
   schema = "ladle.schema",
   diff = "ladle.diff",
+  ident = "ladle.ident",
+  catalog = "ladle.catalog",
 }
 
 local pg = require "ladle.pg"
@@ -33,18 +36,29 @@ ladle.null = pg.null
 ladle.fail = errors.fail
 ladle.exit_codes = errors.codes
 
--- Recipes: deploy hooks and confirmation (lua/ladle/recipe.lua, doc/recipes.md).
+-- Recipes: deploy hooks and confirmation (lua/ladle/recipe.lua,
+-- doc/recipes.md). opts as recipe.hook / recipe.confirm take them
+-- (dry_run, assume_yes, shell, env, cwd); a recipe's context
+-- (ladle.recipe.new(opts)) passes its own.
 function ladle.hook(cmd, vars, opts)
   return require("ladle.recipe").hook(cmd, vars, opts)
 end
 
-function ladle.confirm(question)
-  return require("ladle.recipe").confirm(question)
+function ladle.confirm(question, opts)
+  return require("ladle.recipe").confirm(question, opts)
 end
 
--- ladle.plan{conn =, dir =, table =, to =, ...} -> plan | nil, message, exit_code
--- (lua/ladle/plan.lua, doc/migrations.md)
+-- ladle.plan{conn =, dir =, table =, to =, ...} -> plan | nil, message, details
+-- (lua/ladle/plan.lua, doc/migrations.md). Reports on the console unless
+-- opts.reporter says otherwise (false: nothing).
 function ladle.plan(opts)
+  assert(type(opts) == "table", "ladle.plan: expected a table of options")
+  if opts.reporter == nil then
+    local copy = {}
+    for k, v in pairs(opts) do copy[k] = v end
+    copy.reporter = require("ladle.report").console()
+    opts = copy
+  end
   return require("ladle.plan").new(opts)
 end
 

@@ -1,32 +1,31 @@
 -- ladle.recipe: what a recipe needs besides the plan: deploy hooks run
--- without a shell, confirmation, dry runs, and the header comment in which
--- a recipe declares its flags.
+-- without a shell, confirmation, dry runs, progress lines, and the header
+-- comment in which a recipe declares its flags.
 --
 --   -- Blue-green: per version, pre deltas, deploy, post deltas.
 --   -- @flag --deploy=CMD (required) deploy the code of version {version}
 --   local ladle = require "ladle"
 --   local opts = ...
+--   local r = ladle.recipe.new(opts)      -- dry run, --yes, output: from opts
+--   local plan = r:plan()
+--   for _, step in ipairs(plan:versions()) do
+--     step:apply("pre")
+--     r:hook(opts.deploy, r:vars(step.version))
+--     step:apply("post")
+--   end
+--   r:done(plan)
+--
+-- Nothing here is process-wide: a recipe context carries its options, and
+-- the module functions (recipe.hook, recipe.confirm) take theirs as
+-- arguments.
 
 local errors = require "ladle.errors"
 local pg = require "ladle.pg"
+local session = require "ladle.session"
 local sys = require "ladle.sys"
 
 local recipe = {}
 local fail = errors.fail
-
--- Process-wide modes, set by `ladle run` from --dry-run and --yes: in a dry
--- run, hooks and deltas are printed, not run; with assume_yes, confirm()
--- answers yes without asking.
-recipe.dry_run = false
-recipe.assume_yes = false
-
--- Where recipes print their progress (a file handle; tests swap it).
-recipe.output = io.stdout
-
-function recipe.say(fmt, ...)
-  recipe.output:write(select("#", ...) > 0 and string.format(fmt, ...) or fmt, "\n")
-  recipe.output:flush()
-end
 
 -- Command strings ---------------------------------------------------------
 
@@ -103,9 +102,14 @@ function recipe.vars(opts, version)
   local service, password = opts.pg_service or "", nil
   if service:find("=", 1, true) or service:find("://", 1, true) then
     service, password = pg.conninfo_split(service)
-    if not service then fail(2, "-p: %s", password) end
+    if not service then fail("usage", "-p: %s", password) end
   end
   return { version = version, service = service, dir = opts.dir or "", pgpassword = password }
+end
+
+local function say_to(out, fmt, ...)
+  out:write(select("#", ...) > 0 and string.format(fmt, ...) or fmt, "\n")
+  out:flush()
 end
 
 -- recipe.hook(cmd, vars, opts) runs a deploy hook.
@@ -114,15 +118,18 @@ end
 --   (vars.pgpassword is never substituted: the hook gets it as PGPASSWORD).
 --   opts.shell: run the expanded string with `sh -c` (also when cmd starts
 --   with "sh -c", in which case the words are split as usual).
+--   opts.dry_run: print what would run (on opts.out, default stdout).
+--   opts.env, opts.cwd: for the child process.
 -- Placeholders are replaced after the string is split into words, so a
 -- value with spaces stays one argument. Output streams through. A non-zero
--- exit raises a failure naming the command and its status (exit 3; Ctrl-C
--- in the hook: 130). In a dry run, prints what would run.
+-- exit raises a failure naming the command and its status ("system", exit
+-- 3; Ctrl-C in the hook: "interrupted", 130).
 function recipe.hook(cmd, vars, opts)
   vars, opts = vars or {}, opts or {}
+  local out = opts.out or io.stdout
   if type(cmd) == "function" then
-    if recipe.dry_run then
-      recipe.say("Would call hook: %s", describe_hook(cmd))
+    if opts.dry_run then
+      say_to(out, "Would call hook: %s", describe_hook(cmd))
       return true
     end
     return cmd(vars)
@@ -142,11 +149,11 @@ function recipe.hook(cmd, vars, opts)
       if not argv[i] then argv = nil break end
     end
   end
-  if not argv then fail(2, "hook: %s", err) end
-  if #argv == 0 then fail(2, "hook: empty command") end
+  if not argv then fail("usage", "hook: %s", err) end
+  if #argv == 0 then fail("usage", "hook: empty command") end
   local shown = opts.shell and ("sh -c " .. argv[3]) or table.concat(argv, " ")
-  if recipe.dry_run then
-    recipe.say("Would run hook: %s", shown)
+  if opts.dry_run then
+    say_to(out, "Would run hook: %s", shown)
     return true
   end
   local env = opts.env
@@ -156,28 +163,31 @@ function recipe.hook(cmd, vars, opts)
   end
   local status
   status, err = sys.spawn(argv, { env = env, cwd = opts.cwd })
-  if status == nil then fail(3, "hook %s: %s", shown, err) end
-  if status == 130 then fail(130, "hook interrupted: %s", shown) end
-  if status ~= 0 then fail(3, "hook failed with exit status %d: %s", status, shown) end
+  if status == nil then fail("system", "hook %s: %s", shown, err) end
+  if status == 130 then fail("interrupted", "hook interrupted: %s", shown) end
+  if status ~= 0 then fail("system", "hook failed with exit status %d: %s", status, shown) end
   return true
 end
 
 -- Confirmation ---------------------------------------------------------------
 
--- recipe.confirm(question) -> boolean. Asks on a terminal (y/N); with --yes
--- it answers yes; without a terminal and without --yes it refuses: a usage
--- failure (exit 2) saying to pass --yes.
-function recipe.confirm(question)
-  if recipe.assume_yes then
-    recipe.say("%s yes (--yes)", question)
+-- recipe.confirm(question, opts) -> boolean. Asks on a terminal (y/N);
+-- with opts.assume_yes it answers yes; in opts.dry_run it says what it
+-- would ask; without a terminal and without assume_yes it refuses: a
+-- usage failure (exit 2) saying to pass --yes. Lines go to opts.out.
+function recipe.confirm(question, opts)
+  opts = opts or {}
+  local out = opts.out or io.stdout
+  if opts.assume_yes then
+    say_to(out, "%s yes (--yes)", question)
     return true
   end
-  if recipe.dry_run then
-    recipe.say("Would ask: %s", question)
+  if opts.dry_run then
+    say_to(out, "Would ask: %s", question)
     return true
   end
   if not (sys.isatty(io.stdin) and sys.isatty(io.stdout)) then
-    fail(2, "%s: no terminal to ask on; pass --yes to proceed without asking", question)
+    fail("usage", "%s: no terminal to ask on; pass --yes to proceed without asking", question)
   end
   io.stdout:write(question, " [y/N] ")
   io.stdout:flush()
@@ -185,43 +195,67 @@ function recipe.confirm(question)
   return answer ~= nil and answer:match("^%s*[yY]") ~= nil
 end
 
--- Plans ----------------------------------------------------------------------
+-- Recipe contexts --------------------------------------------------------------
 
--- recipe.plan(opts[, extra]) -> plan, with plan.conn open on opts.pg_service.
--- Builds the plan of opts.dir for opts.table up to opts.to (the options a
--- recipe receives), prints progress as `ladle upgrade` does, and takes the
--- upgrades table's lock for the rest of the recipe (not in a dry run), so
--- that pre deltas, deploy and post deltas run as one upgrade. Failures
--- raise: 2 for bad input, 3 for the database; a second upgrade running
--- waits, or fails at once with --no-wait.
--- extra: more plan.new options (reporter, unmarked, lock = false, ...).
-function recipe.plan(opts, extra)
-  local common = require "ladle.commands.common"
-  extra = extra or {}
-  if not opts.dir then fail(2, "no delta folder: pass -d DIR (or delta_dir in the config file)") end
-  local conn = common.connect(opts)
-  local take_lock = extra.lock ~= false
-  local plan_opts = {}
-  for k, v in pairs(extra) do if k ~= "lock" then plan_opts[k] = v end end
-  local plan = common.plan(opts, conn, plan_opts)
-  common.warn_ignored(plan)
-  -- what would refuse the upgrade refuses it now, before any hook runs
-  plan:check(plan:pending())
-  if take_lock and not plan.dry_run then
-    local ok, message = plan:lock()
-    if not ok then fail(3, "%s", message) end
-  end
-  return plan
+local Recipe = {}
+Recipe.__index = Recipe
+recipe.Recipe = Recipe
+
+-- recipe.new(opts) -> a recipe context for the options a recipe received:
+--   r.opts        the options
+--   r.dry_run     --dry-run: hooks, deltas and confirmations are printed
+--   r.assume_yes  --yes: confirmations answer yes
+--   r.out         where progress lines go: stdout, or stderr with --json
+--                 (stdout then carries the plan's JSON lines only)
+function recipe.new(opts)
+  assert(type(opts) == "table", "recipe.new: expected the recipe's options")
+  return setmetatable({
+    opts = opts, dry_run = opts.dry_run == true, assume_yes = opts.yes == true,
+    out = opts.output or (opts.json and io.stderr or io.stdout),
+  }, Recipe)
 end
 
--- recipe.done(plan) prints where the upgrade left the database (or, in a
--- dry run, where it would have).
-function recipe.done(plan)
-  if plan.dry_run then
-    recipe.say("Dry run: nothing was changed; %s would be at version %s.", plan.table,
-      plan.current_version or "none")
+-- r:say(fmt, ...) prints a progress line.
+function Recipe:say(fmt, ...)
+  say_to(self.out, fmt, ...)
+end
+
+-- r:plan([overrides[, extra]]) -> plan, with plan.conn open on the
+-- target: ladle.session.open with the recipe's options, overridden by
+-- `overrides` (another pg_service, say). Checks the plan before any hook
+-- runs and holds the upgrades table's lock for the rest of the recipe (not
+-- in a dry run). extra: more plan.new options (lock = false: no lock).
+function Recipe:plan(overrides, extra)
+  local merged = setmetatable({}, { __index = self.opts })
+  for k, v in pairs(overrides or {}) do merged[k] = v end
+  merged.dry_run = self.dry_run
+  return session.open(merged, extra)
+end
+
+-- r:hook(cmd, vars[, opts]): recipe.hook with the recipe's dry run.
+function Recipe:hook(cmd, vars, opts)
+  local merged = { dry_run = self.dry_run, out = self.out }
+  for k, v in pairs(opts or {}) do merged[k] = v end
+  return recipe.hook(cmd, vars, merged)
+end
+
+-- r:confirm(question): recipe.confirm with the recipe's --yes and dry run.
+function Recipe:confirm(question)
+  return recipe.confirm(question, { assume_yes = self.assume_yes, dry_run = self.dry_run, out = self.out })
+end
+
+-- r:vars(version): recipe.vars with the recipe's options.
+function Recipe:vars(version)
+  return recipe.vars(self.opts, version)
+end
+
+-- r:done(plan) prints where the upgrade left the database (or, in a dry
+-- run, where it would have).
+function Recipe:done(plan)
+  if self.dry_run then
+    self:say("Dry run: nothing was changed; %s would be at version %s.", plan.table, plan.current_version or "none")
   else
-    recipe.say("%s is at version %s.", plan.table, plan.current_version or "none")
+    self:say("%s is at version %s.", plan.table, plan.current_version or "none")
   end
 end
 

@@ -4,6 +4,7 @@
 --   start(delta, index, total)  before a delta (or hook) runs
 --   done(delta, ms)             after it committed
 --   failed(delta, failure)      after it failed (nothing of it was kept)
+--   interrupted(delta)          after Ctrl-C stopped it (nothing of it was kept)
 --   waiting(holder_text)        when the lock is held by another session
 --   would(delta)                in a dry run, instead of start/done
 --   note(text)                  anything else worth a line
@@ -76,6 +77,10 @@ function Console:failed(d, failure)
   self:outcome("FAILED")
 end
 
+function Console:interrupted(d)
+  self:outcome("INTERRUPTED")
+end
+
 function Console:would(d)
   self.out:write(d.layout == "hook" and "Would run " or "Would apply ", report.label(d),
     d.transaction == false and " (outside a transaction)" or "", "\n")
@@ -131,6 +136,10 @@ end
 function Json:failed(d, failure)
   self:emit(delta_fields(d, { event = "failed", message = failure.message, exit = failure.exit,
     line = failure.line, sqlstate = failure.sqlstate }))
+end
+
+function Json:interrupted(d)
+  self:emit(delta_fields(d, { event = "interrupted" }))
 end
 
 function Json:would(d)

@@ -11,6 +11,8 @@
 -- ladle reads and continues a table created by pum 0.x as it is, and
 -- creates its own tables with the same columns, so pum can still read them.
 
+local catalog = require "ladle.catalog"
+local ident = require "ladle.ident"
 local sys = require "ladle.sys"
 local version = require "ladle.version"
 
@@ -34,35 +36,9 @@ tracker.Tracker = Tracker
 -- "quoted"); a bare name is in public. Returns schema, table or nil, reason.
 function tracker.parse_name(name)
   if type(name) ~= "string" or name == "" then return nil, "the upgrades table needs a name (schema.table)" end
-  local parts, rest = {}, name
-  while true do
-    local part, after
-    if rest:sub(1, 1) == '"' then
-      local i, buf = 2, {}
-      while true do
-        local q = rest:find('"', i, true)
-        if not q then return nil, string.format("bad table name '%s': unclosed quote", name) end
-        buf[#buf + 1] = rest:sub(i, q - 1)
-        if rest:sub(q + 1, q + 1) == '"' then
-          buf[#buf + 1] = '"'
-          i = q + 2
-        else
-          part, after = table.concat(buf), rest:sub(q + 1)
-          break
-        end
-      end
-      if part == "" then return nil, string.format("bad table name '%s': empty quoted name", name) end
-    else
-      part, after = rest:match("^([%a_][%w_$]*)(.*)$")
-      if not part then return nil, string.format("bad table name '%s' (expected schema.table)", name) end
-      part = part:lower()
-    end
-    parts[#parts + 1] = part
-    if after == "" then break end
-    if after:sub(1, 1) ~= "." or #parts >= 2 then
-      return nil, string.format("bad table name '%s' (expected schema.table)", name)
-    end
-    rest = after:sub(2)
+  local parts = ident.parse(name)
+  if not parts or #parts > 2 then
+    return nil, string.format("bad table name '%s' (expected schema.table)", name)
   end
   if #parts == 1 then return "public", parts[1] end
   return parts[1], parts[2]
@@ -91,18 +67,28 @@ function tracker.open(conn, name)
   return self
 end
 
-local function query(conn, sql, ...)
-  local rows, message, err = conn:query(sql, ...)
-  if not rows then return nil, message, err end
-  return rows
+-- A failing query is a "database" failure.
+local function database_result(rows, message, details)
+  if rows then return rows end
+  details = details or {}
+  details.kind = "database"
+  return nil, message, details
 end
 
--- t:inspect() -> state | nil, message, exit_code
+local function query(conn, sql, ...)
+  return database_result(conn:query(sql, ...))
+end
+
+local function catalog_query(conn, sql, ...)
+  return database_result(catalog.query(conn, sql, ...))
+end
+
+-- t:inspect() -> state | nil, message, details
 -- state: {exists, schema_exists, columns = {name = true}, can_write}.
--- A table that lacks pum's columns is refused (exit code 2; a database
--- failure is 3).
+-- A table that lacks pum's columns is refused (details.kind "input"; a
+-- database failure is "database").
 function Tracker:inspect()
-  local rows, message = query(self.conn, [[
+  local rows, message, details = catalog_query(self.conn, [[
 SELECT (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = $1) IS NOT NULL AS schema_exists,
        t.oid::int8 AS oid, t.relkind::text AS relkind, t.columns,
        t.can_write
@@ -115,13 +101,13 @@ LEFT JOIN (
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   WHERE n.nspname = $1 AND c.relname = $2
 ) AS t ON true]], self.schema, self.table)
-  if not rows then return nil, message, 3 end
+  if not rows then return nil, message, details end
   local row = rows[1]
   local state = { exists = row.oid ~= nil, schema_exists = row.schema_exists, columns = {},
                   can_write = row.can_write }
   if state.exists then
     if row.relkind ~= "r" and row.relkind ~= "p" then
-      return nil, string.format("%s is not a table", self.name), 2
+      return nil, string.format("%s is not a table", self.name), { kind = "input" }
     end
     for _, c in ipairs(row.columns or {}) do state.columns[c] = true end
     local missing = {}
@@ -130,7 +116,7 @@ LEFT JOIN (
     end
     if #missing > 0 then
       return nil, string.format("%s is not an upgrades table: it has no column %s", self.name,
-        table.concat(missing, ", ")), 2
+        table.concat(missing, ", ")), { kind = "input" }
     end
   end
   self.state = state
@@ -266,12 +252,13 @@ end
 -- Who holds this table's lock: {pid, application_name, since} or nil.
 function Tracker:lock_holder()
   local objid = self.lock_key < 0 and self.lock_key + 0x100000000 or self.lock_key
-  local rows = query(self.conn, [[
+  local rows = catalog_query(self.conn, [[
 SELECT l.pid, a.application_name, pg_catalog.to_char(a.xact_start, 'HH24:MI:SS') AS since,
        pg_catalog.to_char(a.backend_start, 'HH24:MI:SS') AS connected
 FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
 WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::oid AND l.objid = $2::oid
-  AND l.objsubid = 2 AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
+  AND l.objsubid = 2
+  AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
 LIMIT 1]], tracker.LOCK_CLASS, objid)
   return rows and rows[1] or nil
 end
@@ -336,7 +323,7 @@ end
 -- Is the database empty apart from this table? No relation, function,
 -- type or schema of the user's (extension members do not count).
 function Tracker:database_is_empty()
-  local rows, message = query(self.conn, [[
+  local rows, message, details = catalog_query(self.conn, [[
 WITH tracking AS (
   SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   WHERE n.nspname = $1 AND c.relname = $2
@@ -347,21 +334,21 @@ WITH tracking AS (
   SELECT d.classid, d.objid FROM pg_catalog.pg_depend d WHERE d.deptype = 'e'
 )
 SELECT
-  (SELECT count(*) FROM pg_catalog.pg_class c JOIN user_ns n ON n.oid = c.relnamespace
+  (SELECT pg_catalog.count(*) FROM pg_catalog.pg_class c JOIN user_ns n ON n.oid = c.relnamespace
    WHERE c.oid NOT IN (SELECT oid FROM tracking)
      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indexrelid = c.oid AND i.indrelid IN (SELECT oid FROM tracking))
      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
                      AND d.objid = c.oid AND d.refobjid IN (SELECT oid FROM tracking))
      AND NOT EXISTS (SELECT 1 FROM extension_member e WHERE e.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND e.objid = c.oid))
-+ (SELECT count(*) FROM pg_catalog.pg_proc p JOIN user_ns n ON n.oid = p.pronamespace
++ (SELECT pg_catalog.count(*) FROM pg_catalog.pg_proc p JOIN user_ns n ON n.oid = p.pronamespace
    WHERE NOT EXISTS (SELECT 1 FROM extension_member e WHERE e.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND e.objid = p.oid))
-+ (SELECT count(*) FROM pg_catalog.pg_type t JOIN user_ns n ON n.oid = t.typnamespace
++ (SELECT pg_catalog.count(*) FROM pg_catalog.pg_type t JOIN user_ns n ON n.oid = t.typnamespace
    WHERE t.typtype IN ('b', 'd', 'e', 'r') AND t.typrelid = 0 AND t.typcategory <> 'A'
      AND NOT EXISTS (SELECT 1 FROM extension_member e WHERE e.classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND e.objid = t.oid))
-+ (SELECT count(*) FROM user_ns n WHERE n.nspname NOT IN ('public', $1)
++ (SELECT pg_catalog.count(*) FROM user_ns n WHERE n.nspname NOT IN ('public', $1)
      AND NOT EXISTS (SELECT 1 FROM extension_member e WHERE e.classid = 'pg_catalog.pg_namespace'::pg_catalog.regclass AND e.objid = n.oid))
   AS objects]], self.schema, self.table)
-  if not rows then return nil, message end
+  if not rows then return nil, message, details end
   return rows[1].objects == 0
 end
 

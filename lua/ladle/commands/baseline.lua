@@ -1,6 +1,7 @@
 -- ladle baseline: record the version a database is at, without running anything.
 
 local common = require "ladle.commands.common"
+local session = require "ladle.session"
 local errors = require "ladle.errors"
 local tracker = require "ladle.tracker"
 local version = require "ladle.version"
@@ -29,43 +30,47 @@ table.insert(baseline.flags, { "-b", "--baseline", arg = "VERSION", help = "the 
     return false, why
   end })
 
-function baseline.run(opts, _, global)
-  local o = common.options(opts, global)
-  if not o.baseline then errors.fail(2, "baseline: -b/--baseline VERSION is required") end
-  local v = version.normalize(o.baseline)
-  local conn <close> = common.connect(o)
-  -- the delta folder is read first: bad input must stop us before we write
-  local plan = o.dir and common.plan(o, conn, { reporter = false })
-  local t, why = plan and plan.tracker, nil
-  if not t then
-    t, why = tracker.open(conn, o.table)
-    if not t then errors.fail(2, "%s", why) end
-  end
-  local ok, message = t:lock { wait = true }
-  if not ok then errors.fail(3, "%s", message) end
-  local state, code
-  state, message, code = t:inspect()
-  if not state then errors.fail(code or 3, "%s", message) end
+-- Without -d there is no plan: the table alone, under its lock.
+local function record(conn, o, v)
+  local t, why = tracker.open(conn, o.table)
+  if not t then errors.fail("input", "%s", why) end
+  local ok, message, details = t:lock { wait = true }
+  if not ok then errors.raise(message, details, "database") end
+  local state
+  state, message, details = t:inspect()
+  if not state then errors.raise(message, details, "database") end
   if state.exists then
     local rows
-    rows, message = t:rows()
-    if not rows then errors.fail(3, "%s", message) end
+    rows, message, details = t:rows()
+    if not rows then errors.raise(message, details, "database") end
     local current = tracker.current_version(rows)
     if current then
-      errors.fail(2, "%s already records version %s; a baseline only starts an empty table", t.name, current)
+      errors.fail("input", "%s already records version %s; a baseline only starts an empty table", t.name, current)
     end
   end
   ok, message = t:baseline(v)
-  if not ok then errors.fail(3, "%s: %s", t.name, message) end
+  if not ok then errors.fail("database", "%s: %s", t.name, message) end
   t:unlock()
-  print(string.format("Baseline %s recorded in %s (%s).", v, t.name, common.describe_conn(conn)))
-  if plan then
-    ok, message = plan:refresh()
-    if not ok then errors.fail(3, "%s", message) end
-    local counts = plan:counts()
-    print(string.format("%s: %d delta%s below %s will never run; %d pending.", o.dir, counts["below baseline"],
-      counts["below baseline"] == 1 and "" or "s", v, counts.pending))
+  return t.name
+end
+
+function baseline.run(opts, _, global)
+  local o = common.options(opts, global)
+  if not o.baseline then errors.fail("usage", "baseline: -b/--baseline VERSION is required") end
+  local v = version.normalize(o.baseline)
+  local conn <close> = session.connect(o)
+  if not o.dir then
+    local name = record(conn, o, v)
+    print(string.format("Baseline %s recorded in %s (%s).", v, name, session.describe_conn(conn)))
+    return 0
   end
+  -- the delta folder is read first: bad input must stop us before we write
+  local plan = session.plan(o, conn, { reporter = false })
+  plan:record_baseline(v)
+  print(string.format("Baseline %s recorded in %s (%s).", v, plan.table, session.describe_conn(conn)))
+  local counts = plan:counts()
+  print(string.format("%s: %d delta%s below %s will never run; %d pending.", o.dir, counts.below_baseline,
+    counts.below_baseline == 1 and "" or "s", v, counts.pending))
   return 0
 end
 

@@ -6,14 +6,15 @@
 --   local common = require "ladle.commands.common"
 --   flags = common.flags { "pg_service", "table", "dir", "config", "to", "json" }
 --   local o = common.options(opts, global)   -- flags > config file > defaults
---   local db = common.connect(o)
---   local plan = common.plan(o, db)
+--   local db = session.connect(o)              -- ladle.session
+--   local plan = session.plan(o, db)
 --
 -- Failures raise ladle.errors failures: 2 for bad usage or input (a bad
 -- config file is one line FILE:LINE:COLUMN: problem), 3 for the database.
 
 local errors = require "ladle.errors"
 local pg = require "ladle.pg"
+local session = require "ladle.session"
 local tracker = require "ladle.tracker"
 local version = require "ladle.version"
 local yaml = require "ladle.yaml"
@@ -81,7 +82,7 @@ common.definitions = {
 }
 
 -- common.flags{"pg_service", "table", ...} -> flag list for a command module.
--- Each call gives fresh tables (cli.parse annotates them).
+-- Each call gives fresh tables (args.parse annotates them).
 function common.flags(names)
   local list = {}
   for _, name in ipairs(names) do
@@ -174,63 +175,29 @@ function common.need(o, key, flag, config_key, command)
   return o[key]
 end
 
--- Database -----------------------------------------------------------------------------------------
+-- Database ---------------------------------------------------------------------------------
 
--- How to name a connection target in a message, password masked.
+-- Options -> connection -> plan is ladle.session's job (recipes use it
+-- too); these are its names where commands look for them.
 common.target_name = pg.target_name
+common.connect = session.connect
+common.describe_conn = session.describe_conn
 
--- common.connect(o) -> conn. A failure to connect is exit 3.
-function common.connect(o)
-  local target = o.pg_service
-  local conn, message = pg.connect(target)
-  if not conn then
-    fail(3, "cannot connect to %s: %s", common.target_name(target), message)
-  end
-  -- warnings from deltas matter to the person upgrading; notices are noise
-  conn:on_notice(function(notice)
-    if notice.severity == "WARNING" then io.stderr:write("ladle: WARNING: ", notice.message or "", "\n") end
-  end)
-  return conn
-end
-
--- common.reporter(o) -> the reporter for --json or a terminal.
-function common.reporter(o)
-  local report = require "ladle.report"
-  if o.json then return report.json() end
-  return report.console()
-end
-
--- common.plan(o, conn, extra) -> plan. Bad input exits 2, the database 3.
-function common.plan(o, conn, extra)
-  local plan = require "ladle.plan"
-  local opts = {
-    conn = conn, dir = o.dir, table = o.table, to = o.to, unmarked = o.unmarked,
-    out_of_order = o.out_of_order, reporter = common.reporter(o),
-    lock = { wait = not o.no_wait, timeout = o.lock_timeout_seconds },
-  }
-  for k, v in pairs(extra or {}) do opts[k] = v end
-  local p, message, code = plan.new(opts)
-  if not p then fail(code or 3, "%s", message) end
-  return p
-end
-
--- Warns about files in the delta folder that look like deltas but match no
--- layout: silently skipping them would be worse.
-function common.warn_ignored(p)
-  for _, item in ipairs(p.ignored or {}) do
-    local name = item.script or item.path
-    if not item.folder and (name:lower():match("%.sql$") or name:lower():match("%.lua$") or name:lower():match("%.py$")) then
-      io.stderr:write(string.format("ladle: warning: %s %s; it is not a delta (see 'ladle lint')\n", item.path, item.reason))
-    end
-  end
-end
+-- common.plan(o, conn, extra) -> plan (session.plan).
+common.plan = session.plan
 
 -- Ends a command after a pg_dump / pg_restore run (ladle.backup): the
 -- tool's own messages, then one line, exit 3.
-function common.tool_outcome(ok, message, stderr)
+function common.tool_outcome(ok, message, details)
   if ok then return end
-  if stderr and stderr ~= "" then io.stderr:write(stderr) end
-  fail(3, "%s", message)
+  details = details or {}
+  if details.stderr and details.stderr ~= "" then io.stderr:write(details.stderr) end
+  errors.raise(message, details, "system")
+end
+
+-- Scripts, recipes and -e chunks see the public API as the global `ladle`.
+function common.expose_api()
+  if rawget(_G, "ladle") == nil then rawset(_G, "ladle", require "ladle") end
 end
 
 -- Output ---------------------------------------------------------------------------------------
@@ -259,12 +226,6 @@ function common.print_table(rows, out)
     lines[r] = table.concat(cells, "  ")
   end
   out:write(table.concat(lines, "\n"), "\n")
-end
-
--- Where we are, for headers: "app on /tmp/x:5432" without secrets.
-function common.describe_conn(conn)
-  local info = conn:info()
-  return string.format("%s on %s:%s", info.dbname, info.host or "localhost", info.port)
 end
 
 return common

@@ -1,6 +1,7 @@
 -- ladle info: every delta with its status, the current version, what is pending.
 
 local common = require "ladle.commands.common"
+local session = require "ladle.session"
 local json = require "ladle.json"
 
 local info = {
@@ -64,7 +65,7 @@ end
 function info.print(plan, conn, out)
   out = out or io.stdout
   local counts = plan:counts()
-  local header = string.format("Upgrades table %s in %s", plan.table, common.describe_conn(conn))
+  local header = string.format("Upgrades table %s in %s", plan.table, session.describe_conn(conn))
   out:write(header, "\n")
   if not plan.table_exists then
     if plan.fresh then
@@ -117,7 +118,8 @@ function info.print(plan, conn, out)
   if #extras > 0 then out:write("\n", table.concat(extras, "\n"), "\n") end
   local parts = { string.format("%d pending", counts.pending) }
   for _, status in ipairs { "applied", "below baseline", "changed", "missing" } do
-    if counts[status] > 0 then parts[#parts + 1] = string.format("%d %s", counts[status], status) end
+    local n = counts[status:gsub(" ", "_")]
+    if n > 0 then parts[#parts + 1] = string.format("%d %s", n, status) end
   end
   if counts.beyond_target > 0 then parts[#parts + 1] = string.format("%d above the target", counts.beyond_target) end
   out:write("\n", table.concat(parts, ", "), ".\n")
@@ -129,8 +131,8 @@ end
 function info.run(opts, _, global)
   local o = common.options(opts, global)
   common.need(o, "dir", "-d/--dir", "delta_dir", "info")
-  local conn <close> = common.connect(o)
-  local plan = common.plan(o, conn)
+  local conn <close> = session.connect(o)
+  local plan = session.plan(o, conn)
   if o.json then
     io.stdout:write(json.encode(info.document(plan)), "\n")
   else

@@ -1,6 +1,7 @@
 -- ladle repair: accept applied deltas whose files changed.
 
 local common = require "ladle.commands.common"
+local session = require "ladle.session"
 local json = require "ladle.json"
 
 local repair = {
@@ -20,8 +21,8 @@ table. Nothing is run. --dry-run only shows them.]],
 function repair.run(opts, _, global)
   local o = common.options(opts, global)
   common.need(o, "dir", "-d/--dir", "delta_dir", "repair")
-  local conn <close> = common.connect(o)
-  local plan = common.plan(o, conn, { reporter = false })
+  local conn <close> = session.connect(o)
+  local plan = session.plan(o, conn, { reporter = false })
   local changed = plan:changed()
   local listed = json.array {}
   for _, d in ipairs(changed) do

@@ -12,7 +12,7 @@
 -- Like lua.c, it also gets the global `arg` (arg[0] the file, arg[1..] the
 -- words after it).
 
-local cli = require "ladle.cli"
+local args = require "ladle.commands.args"
 local common = require "ladle.commands.common"
 local errors = require "ladle.errors"
 local recipe = require "ladle.recipe"
@@ -98,26 +98,22 @@ end
 function run.execute(found, opts, script_args, progname)
   local chunk, err = loadfile(found.path)
   if not chunk then fail(2, "%s", err) end
-  recipe.dry_run = opts.dry_run == true
-  recipe.assume_yes = opts.yes == true
-  -- with --json, stdout carries the plan's JSON lines only
-  recipe.output = opts.json and io.stderr or io.stdout
   local script_arg = { [0] = found.path, [-1] = "run", [-2] = progname or "ladle" }
   for i, a in ipairs(script_args or {}) do script_arg[i] = a end
   rawset(_G, "arg", script_arg)
-  cli.expose_api()
+  common.expose_api()
   local result = chunk(opts)
   return math.type(result) == "integer" and result or 0
 end
 
-function run.run(args, global)
-  local first = args[1]
+function run.run(words, global)
+  local first = words[1]
   if first == nil then
-    io.stderr:write(cli.command_help(run))
+    io.stderr:write(args.command_help(run))
     return 2
   end
   if first == "-h" or first == "--help" then
-    io.write(cli.command_help(run))
+    io.write(args.command_help(run))
     return 0
   end
   if first == "--list" or first == "-l" then
@@ -130,29 +126,29 @@ function run.run(args, global)
   if first:sub(1, 1) == "-" then
     fail(2, "run: expected a recipe name or file before the flags (see 'ladle run --help')")
   end
-  return run.recipe(first, table.move(args, 2, #args, 1, {}), global)
+  return run.recipe(first, table.move(words, 2, #words, 1, {}), global)
 end
 
 -- run.recipe(name, args, global[, display]) parses args against the common
 -- flags and the recipe's header, then runs it. display names the command
 -- in help and messages ("test-and-upgrade" rather than "run test-and-upgrade").
-function run.recipe(name, args, global, display)
+function run.recipe(name, words, global, display)
   local found = run.find(name)
   local header, why = recipe.read_header(found.path)
   if not header then fail(2, "%s", why) end
   local command = command_for(found, header, display)
-  for _, word in ipairs(args) do
+  for _, word in ipairs(words) do
     if word == "--" then break end
     if word == "-h" or word == "--help" then
-      io.write(cli.command_help(command))
+      io.write(args.command_help(command))
       return 0
     end
   end
-  local parsed, positional = cli.parse(command.flags, args, command.name)
+  local parsed, positional = args.parse(command.flags, words, command.name)
   local opts = common.options(parsed, global)
   opts.args = positional
   opts.recipe = found
-  return run.execute(found, opts, args, global.progname)
+  return run.execute(found, opts, words, global.progname)
 end
 
 return run

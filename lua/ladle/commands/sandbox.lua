@@ -2,7 +2,7 @@
 -- throwaway PostgreSQL cluster, then remove the cluster.
 
 local errors = require "ladle.errors"
-local cli = require "ladle.cli"
+local args = require "ladle.commands.args"
 local sandbox = require "ladle.sandbox"
 local sys = require "ladle.sys"
 
@@ -21,13 +21,13 @@ and removes the directory, also after Ctrl-C. Exits with COMMAND's status
   raw_args = true,
 }
 
-function command.run(args)
-  if args[1] == "-h" or args[1] == "--help" then
-    io.write(cli.command_help(command))
+function command.run(words)
+  if words[1] == "-h" or words[1] == "--help" then
+    io.write(args.command_help(command))
     return 0
   end
-  if args[1] == "--" then table.remove(args, 1) end
-  if #args == 0 then
+  if words[1] == "--" then table.remove(words, 1) end
+  if #words == 0 then
     errors.fail(2, "sandbox: no command given (usage: %s)", command.usage)
   end
   local bindir, why = sandbox.bindir()
@@ -35,7 +35,7 @@ function command.run(args)
   local cluster, err = sandbox.start()
   if not cluster then errors.fail(3, "could not start a throwaway cluster: %s", err) end
   local status
-  status, err = sys.spawn(args, { env = cluster:env() })
+  status, err = sys.spawn(words, { env = cluster:env() })
   cluster:stop()
   if not status then errors.fail(127, "sandbox: %s", err) end
   return status

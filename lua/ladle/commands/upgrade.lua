@@ -1,6 +1,7 @@
 -- ladle upgrade: apply what is pending, in order, each delta exactly once.
 
 local common = require "ladle.commands.common"
+local session = require "ladle.session"
 local sys = require "ladle.sys"
 
 local upgrade = {
@@ -61,9 +62,9 @@ function upgrade.run(opts, _, global)
   local o = common.options(opts, global)
   common.need(o, "dir", "-d/--dir", "delta_dir", "upgrade")
   local phase = o.phase or "all"
-  local conn <close> = common.connect(o)
-  local plan = common.plan(o, conn, { dry_run = o.dry_run == true })
-  common.warn_ignored(plan)
+  local conn <close> = session.connect(o)
+  local plan = session.plan(o, conn)
+  session.warn_ignored(plan)
   if o.dry_run then return dry_run(plan, phase, o) end
   plan:check(plan:selection(phase))  -- a refused upgrade does not announce itself first
 
@@ -71,7 +72,7 @@ function upgrade.run(opts, _, global)
   if not o.json then
     local pending = #plan:pending()
     if pending > 0 then
-      print(string.format("Upgrading %s (%s) from %s%s: %d pending delta%s", common.describe_conn(conn), plan.table,
+      print(string.format("Upgrading %s (%s) from %s%s: %d pending delta%s", session.describe_conn(conn), plan.table,
         plan.current_version or (plan.fresh and "an empty database" or "nothing"),
         plan.target and (" to " .. plan.target) or "", pending, pending == 1 and "" or "s"))
     end

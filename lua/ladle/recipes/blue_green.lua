@@ -11,22 +11,21 @@
 -- @flag --deploy=CMD (required) deploy the code of version {version} ({service} and {dir} too)
 
 local ladle = require "ladle"
-local recipe = ladle.recipe
 local opts = ...
+local r = ladle.recipe.new(opts)
 
-local plan = recipe.plan(opts)
+local plan = r:plan()
 local steps = plan:versions()
 if #steps == 0 then
-  recipe.say("Nothing to upgrade.")
-  recipe.done(plan)
+  r:say("Nothing to upgrade.")
+  r:done(plan)
   return
 end
 
 plan:run_hooks("pre-all")
 for _, step in ipairs(steps) do
-  local vars = recipe.vars(opts, step.version)
   step:apply("pre")
-  local ok, err = pcall(ladle.hook, opts.deploy, vars)
+  local ok, err = pcall(r.hook, r, opts.deploy, r:vars(step.version))
   if not ok then
     if ladle.errors.is_failure(err) then
       ladle.fail(err.exit, "%s (version %s: pre deltas applied, post deltas not; run the recipe again to resume)",
@@ -37,4 +36,4 @@ for _, step in ipairs(steps) do
   step:apply("post")
 end
 plan:run_hooks("post-all")
-recipe.done(plan)
+r:done(plan)

@@ -12,18 +12,18 @@
 -- @flag --start=CMD start the services again
 
 local ladle = require "ladle"
-local recipe = ladle.recipe
 local opts = ...
+local r = ladle.recipe.new(opts)
 
-local plan = recipe.plan(opts)
+local plan = r:plan()
 local steps = plan:versions()
-if #steps == 0 then recipe.say("No pending delta: the hooks still run (a release of code only).") end
+if #steps == 0 then r:say("No pending delta: the hooks still run (a release of code only).") end
 
 -- the version deployed: --to when given, else the newest with pending deltas
 local target = plan.target or (steps[#steps] and steps[#steps].version) or plan.current_version or ""
-local vars = recipe.vars(opts, target)
+local vars = r:vars(target)
 
-if opts.stop then ladle.hook(opts.stop, vars) end
+if opts.stop then r:hook(opts.stop, vars) end
 
 local ok, err = pcall(plan.apply, plan, "all")
 if not ok then
@@ -33,6 +33,6 @@ if not ok then
   error(err, 0)
 end
 
-if opts.deploy then ladle.hook(opts.deploy, vars) end
-if opts.start then ladle.hook(opts.start, vars) end
-recipe.done(plan)
+if opts.deploy then r:hook(opts.deploy, vars) end
+if opts.start then r:hook(opts.start, vars) end
+r:done(plan)

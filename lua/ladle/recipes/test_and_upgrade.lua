@@ -18,9 +18,9 @@
 -- @flag -i, --ignore=KIND (many) kinds left out of the comparison: tables columns constraints views sequences indexes triggers functions rules ...
 
 local ladle = require "ladle"
-local recipe = ladle.recipe
 local sys = ladle.sys
 local opts = ...
+local r = ladle.recipe.new(opts)
 
 local fail = ladle.fail
 local prod = opts.pg_service_prod or opts.pg_service
@@ -46,23 +46,22 @@ local function identity(conn)
 end
 
 -- Production first: its lock is held until the end.
-local prod_opts = setmetatable({ pg_service = prod }, { __index = opts })
-local prod_plan = recipe.plan(prod_opts)
+local prod_plan = r:plan { pg_service = prod }
 local prod_name = label(prod)
 local comp_name = label(comp)
 local test_name = opts.pg_service_test and label(opts.pg_service_test) or "a throwaway cluster"
-if recipe.dry_run then
-  recipe.say("Would dump %s, restore it into %s, upgrade the copy and compare it with %s;",
+if r.dry_run then
+  r:say("Would dump %s, restore it into %s, upgrade the copy and compare it with %s;",
     prod_name, test_name, comp_name)
-  recipe.say("when they match and once confirmed, would upgrade %s:", prod_name)
+  r:say("when they match and once confirmed, would upgrade %s:", prod_name)
   prod_plan:apply("all")
-  recipe.done(prod_plan)
+  r:done(prod_plan)
   return
 end
 
 if #prod_plan:pending() == 0 then
-  recipe.say("Nothing to upgrade.")
-  recipe.done(prod_plan)
+  r:say("Nothing to upgrade.")
+  r:done(prod_plan)
   return
 end
 
@@ -79,10 +78,10 @@ if not file then
   file = scratch.dir .. "/production.dump"
 end
 
-recipe.say("Dumping %s into %s...", prod_name, file)
-local ok, err, stderr = ladle.backup.dump(prod, file, { pg_dump_exe = opts.pg_dump_exe })
+r:say("Dumping %s into %s...", prod_name, file)
+local ok, err, details = ladle.backup.dump(prod, file, { pg_dump_exe = opts.pg_dump_exe })
 if not ok then
-  if stderr then io.stderr:write(stderr) end
+  if details and details.stderr then io.stderr:write(details.stderr) end
   fail(3, "dumping %s: %s", prod_name, err)
 end
 
@@ -117,37 +116,37 @@ if opts.pg_service_test then
 end
 -- a named test database should be empty; what the dump holds is dropped first anyway
 local restore_args = opts.pg_service_test and { "--clean", "--if-exists" } or {}
-recipe.say("Restoring it into %s...", test_name)
-ok, err, stderr = ladle.backup.restore(test, file, { pg_restore_exe = opts.pg_restore_exe, args = restore_args })
+r:say("Restoring it into %s...", test_name)
+ok, err, details = ladle.backup.restore(test, file, { pg_restore_exe = opts.pg_restore_exe, args = restore_args })
 if not ok then
-  if stderr then io.stderr:write(stderr) end
+  if details and details.stderr then io.stderr:write(details.stderr) end
   fail(3, "restoring into %s: %s", test_name, err)
 end
 
-recipe.say("Upgrading the test copy:")
-local test_plan = recipe.plan(setmetatable({ pg_service = test }, { __index = opts }))
+r:say("Upgrading the test copy:")
+local test_plan = r:plan { pg_service = test }
 local applied, failure = pcall(test_plan.apply, test_plan, "all")
 if not applied then
   if not ladle.errors.is_failure(failure) then error(failure, 0) end
   fail(failure.exit, "on the test copy: %s (%s was not touched)", failure.message, prod_name)
 end
 
-recipe.say("Comparing the test copy with %s...", comp_name)
+r:say("Comparing the test copy with %s...", comp_name)
 local differences, why = ladle.schema.check(test_plan.conn, comp, {
   ignore = opts.ignore, exclude_tables = { test_plan.table },
 })
 test_plan.conn:close()
 if not differences then fail(3, "comparing with %s: %s", comp_name, why) end
 if #differences > 0 then
-  recipe.say("The upgraded test copy differs from %s (- only in the copy, + only in the reference):", comp_name)
-  for _, d in ipairs(differences) do recipe.say("  %s", d.line) end
+  r:say("The upgraded test copy differs from %s (- only in the copy, + only in the reference):", comp_name)
+  for _, d in ipairs(differences) do r:say("  %s", d.line) end
   fail(1, "%d difference%s: %s was not upgraded", #differences, #differences == 1 and "" or "s", prod_name)
 end
-recipe.say("The upgraded test copy matches %s.", comp_name)
+r:say("The upgraded test copy matches %s.", comp_name)
 
 local pending = #prod_plan:pending()
-if not ladle.confirm(string.format("Apply %d pending delta%s to %s?", pending, pending == 1 and "" or "s", prod_name)) then
+if not r:confirm(string.format("Apply %d pending delta%s to %s?", pending, pending == 1 and "" or "s", prod_name)) then
   fail(1, "%s was not upgraded: not confirmed", prod_name)
 end
 prod_plan:apply("all")
-recipe.done(prod_plan)
+r:done(prod_plan)

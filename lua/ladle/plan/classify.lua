@@ -1,0 +1,212 @@
+-- ladle.plan.classify: what each delta of a folder is for one database.
+--
+-- Given the scanned deltas and the upgrades table's rows, gives every
+-- delta an entry with its status and the reason:
+--   applied          a successful row has its version and name (or, pum's
+--                    rule, its version and checksum under another name)
+--   changed          applied, but the file's checksum is no longer the row's
+--   below baseline   labelled below the baseline (or the install script an
+--                    empty database starts from): never runs
+--   pending          everything else; out_of_order when labelled below the
+--                    current version, beyond_target when above --to
+--   missing          a row whose file is gone
+-- Entries belong to the plan (input.entries maps each delta to its entry,
+-- kept across re-reads so that a step built before the lock sees the
+-- statuses read after it); the scanned delta records are never written.
+-- An entry reads every field it lacks from its delta (entry.path,
+-- entry:type_code()), so callers use it as they would the delta.
+
+local delta = require "ladle.delta"
+local version = require "ladle.version"
+
+local classify = {}
+
+local vcompare = version.compare
+
+local Entry = {}
+Entry.__index = function(entry, key) return rawget(entry, "delta")[key] end
+Entry.__tostring = function(entry)
+  return string.format("delta %s (%s)", entry.path or entry.file, entry.status or "not classified")
+end
+classify.Entry = Entry
+
+-- classify.entry(d) -> a new entry for delta d (no status yet).
+function classify.entry(d)
+  return setmetatable({ delta = d }, Entry)
+end
+
+local function basename(path)
+  return (path or ""):match("([^/\\]*)$")
+end
+
+local STATUS_FIELDS = { "status", "reason", "row", "installed_on", "installed_by", "execution_time", "out_of_order",
+  "beyond_target" }
+
+-- The entry of d in the map, created once and cleared on each re-read.
+local function entry_of(entries, d)
+  local e = entries[d]
+  if not e then
+    e = classify.entry(d)
+    entries[d] = e
+  else
+    for _, field in ipairs(STATUS_FIELDS) do e[field] = nil end
+  end
+  return e
+end
+
+local function set_row(e, row)
+  e.row = row
+  e.installed_on = row.installed_on
+  e.installed_by = row.installed_by
+  e.execution_time = row.execution_time
+end
+
+local kind_of_type = { [4] = "lua", [5] = "lua", [6] = "lua", [8] = "sql", [9] = "sql", [10] = "sql" }
+local phase_of_type = { [5] = "pre", [9] = "pre", [6] = "post", [10] = "post" }
+
+-- An entry for a recorded delta whose file is gone.
+local function missing_entry(input, row)
+  local v = version.normalize(row.version or "") or (row.version or "?")
+  local phase = phase_of_type[row.type]
+  local record = setmetatable({
+    version = v, label = row.version, file = basename(row.script), script = row.script,
+    description = row.description, kind = kind_of_type[row.type], phase = phase or input.unmarked,
+    phase_marked = phase, unmarked = phase == nil, checksum = row.checksum,
+  }, delta.Delta)
+  local e = classify.entry(record)
+  e.status = "missing"
+  e.reason = string.format("recorded in %s, but %s has no such file", input.table, input.dir)
+  set_row(e, row)
+  return e
+end
+
+-- The successful rows by "version/file name", and install rows by file name.
+local function index_rows(rows)
+  local by_key, by_install = {}, {}
+  for _, row in ipairs(rows) do
+    if row.success then
+      local file = basename(row.script)
+      if row.type == delta.BASELINE_TYPE then
+        if file ~= "" then by_install[file] = by_install[file] or row end
+      else
+        local v = version.normalize(row.version or "")
+        if v and file ~= "" then
+          local key = v .. "/" .. file
+          by_key[key] = by_key[key] or row
+        end
+      end
+    end
+  end
+  return by_key, by_install
+end
+
+-- 1. a row with the file's version and name; 2. pum's rule: a row with the
+-- same version and checksum is that delta, whatever its name was then.
+local function match_applied(input, entries, claimed)
+  local by_key, by_install = index_rows(input.rows)
+  for _, e in ipairs(entries) do
+    local row = by_key[e.version .. "/" .. e.file]
+    if row then
+      claimed[row] = true
+      set_row(e, row)
+      if row.checksum == e.checksum or row.checksum == "" then
+        e.status = "applied"
+      else
+        e.status = "changed"
+        e.reason = string.format("the file changed after it was applied on %s (recorded checksum %s, now %s)",
+          row.installed_on or "?", row.checksum, e.checksum)
+      end
+    end
+  end
+  local by_sum = {}
+  for _, row in ipairs(input.rows) do
+    if row.success and not claimed[row] and row.type ~= delta.BASELINE_TYPE and row.checksum ~= "" then
+      local v = version.normalize(row.version or "")
+      if v then by_sum[v .. "/" .. row.checksum] = by_sum[v .. "/" .. row.checksum] or row end
+    end
+  end
+  for _, e in ipairs(entries) do
+    if not e.status then
+      local row = by_sum[e.version .. "/" .. e.checksum]
+      if row and not claimed[row] then
+        claimed[row] = true
+        set_row(e, row)
+        e.status = "applied"
+        e.reason = "recorded under the name " .. row.script
+      end
+    end
+  end
+  return by_install
+end
+
+-- Install scripts: the recorded ones, and on an empty database the newest
+-- at or below the target, which the upgrade starts from.
+local function match_install(input, by_install, claimed, out)
+  local chosen
+  for _, d in ipairs(input.install_scripts) do
+    local row = by_install[d.file]
+    if row then
+      local e = entry_of(input.entries, d)
+      claimed[row] = true
+      set_row(e, row)
+      e.status = row.checksum == d.checksum and "applied" or "changed"
+      if e.status == "changed" then
+        e.reason = string.format("the install script changed after it ran on %s", row.installed_on or "?")
+      end
+      out[#out + 1] = e
+    end
+  end
+  if input.fresh then
+    for _, d in ipairs(input.install_scripts) do
+      if not input.target or vcompare(d.version, input.target) <= 0 then chosen = d end
+    end
+  end
+  if chosen then
+    local e = entry_of(input.entries, chosen)
+    e.status = "pending"
+    e.reason = "the database is empty: it starts from this install script"
+    out[#out + 1] = e
+    return e
+  end
+end
+
+-- classify.run(input) -> entries (sorted as they run), install entry or nil
+-- input: entries (the plan's map, filled in here), files (scanned
+-- deltas), install_scripts, rows (the table's), baseline,
+-- current_version, target, fresh (an empty database), table, dir, unmarked.
+function classify.run(input)
+  local claimed, out = {}, {}
+  local entries = {}
+  for i, d in ipairs(input.files) do entries[i] = entry_of(input.entries, d) end
+  local by_install = match_applied(input, entries, claimed)
+  local install = match_install(input, by_install, claimed, out)
+  local floor, floor_reason = input.baseline, input.baseline and ("below the baseline " .. input.baseline)
+  if install then floor, floor_reason = install.version, "below the install script " .. install.file end
+  for _, e in ipairs(entries) do
+    if not e.status then
+      if floor and vcompare(e.version, floor) < 0 then
+        e.status, e.reason = "below baseline", floor_reason
+      else
+        e.status = "pending"
+        if input.current_version and vcompare(e.version, input.current_version) < 0 then
+          e.out_of_order = true
+          e.reason = "out of order: labelled below the current version " .. input.current_version
+        end
+      end
+    end
+    if e.status == "pending" and input.target and vcompare(e.version, input.target) > 0 then
+      e.beyond_target = true
+      e.reason = (e.reason and e.reason .. "; " or "") .. "above the target " .. input.target
+    end
+    out[#out + 1] = e
+  end
+  for _, row in ipairs(input.rows) do
+    if row.success and not claimed[row] and row.type ~= delta.BASELINE_TYPE then
+      out[#out + 1] = missing_entry(input, row)
+    end
+  end
+  table.sort(out, delta.before)
+  return out, install
+end
+
+return classify

@@ -1,0 +1,213 @@
+-- ladle.plan.runner: running one delta on the plan's connection.
+--
+-- Three runners, by kind and marker:
+--   sql_transaction  a SQL delta in ladle's transaction, with its tracking
+--                    row: BEGIN rides with the first statement, the row and
+--                    COMMIT with the last, so a one-statement delta is one
+--                    round trip
+--   sql_autocommit   a SQL delta marked '-- ladle: no-transaction': each
+--                    statement commits on its own, then the row
+--   lua              a Lua delta: the chunk gets (conn, delta) inside
+--                    the delta's transaction (unless marked)
+-- Each raises a failure naming the delta's file (and line) and leaves the
+-- connection idle; the caller reports.
+--
+-- `ctx` is the plan: conn, tracker, table, session_sql (the caller's
+-- session, restored before each delta), utf8 (the client encoding is UTF8).
+
+local errors = require "ladle.errors"
+local failure = require "ladle.plan.failure"
+local json = require "ladle.json"
+local pg = require "ladle.pg"
+local sys = require "ladle.sys"
+local tracker = require "ladle.tracker"
+local version = require "ladle.version"
+
+local runner = {}
+local fail = errors.fail
+
+local function raise_input(message) fail("input", "%s", message) end
+
+-- runner.prepare(d) -> {content =, statements =} read once and checked:
+-- for SQL, split into statements; for Lua, compiled. Bad input (an
+-- unreadable file, psql meta-commands, transaction control, a Lua syntax
+-- error, a pum Python delta) raises an "input" failure.
+function runner.prepare(d)
+  if d.kind == "python" then
+    raise_input(string.format("%s is a pum Python delta; ladle runs .sql and .lua deltas: rewrite it as a .lua delta",
+      d.path))
+  end
+  local content, why = d:read()
+  if not content then raise_input(why) end
+  local prepared = { content = content }
+  if d.kind == "sql" then
+    prepared.statements, why = d:statements(content)
+    if not prepared.statements then raise_input(why) end
+  elseif d.kind == "lua" then
+    local ok
+    ok, why = load(content, "@" .. d.path, "t")
+    if not ok then raise_input(why) end
+  end
+  return prepared
+end
+
+function runner.elapsed_ms(started)
+  return math.floor((sys.now() - started) * 1000 + 0.5)
+end
+
+local function record_fields(d, elapsed)
+  return {
+    version = d.version, description = d.description, type = d:type_code(), script = d.script,
+    checksum = d.checksum, execution_time = elapsed,
+  }
+end
+
+local function exec_or_fail(conn, sql, what)
+  local ok, message = conn:exec(sql)
+  if not ok then fail("database", "%s: %s", what, message) end
+end
+
+-- The end of a delta's last message: ladle's table (on the first delta of
+-- an empty database), the tracking row, COMMIT.
+local function closing_sql(ctx, d, record)
+  local parts = { "\n;" }
+  if record and not ctx.tracker.exists then parts[#parts + 1] = ctx.tracker:create_sql() end
+  if record then parts[#parts + 1] = ctx.tracker:insert_sql(record_fields(d, tracker.ELAPSED_SQL)) .. ";" end
+  parts[#parts + 1] = "COMMIT"
+  return table.concat(parts)
+end
+
+function runner.sql_transaction(ctx, d, prepared, record)
+  local conn, utf8_text, stmts = ctx.conn, ctx.utf8, prepared.statements
+  local closing = closing_sql(ctx, d, record)
+  local opening = (ctx.session_sql or "") .. "BEGIN;"
+  if #stmts == 0 then exec_or_fail(conn, opening .. closing, d.path) end
+  for i, stmt in ipairs(stmts) do
+    local prefix = i == 1 and opening or ""
+    local ok, message, err = conn:exec(prefix .. stmt.text .. (i == #stmts and closing or ""))
+    if not ok then
+      error(failure.statement(d, prepared.content, stmt, failure.char_length(prefix, utf8_text), message, err,
+        utf8_text), 0)
+    end
+  end
+  if record then ctx.tracker:created() end
+end
+
+-- Before a delta that runs outside ladle's transaction, on an empty
+-- database: the upgrades table, so that what the delta leaves behind if it
+-- fails half way is in a database ladle still knows.
+local function create_table_first(ctx, record)
+  if record and not ctx.tracker.exists then
+    exec_or_fail(ctx.conn, "BEGIN;" .. ctx.tracker:create_sql() .. "COMMIT", ctx.table)
+    ctx.tracker:created()
+  end
+end
+
+-- After a delta that ran outside ladle's transaction: its tracking row. A
+-- delta that left a transaction open would have its row ride in it, and
+-- both be lost with the connection: it is rolled back and refused.
+local function record_outside(ctx, d, started)
+  local conn = ctx.conn
+  if conn:transaction_status() ~= "idle" then
+    conn:exec("ROLLBACK")
+    fail("database", "%s left a transaction open (BEGIN without COMMIT); what ran inside it was rolled back and "
+      .. "the delta is not recorded", d.path)
+  end
+  local ok, message = conn:exec(ctx.tracker:insert_sql(record_fields(d, runner.elapsed_ms(started))))
+  if not ok then
+    fail("database", "%s: applied, but recording it in %s failed: %s (it will run again next time)", d.path,
+      ctx.table, message)
+  end
+end
+
+function runner.sql_autocommit(ctx, d, prepared, record, started)
+  local conn = ctx.conn
+  create_table_first(ctx, record)
+  if ctx.session_sql then exec_or_fail(conn, ctx.session_sql, d.path .. ": resetting the session") end
+  for _, stmt in ipairs(prepared.statements) do
+    local ok, message, err = conn:exec(stmt.text)
+    if not ok then error(failure.statement(d, prepared.content, stmt, 0, message, err, ctx.utf8), 0) end
+  end
+  if record then record_outside(ctx, d, started) end
+end
+
+-- What a Lua delta sees as the global `ladle`: the core modules. (The
+-- whole public API sits above the runner; a delta gets its connection
+-- and its record as arguments.)
+local delta_api = {
+  null = pg.null, fail = errors.fail, errors = errors, json = json, version = version, sys = sys,
+  ident = require "ladle.ident", pg = pg,
+}
+
+function runner.lua(ctx, d, prepared, record, started)
+  local env = setmetatable({ ladle = delta_api }, { __index = _G })
+  local chunk, why = load(prepared.content, "@" .. d.path, "t", env)
+  if not chunk then raise_input(why) end
+  local conn = ctx.conn
+  if not d.transaction then create_table_first(ctx, record) end
+  local opening = (ctx.session_sql or "") .. (d.transaction and "BEGIN" or "")
+  if opening ~= "" then exec_or_fail(conn, opening, d.path) end
+  local ok, err = pcall(chunk, conn, d)
+  if not ok then
+    if errors.is_failure(err) or errors.is_interrupt(err) then error(err, 0) end
+    error(failure.lua_error(d, err), 0)
+  end
+  if d.transaction then
+    local status = conn:transaction_status()
+    if status == "inerror" then
+      fail("database", "%s: a query inside the delta failed (check what conn:query returned); nothing was kept",
+        d.path)
+    elseif status ~= "intrans" then
+      fail("runtime", "%s: the delta ended ladle's transaction (COMMIT or ROLLBACK inside it); mark it "
+        .. "'-- ladle: no-transaction' to manage transactions itself", d.path)
+    end
+    exec_or_fail(conn, closing_sql(ctx, d, record):sub(3), d.path)
+    if record then ctx.tracker:created() end
+  elseif record then
+    record_outside(ctx, d, started)
+  end
+end
+
+-- The session deltas run in ------------------------------------------------
+
+-- runner.capture_session(conn) -> sql | nil, message, details
+-- Every delta starts from the session as the caller left it: a `SET` in
+-- one delta (pg_dump's install scripts empty search_path) does not leak
+-- into the next, and a resumed run sees what a run in one go saw. The
+-- caller's own settings (lock_timeout, ...) are read once, when the lock
+-- is taken; the SQL returned puts them back after RESET ALL.
+function runner.capture_session(conn)
+  local rows, message, details = conn:query([[
+SELECT name, setting FROM pg_catalog.pg_settings
+WHERE source = 'session' AND name NOT LIKE 'transaction\_%' AND name <> 'session_authorization'
+ORDER BY name]])
+  if not rows then return nil, message, details end
+  local calls = {}
+  for _, row in ipairs(rows) do
+    calls[#calls + 1] = string.format("pg_catalog.set_config(%s, %s, false)", conn:escape_literal(row.name),
+      conn:escape_literal(row.setting or ""))
+  end
+  return "RESET ALL;" .. (#calls > 0 and ("SELECT " .. table.concat(calls, ", ") .. ";") or "")
+end
+
+-- runner.restore_session(conn, sql) puts the caller's session back after
+-- deltas ran (sql: what capture_session returned).
+function runner.restore_session(conn, sql)
+  if sql and not conn:is_closed() and conn:transaction_status() == "idle" then
+    local ok, message = conn:exec(sql)
+    if not ok then fail("database", "restoring the session's settings failed: %s", message) end
+  end
+end
+
+-- runner.run(ctx, d, prepared, record, started): the runner d needs.
+function runner.run(ctx, d, prepared, record, started)
+  if d.kind == "lua" then
+    runner.lua(ctx, d, prepared, record, started)
+  elseif d.transaction then
+    runner.sql_transaction(ctx, d, prepared, record)
+  else
+    runner.sql_autocommit(ctx, d, prepared, record, started)
+  end
+end
+
+return runner

@@ -1,0 +1,108 @@
+-- ladle.session: options -> connection -> plan, shared by the commands and
+-- the recipes.
+--
+--   local session = require "ladle.session"
+--   local conn = session.connect(opts)            -- raises a "database" failure
+--   local plan = session.plan(opts, conn)         -- raises "input" / "database"
+--   local plan = session.open(opts)               -- connect, plan, check, lock
+--
+-- opts is a plain table of options, as the command line and the config
+-- file give them (doc/commands.md); this module reads nothing else:
+--   pg_service  the target: a service name, a conninfo or a URI (default PG*)
+--   table       the upgrades table (default public.ladle_upgrades)
+--   dir         the delta folder
+--   to, unmarked, out_of_order      as plan.new
+--   no_wait, lock_timeout_seconds   how to wait for the upgrade lock
+--   dry_run     plan, report, change nothing
+--   json        report JSON lines on `out` instead of console lines
+--   out         where reports go (default io.stdout)
+--   reporter    a reporter to use instead of the one json/out imply
+--   warnings    where warnings go (default io.stderr)
+
+local errors = require "ladle.errors"
+local pg = require "ladle.pg"
+local plan = require "ladle.plan"
+local report = require "ladle.report"
+
+local session = {}
+local fail = errors.fail
+
+-- session.connect(opts) -> conn. A failure to connect raises a "database"
+-- failure naming the target with its password masked. Server WARNINGs go
+-- to opts.warnings (stderr): they matter to the person upgrading; NOTICEs
+-- are noise.
+function session.connect(opts)
+  local target = opts.pg_service
+  local conn, message = pg.connect(target)
+  if not conn then
+    fail("database", "cannot connect to %s: %s", pg.target_name(target), message)
+  end
+  local warnings = opts.warnings or io.stderr
+  conn:on_notice(function(notice)
+    if notice.severity == "WARNING" then warnings:write("ladle: WARNING: ", notice.message or "", "\n") end
+  end)
+  return conn
+end
+
+-- session.reporter(opts) -> the reporter opts ask for: opts.reporter when
+-- given (false: none), JSON lines with opts.json, else console lines.
+function session.reporter(opts)
+  if opts.reporter ~= nil then return opts.reporter end
+  if opts.json then return report.json { out = opts.out } end
+  return report.console { out = opts.out }
+end
+
+-- session.plan(opts, conn[, extra]) -> plan. extra: more plan.new options.
+-- Bad input raises an "input" failure, the database a "database" one.
+function session.plan(opts, conn, extra)
+  local plan_opts = {
+    conn = conn, dir = opts.dir, table = opts.table, to = opts.to, unmarked = opts.unmarked,
+    out_of_order = opts.out_of_order, reporter = session.reporter(opts), dry_run = opts.dry_run == true,
+    lock = { wait = not opts.no_wait, timeout = opts.lock_timeout_seconds },
+  }
+  for k, v in pairs(extra or {}) do plan_opts[k] = v end
+  return errors.check(plan.new(plan_opts))
+end
+
+-- Files in the delta folder that look like deltas but match no layout:
+-- skipping them silently would be worse.
+function session.warn_ignored(p, out)
+  out = out or io.stderr
+  for _, item in ipairs(p.ignored or {}) do
+    local name = (item.script or item.path):lower()
+    if not item.folder and (name:match("%.sql$") or name:match("%.lua$") or name:match("%.py$")) then
+      out:write(string.format("ladle: warning: %s %s; it is not a delta (see 'ladle lint')\n", item.path, item.reason))
+    end
+  end
+end
+
+-- session.open(opts[, extra]) -> plan, with plan.conn open on
+-- opts.pg_service: connects, builds the plan, refuses what would refuse
+-- the upgrade (before any hook of a recipe runs), and takes the upgrades
+-- table's lock for as long as the caller needs it (not in a dry run), so
+-- that pre deltas, a deploy and post deltas run as one upgrade.
+-- extra: more plan.new options; extra.lock = false leaves the lock to the
+-- caller.
+function session.open(opts, extra)
+  extra = extra or {}
+  if not opts.dir then fail("usage", "no delta folder: pass -d DIR (or delta_dir in the config file)") end
+  local conn = session.connect(opts)
+  local plan_opts = {}
+  for k, v in pairs(extra) do if k ~= "lock" then plan_opts[k] = v end end
+  local p = session.plan(opts, conn, plan_opts)
+  session.warn_ignored(p, opts.warnings)
+  p:check(p:pending())
+  if extra.lock ~= false and not p.dry_run then
+    local ok, message, details = p:lock()
+    if not ok then errors.raise(message, details, "database") end
+  end
+  return p
+end
+
+-- Where we are, for headers: "app on /tmp/x:5432", without secrets.
+function session.describe_conn(conn)
+  local info = conn:info()
+  return string.format("%s on %s:%s", info.dbname, info.host or "localhost", info.port)
+end
+
+return session
