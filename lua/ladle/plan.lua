@@ -1,6 +1,6 @@
--- ladle.plan: what a folder of deltas means for one database, and applying it.
+-- ladle.plan: what folders of deltas mean for one database, and applying them.
 --
---   local plan = assert(ladle.plan { conn = db, dir = "migrations", to = "2.1.0" })
+--   local plan = assert(ladle.plan { conn = db, dirs = { "delta", "delta_custom" }, to = "2.1.0" })
 --   for _, step in ipairs(plan:versions()) do
 --     step:apply("pre")
 --     deploy(step.version)
@@ -15,12 +15,15 @@
 -- (ladle.plan.runner), and raises a ladle.errors failure when a delta fails
 -- or the plan cannot run. doc/migrations.md is the manual.
 
+local check = require "ladle.plan.check"
 local classify = require "ladle.plan.classify"
 local delta = require "ladle.delta"
 local errors = require "ladle.errors"
+local hooks = require "ladle.plan.hooks"
+local pyformat = require "ladle.plan.pyformat"
+local records = require "ladle.plan.records"
 local runner = require "ladle.plan.runner"
 local steps = require "ladle.plan.steps"
-local sys = require "ladle.sys"
 local tracker = require "ladle.tracker"
 local version = require "ladle.version"
 
@@ -32,7 +35,6 @@ plan.Plan = Plan
 
 local PHASES = { pre = true, post = true, all = true }
 
-local fail = errors.fail
 local vcompare = version.compare
 
 -- Calls reporter[method](reporter, ...) when the reporter has it.
@@ -43,13 +45,32 @@ end
 
 local function input_error(message) return nil, message, { kind = "input" } end
 
+-- Options that take one of two words, the default first.
+local CHOICES = { unmarked = { "post", "pre" }, on_changed = { "fail", "warn" }, variables_in = { "pum", "all" } }
+local function choice(opts, key)
+  local allowed = CHOICES[key]
+  local value = opts[key] or allowed[1]
+  assert(value == allowed[1] or value == allowed[2], string.format("ladle.plan: %s must be %q or %q", key,
+    allowed[1], allowed[2]))
+  return value
+end
+
 -- plan.new(opts) -> plan | nil, message, details
 --   conn      an open connection (required)
---   dir       the delta folder (required)
+--   dirs      the delta folders, run folder by folder (or dir: one folder)
 --   table     the upgrades table, "schema.table" (default public.ladle_upgrades)
 --   to        the target version: deltas labelled above it stay pending
 --   unmarked  the phase of deltas whose name has none: "post" (default) or "pre"
 --   out_of_order  allow applying a delta labelled below the current version
+--   on_changed  "fail" (default): an applied delta whose file changed stops
+--             the plan; "warn": it is reported and the plan goes on
+--   variables pum's -v variables: {NAME = value}, or ladle.plan.pyformat's list
+--   variables_in  where %(NAME)s is substituted: "pum" (default: pum's
+--             names and hooks) or "all"
+--   service   the connection target conn was opened with: a service name,
+--             a conninfo or a URI (what Python deltas and the context of
+--             Lua deltas and hooks get, without its password)
+--   python    the interpreter of Python deltas and hooks (default python3)
 --   reporter  a reporter (ladle.report); default none
 --   dry_run   report what would run, change nothing
 --   lock      defaults for plan:lock(): {wait = true, timeout = seconds}
@@ -60,25 +81,31 @@ function plan.new(opts)
   assert(type(opts) == "table", "ladle.plan: expected a table of options")
   local conn = opts.conn
   assert(conn ~= nil and type(conn.query) == "function", "ladle.plan: conn (an open connection) is required")
-  assert(type(opts.dir) == "string", "ladle.plan: dir (the delta folder) is required")
-  local unmarked = opts.unmarked or "post"
-  assert(unmarked == "pre" or unmarked == "post", "ladle.plan: unmarked must be \"pre\" or \"post\"")
+  local dirs = opts.dirs or (opts.dir and { opts.dir })
+  assert(type(dirs) == "table" and #dirs > 0, "ladle.plan: dirs (the delta folders) or dir is required")
+  local unmarked, on_changed, variables_in = choice(opts, "unmarked"), choice(opts, "on_changed"),
+    choice(opts, "variables_in")
+  local variables, bad = pyformat.list(opts.variables)
+  if not variables then return input_error(bad) end
   local target
   if opts.to ~= nil then
     local why
     target, why = version.normalize(opts.to)
     if not target then return input_error("target: " .. why) end
   end
-  local files, why = delta.scan(opts.dir, { unmarked = unmarked })
+  local files, why = delta.scan(dirs, { unmarked = unmarked })
   if not files then return input_error(why) end
   local t
   t, why = tracker.open(conn, opts.table)
   if not t then return input_error(why) end
   local self = setmetatable({
-    conn = conn, tracker = t, table = t.name, dir = opts.dir, target = target, unmarked = unmarked,
+    conn = conn, tracker = t, table = t.name, dir = dirs[1], dirs = dirs, target = target, unmarked = unmarked,
+    on_changed = on_changed, variables = variables, variables_index = pyformat.index(variables),
+    variables_in = variables_in, python = opts.python, service = opts.service,
     out_of_order = opts.out_of_order == true, reporter = opts.reporter or {}, files = files,
     hooks = files.hooks, install_scripts = files.install, ignored = files.ignored,
     lock_options = opts.lock or {}, applied_count = 0, dry_run = opts.dry_run == true, prepared = {}, entries = {},
+    warned = {},
   }, Plan)
   local ok, message, details = self:refresh()
   if not ok then return nil, message, details end
@@ -115,7 +142,7 @@ function Plan:refresh()
   self.deltas, self.install = classify.run {
     entries = self.entries, files = self.files, install_scripts = self.install_scripts, rows = rows, baseline = self.baseline,
     current_version = self.current_version, target = self.target, fresh = self.fresh, table = self.table,
-    dir = self.dir, unmarked = self.unmarked,
+    dir = table.concat(self.dirs, ", "), unmarked = self.unmarked,
   }
   return true
 end
@@ -236,49 +263,24 @@ function Plan:_prepare(d)
   local key = rawget(d, "delta") or d
   local prepared = self.prepared[key]
   if not prepared then
-    prepared = runner.prepare(d)
+    prepared = runner.prepare(self, d)
     self.prepared[key] = prepared
   end
   return prepared
 end
 
--- plan:check([list]) raises the failure that stops the plan from running
--- at all (no upgrades table on a non-empty database, changed applied
--- deltas, no right to write the table), or that stops one of `list` (a
--- delta labelled below the current version without out_of_order, a pum
--- Python delta, a SQL delta that cannot run as it is): like Flyway's
--- validate, every delta of the list is read and checked before the first
--- one runs.
+-- plan:check([list]) raises what stops the plan, or one delta of list,
+-- from running (ladle.plan.check); every delta of the list is read and
+-- checked before the first one runs.
 function Plan:check(list)
-  if not self.table_exists and not self.fresh then
-    fail("input", "database %s has no upgrades table %s and is not empty: record the version it is at with "
-      .. "'ladle baseline -b VERSION' first", self.conn:info().dbname, self.table)
-  end
-  if self.table_exists and self.can_write == false and #(list or {}) > 0 then
-    local info = self.conn:info()
-    fail("database", "%s: user %s may not insert into and update %s; nothing was run", info.dbname, info.user,
-      self.table)
-  end
-  local changed = self:changed()
-  if #changed > 0 then
-    local names = {}
-    for _, e in ipairs(changed) do names[#names + 1] = e.path or e.script end
-    fail("input", "%d applied delta%s changed since applied, nothing was run: %s (accept with 'ladle repair')",
-      #changed, #changed == 1 and "" or "s", table.concat(names, ", "))
-  end
-  for _, e in ipairs(list or {}) do
-    if e.out_of_order and not self.out_of_order then
-      fail("input", "%s was never applied but is labelled below the current version %s; rename it to a newer "
-        .. "version, or allow it with --out-of-order", e.path, self.current_version)
-    end
-    self:_prepare(e)
-  end
+  check.run(self, list)
 end
 
 -- Applying -------------------------------------------------------------------
 
 -- The current version after e is applied (for real or in a dry run).
 function Plan:_advance(e)
+  if not e.version then return end  -- a repeatable
   if not self.current_version or vcompare(e.version, self.current_version) > 0 then
     self.current_version = e.version
   end
@@ -297,22 +299,8 @@ function Plan:_execute(e, record, index, total)
     end
     return 0
   end
-  local encoding = self.conn:parameter("client_encoding")
-  self.utf8 = encoding == nil or encoding:upper() == "UTF8"
   emit(self, "start", e, index, total)
-  local started = sys.now()
-  local ok, err = pcall(runner.run, self, e, prepared, record, started)
-  local ms = runner.elapsed_ms(started)
-  if not ok then
-    local conn = self.conn
-    if not conn:is_closed() and conn:transaction_status() ~= "idle" then conn:exec("ROLLBACK") end
-    if errors.is_interrupt(err) or (errors.is_failure(err) and err.sqlstate == "57014") then
-      emit(self, "interrupted", e)
-    else
-      emit(self, "failed", e, errors.is_failure(err) and err or { message = tostring(err) })
-    end
-    error(err, 0)
-  end
+  local ms, printed = runner.attempt(self, e, prepared, record, function(...) emit(self, ...) end)
   if record then
     e.status, e.reason = "applied", nil
     e.execution_time = ms
@@ -322,6 +310,7 @@ function Plan:_execute(e, record, index, total)
     self.table_exists, self.fresh = true, false
   end
   emit(self, "done", e, ms)
+  for line in (printed or ""):gmatch("[^\n]+") do emit(self, "note", line) end
   return ms
 end
 
@@ -337,79 +326,70 @@ function Plan:_apply_list(list)
   return count
 end
 
+-- plan:context() -> what Lua deltas and hooks get (ladle.plan.hooks).
+function Plan:context()
+  return hooks.context(self)
+end
+
 -- plan:run_hooks("pre-all" | "post-all") -> number run. pum's hooks, never
 -- recorded.
 function Plan:run_hooks(name)
   assert(name == "pre-all" or name == "post-all", "plan:run_hooks: \"pre-all\" or \"post-all\"")
-  local hooks = self.hooks[name] or {}
-  if #hooks == 0 then return 0 end
+  if #(self.hooks[name] or {}) == 0 then return 0 end
   return self:_locked(function()
-    for _, d in ipairs(hooks) do self:_execute(d, false) end
+    hooks.prepare(self)
+    local count = hooks.run(self, name)
     self:_restore_session()
-    return #hooks
+    return count
   end)
 end
 
 -- plan:apply([phase]) -> number applied, step stopped at
--- The whole upgrade under one lock: pre-all hooks, the selection (see
--- plan:selection), post-all hooks. Raises a failure.
+-- The whole upgrade under one lock, as pum runs one: the pre-all hooks,
+-- the selection (see plan:selection), the post-all hooks. The hooks run
+-- on every upgrade, also when nothing is pending. Raises a failure.
 function Plan:apply(phase)
   phase = phase or "all"
   assert(PHASES[phase], "plan:apply: phase must be \"pre\", \"post\" or \"all\"")
   return self:_locked(function()
     local list, stopped = self:selection(phase)
     self:check(list)
-    local count = 0
-    if #list > 0 then
-      for _, d in ipairs(self.hooks["pre-all"]) do self:_prepare(d) end
-      for _, d in ipairs(self.hooks["post-all"]) do self:_prepare(d) end
-      self.total = #list
-      self.applied_count = 0
-      for _, d in ipairs(self.hooks["pre-all"]) do self:_execute(d, false) end
-      count = self:_apply_list(list)
-      for _, d in ipairs(self.hooks["post-all"]) do self:_execute(d, false) end
-      self:_restore_session()
-    end
+    hooks.prepare(self)
+    self.total = #list
+    self.applied_count = 0
+    hooks.run(self, "pre-all")
+    local count = self:_apply_list(list)
+    hooks.run(self, "post-all")
+    self:_restore_session()
     emit(self, "finish", { applied = count, current_version = self.current_version, dry_run = self.dry_run or nil })
     return count, stopped
   end)
 end
 
--- plan:repair() -> the deltas whose recorded checksum was replaced by the
--- file's. Raises a failure.
-function Plan:repair()
-  if self.dry_run then
-    for _, e in ipairs(self:changed()) do emit(self, "note", "Would record the new checksum of " .. e.path) end
-    return self:changed()
-  end
+-- plan:apply_repeatables() -> number applied: the pending Flyway
+-- repeatables, for a recipe that applies its versions step by step
+-- (plan:apply runs them itself). Raises a failure.
+function Plan:apply_repeatables()
   return self:_locked(function()
-    local repaired = {}
-    for _, e in ipairs(self:changed()) do
-      local ok, message = self.tracker:set_checksum(e.row.id, e.checksum)
-      if not ok then fail("database", "%s: %s", self.table, message) end
-      e.row.checksum = e.checksum
-      e.status, e.reason = "applied", nil
-      repaired[#repaired + 1] = e
-    end
-    return repaired
+    local list = steps.repeatables(self)
+    self:check(list)
+    local count = self:_apply_list(list)
+    if count > 0 then self:_restore_session() end
+    return count
   end)
 end
 
--- plan:record_baseline(v) -> true. Records, under the lock, that the database is
--- at version v (pum's baseline row) when the table records no version yet.
--- Raises a failure.
+-- plan:repair() -> the deltas whose recorded checksum was replaced by the
+-- file's (ladle.plan.records). Raises a failure.
+function Plan:repair()
+  return records.repair(self)
+end
+
+-- plan:record_baseline(v) -> true. Records, under the lock, that the
+-- database is at version v (pum's baseline row) when the table records no
+-- version yet. Raises a failure.
 function Plan:record_baseline(v)
-  return self:_locked(function()
-    if tracker.current_version(self.rows) then
-      fail("input", "%s already records version %s; a baseline only starts an empty table", self.table,
-        tracker.current_version(self.rows))
-    end
-    local ok, message = self.tracker:baseline(v)
-    if not ok then fail("database", "%s: %s", self.table, message) end
-    ok, message = self:refresh()
-    if not ok then fail("database", "%s", message) end
-    return true
-  end)
+  return records.baseline(self, v)
 end
 
 function Plan:__tostring()

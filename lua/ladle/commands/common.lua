@@ -14,6 +14,7 @@
 
 local errors = require "ladle.errors"
 local pg = require "ladle.pg"
+local pyformat = require "ladle.plan.pyformat"
 local session = require "ladle.session"
 local tracker = require "ladle.tracker"
 local version = require "ladle.version"
@@ -38,6 +39,16 @@ local function check_unmarked(value)
   return false, "expected pre or post"
 end
 
+local function check_on_changed(value)
+  if value == "fail" or value == "warn" then return true end
+  return false, "expected fail or warn"
+end
+
+local function check_variables_in(value)
+  if value == "pum" or value == "all" then return true end
+  return false, "expected pum or all"
+end
+
 -- common.duration("30s") -> seconds | nil, reason. Units ms, s, min/m, h;
 -- a bare number is seconds.
 function common.duration(text)
@@ -60,7 +71,13 @@ common.definitions = {
   pg_service = { "-p", "--pg_service", arg = "SERVICE|CONNINFO",
     help = "the database: a service name (pg_service.conf) or a conninfo/URI; default: PG* variables" },
   table = { "-t", "--table", arg = "TABLE", help = "the upgrades table, schema.table (default " .. tracker.DEFAULT .. ")" },
-  dir = { "-d", "--dir", arg = "DIR", help = "the delta folder" },
+  dir = { "-d", "--dir", arg = "DIR", key = "dirs", many = true,
+    help = "the delta folders (-d A B or -d A -d B), run folder by folder as pum does" },
+  variables = { "-v", "--var", arg = "TYPE NAME VALUE", key = "variables", nargs = 3,
+    help = "a variable for %(NAME)s in pum's SQL deltas and for Python and Lua ones; TYPE int, float or str "
+      .. "(repeat -v for more)" },
+  on_changed = { "--on-changed", arg = "POLICY", key = "on_changed", check = check_on_changed,
+    help = "an applied delta whose file changed: fail (default) or warn and go on" },
   config = { "-c", "--config_file", arg = "FILE", key = "config_file",
     help = "read defaults from a pum-style YAML file (also accepted before the command)" },
   to = { "--to", "-u", "--max-version", arg = "VERSION", key = "to", check = check_version,
@@ -100,7 +117,12 @@ end
 -- plus pg_service and ladle's own. Other commands may add theirs.
 common.config_keys = {
   upgrades_table = { option = "table" },
-  delta_dir = { option = "dir" },
+  delta_dir = { option = "dirs", list = true },
+  delta_dirs = { option = "dirs", list = true },
+  variables = { option = "variables", variables = true },
+  variables_in = { option = "variables_in", check = check_variables_in },
+  on_changed = { option = "on_changed", check = check_on_changed },
+  python_exe = { option = "python" },
   pg_service = { option = "pg_service" },
   backup_file = { option = "backup_file" },
   ignore_elements = { option = "ignore", list = true },
@@ -109,6 +131,37 @@ common.config_keys = {
   unmarked_phase = { option = "unmarked", check = check_unmarked },
   lock_timeout = { option = "lock_timeout", check = check_duration },
 }
+
+-- variables: in the config file, a list of "TYPE NAME VALUE" strings or of
+-- [TYPE, NAME, VALUE] lists; -v TYPE NAME VALUE on the command line.
+function common.config_variables(path, value)
+  if type(value) ~= "table" or (next(value) ~= nil and value[1] == nil) then
+    fail(2, "%s: variables must be a list of \"TYPE NAME VALUE\"", path)
+  end
+  local list = {}
+  for _, item in ipairs(value) do
+    if type(item) == "string" then
+      local kind, name, text = item:match("^%s*(%S+)%s+(%S+)%s+(.-)%s*$")
+      item = kind and { kind, name, text } or {}
+    end
+    if type(item) ~= "table" or #item ~= 3 then
+      fail(2, "%s: variables: each is \"TYPE NAME VALUE\", like \"int SRID 2056\"", path)
+    end
+    list[#list + 1] = item
+  end
+  return list
+end
+
+-- Typed variables (ladle.plan.pyformat) from TYPE, NAME, VALUE triples.
+local function typed_variables(triples, where)
+  local list = {}
+  for _, t in ipairs(triples or {}) do
+    local v, why = pyformat.variable(t[1], t[2], t[3])
+    if not v then fail(2, "%s: %s", where, why) end
+    list[#list + 1] = v
+  end
+  return list
+end
 
 -- common.load_config(path) -> table of options (keyed by option name).
 -- Raises a usage failure naming the file (and the line and column for a
@@ -132,7 +185,9 @@ function common.load_config(path)
       table.sort(known)
       fail(2, "%s: unknown setting '%s' (known: %s)", path, key, table.concat(known, ", "))
     end
-    if spec.list then
+    if spec.variables then
+      value = common.config_variables(path, value)
+    elseif spec.list then
       if type(value) == "string" then value = { value } end
       if type(value) ~= "table" then fail(2, "%s: %s must be a list", path, key) end
       for _, item in ipairs(value) do
@@ -140,6 +195,9 @@ function common.load_config(path)
       end
     elseif type(value) ~= "string" then
       fail(2, "%s: %s must be a single value", path, key)
+    end
+    if options[spec.option] ~= nil then
+      fail(2, "%s: %s sets what another key already set; keep one of them", path, key)
     end
     if spec.check and value ~= "" then
       local ok, reason = spec.check(value)
@@ -161,7 +219,17 @@ function common.options(opts, global, defaults)
     for k, v in pairs(common.load_config(path)) do merged[k] = v end
     merged.config_file = path
   end
+  -- the tools' and the interpreter's environment variables, below the config file
+  merged.pg_dump_exe = merged.pg_dump_exe or os.getenv("PG_DUMP_EXE")
+  merged.pg_restore_exe = merged.pg_restore_exe or os.getenv("PG_RESTORE_EXE")
+  merged.python = merged.python or os.getenv("LADLE_PYTHON")
+  local variables = typed_variables(merged.variables, path or "-v")
   for k, v in pairs(opts) do merged[k] = v end
+  for _, v in ipairs(typed_variables(opts.variables, "-v")) do variables[#variables + 1] = v end
+  merged.variables = variables
+  if type(merged.dirs) == "string" then merged.dirs = { merged.dirs } end
+  if merged.dir and not merged.dirs then merged.dirs = { merged.dir } end
+  merged.dir = merged.dirs and merged.dirs[1]
   merged.table = merged.table or tracker.DEFAULT
   if merged.lock_timeout then merged.lock_timeout_seconds = common.duration(merged.lock_timeout) end
   return merged
@@ -169,6 +237,7 @@ end
 
 -- Requires an option that may come from a flag or the config file.
 function common.need(o, key, flag, config_key, command)
+  if type(o[key]) == "table" and #o[key] == 0 then o[key] = nil end
   if o[key] == nil or o[key] == "" then
     fail(2, "%s: %s is required (or %s in the config file)", command, flag, config_key)
   end

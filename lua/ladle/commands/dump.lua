@@ -14,6 +14,7 @@ password, if any, reaches pg_dump through the environment, never its
 arguments. pg_dump's own messages are shown when it fails (exit 3).]],
   examples = [[
   ladle dump -p prod /var/backups/prod.dump]],
+  positional = 1,
   flags = common.flags { "pg_service", "config", "pg_dump_exe" },
 }
 

@@ -14,6 +14,7 @@ database with pg_restore --exit-on-error, as pum does: the first error stops
 it (exit 3, with pg_restore's messages).]],
   examples = [[
   ladle restore -p staging /var/backups/prod.dump]],
+  positional = 1,
   flags = common.flags { "pg_service", "config", "pg_restore_exe" },
 }
 
