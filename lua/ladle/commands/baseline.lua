@@ -8,9 +8,9 @@ local version = require "ladle.version"
 
 local baseline = {
   summary = "create the upgrades table and record the version the database is at",
-  usage = "ladle baseline [-p SERVICE] [-t TABLE] [-d DIR] -b VERSION",
+  usage = "ladle baseline [-p SERVICE] [-t TABLE] [-d DIR...] -b VERSION",
   description = [[
-Creates the upgrades table (pum 0.x's columns) if it does not exist and
+Creates the upgrades table (pum 0.10's, exactly) if it does not exist and
 records a baseline row: the database is at VERSION. Nothing else runs.
 Deltas labelled below VERSION will never run; deltas labelled VERSION and
 above are pending until applied (pum's rule). With -d, says how many of each
@@ -69,7 +69,8 @@ function baseline.run(opts, _, global)
   plan:record_baseline(v)
   print(string.format("Baseline %s recorded in %s (%s).", v, plan.table, session.describe_conn(conn)))
   local counts = plan:counts()
-  print(string.format("%s: %d delta%s below %s will never run; %d pending.", o.dir, counts.below_baseline,
+  print(string.format("%s: %d delta%s below %s will never run; %d pending.", table.concat(o.dirs, ", "),
+    counts.below_baseline,
     counts.below_baseline == 1 and "" or "s", v, counts.pending))
   return 0
 end
