@@ -268,6 +268,16 @@ local function scan_folder(found, dir, index, opts)
   return true
 end
 
+-- A version as it compares: trailing zero components dropped (1.2 = 1.2.0).
+local function canonical(v)
+  local text = v:gsub("%.0$", "")
+  while text ~= v do
+    v = text
+    text = v:gsub("%.0$", "")
+  end
+  return v
+end
+
 -- Two files in the same slot of one folder are an error, not a coin toss.
 -- pum's names may share a serial (pum orders them by description): a
 -- warning. Equal versions written differently (1.02.0, 1.2.0) are an error
@@ -276,20 +286,21 @@ local function check_slots(list, problems, warnings)
   local slots, names_seen, labels = {}, {}, {}
   for _, d in ipairs(list) do
     local phase = d.phase_marked or "unmarked"
+    local v = not d.repeatable and canonical(d.version)
     if d.repeatable then
       local key = "R|" .. d.description:lower()
       if names_seen[key] then problems[#problems + 1] = duplicate_error(names_seen[key], d, "repeatable name") end
       names_seen[key] = d
     else
-      local key = d.serial and (d.version .. "|" .. phase .. "|" .. d.serial)
+      local key = d.serial and (v .. "|" .. phase .. "|" .. d.serial)
       local other = key and slots[key]
       if d.layout == "pum" then
-        local seen = labels[d.version]
+        local seen = labels[v]
         if seen and seen.label ~= d.label then
           problems[#problems + 1] = string.format("%s and %s have versions %s and %s, equal when compared numerically; "
             .. "write them the same way", seen.path, d.path, seen.label, d.label)
         end
-        labels[d.version] = seen or d
+        labels[v] = seen or d
       end
       if other and other.layout == "pum" and d.layout == "pum" then
         warnings[#warnings + 1] = string.format("%s and %s share version %s, phase %s and serial %d; they run in pum's "
@@ -301,7 +312,7 @@ local function check_slots(list, problems, warnings)
           string.format("version %s, phase %s and serial %d", d.version, phase, d.serial))
       else
         if key and not slots[key] then slots[key] = d end
-        key = d.version .. "|" .. phase .. "|" .. d.description:lower()
+        key = v .. "|" .. phase .. "|" .. d.description:lower()
         if names_seen[key] then
           problems[#problems + 1] = duplicate_error(names_seen[key], d,
             string.format("version %s, phase %s and name", d.version, phase))
