@@ -85,10 +85,11 @@ function lint.check(dirs)
     end
   end
 
-  -- serials: per folder and version, from 1 (or 0) without holes
+  -- serials: per folder and version, from 1 (or 0) without holes (pum's
+  -- names are ordered by description: their numbers are not serials)
   local by_version, versions = {}, {}
   for _, d in ipairs(list) do
-    if d.serial then
+    if d.serial and d.layout ~= "pum" then
       local key = d.dir .. "|" .. d.version
       if not by_version[key] then
         by_version[key] = {}
