@@ -67,6 +67,22 @@ describe("ladle for pum projects", function()
     assert.equal(b, doc.deltas[3].dir)
   end)
 
+  it("takes the folders in baseline and the recipes, and variables from the config file", function()
+    local a = folder { ["delta_0.9.0_old.sql"] = "select 1;\n", ["delta_1.0.0_a.sql"] = "create table a (n int);\n" }
+    local b = folder { ["delta_1.0.0_b.sql"] = "insert into a values (%(N)s);\n" }
+    local status, out, err = ladle_run { "baseline", "-b", "1.0.0", "-d", a, b }
+    assert.equal(0, status, out .. err)
+    assert.truthy(out:find(a .. ", " .. b .. ": 1 delta below 1.0.0 will never run; 2 pending.", 1, true), out)
+    local config = env.write(env.tmpdir() .. "/db.yaml", "variables:\n  - int N 41\n  - [str, LANG, fr]\n")
+    status, out, err = ladle_run { "-c", config, "run", "blue-green", "-d", a, b, "--deploy", "true" }
+    assert.equal(0, status, out .. err)
+    assert.equal(41, db:query("select n from a")[1].n)
+    status, out, err = ladle_run { "lint", "-d", "spec/fixtures/pum_project/delta",
+      "spec/fixtures/pum_project/delta_custom" }
+    assert.equal(0, status, out .. err)
+    assert.truthy(out:find("delta_1.1.0_004_fix_y.sql share version 1.1.0, phase unmarked and serial 4", 1, true), out)
+  end)
+
   it("substitutes -v variables, and refuses a missing one or a bad type before anything runs", function()
     local dir = folder {
       ["delta_1.0.0_a.sql"] = "create table a (srid int default %(SRID)s);\n",
@@ -142,6 +158,21 @@ class Hook(DeltaPy):
     assert.equal(0, #db:query("select 1 from app_sys.upgrades where script = 'delta_1.0.2_boom.py'"))
   end)
 
+  it("gives Python deltas pum's own DeltaPy when pum is installed", function()
+    local python, why = python3()
+    if not python then return pending(why) end
+    local site = env.tmpdir()
+    support.write(site, { ["pum/__init__.py"] = "", ["pum/core/__init__.py"] = "",
+      ["pum/core/deltapy.py"] = "class DeltaPy:\n    FROM_PUM = True\n    def __init__(self, *args, variables=None):\n"
+        .. "        self.args = args\n" })
+    local out_file = site .. "/which.txt"
+    local dir = folder { ["delta_1.0.0_which.py"] = "from pum.core.deltapy import DeltaPy\n\nclass Which(DeltaPy):\n"
+      .. "    def run(self):\n        open(" .. string.format("%q", out_file) .. ", 'w').write(str(self.FROM_PUM))\n" }
+    local status, out, err = ladle_run({ "upgrade", "-d", dir }, { PYTHONPATH = site })
+    assert.equal(0, status, out .. err)
+    assert.equal("True", env.read(out_file))
+  end)
+
   it("refuses Python deltas without python3 before anything runs, naming the package", function()
     local dir = folder { ["delta_1.0.0_a.sql"] = "create table a (id int);\n", ["delta_1.0.1_b.py"] = "" }
     local status, out, err = ladle_run({ "upgrade", "-d", dir }, { LADLE_PYTHON = "/nonexistent/python3" })
@@ -191,7 +222,7 @@ class Hook(DeltaPy):
 
   it("dumps without -N schemas and restores with -x past errors", function()
     assert(db:exec("create schema keep; create table keep.t (id int); create schema audit; create table audit.t (id int)"))
-    local file = env.tmpdir() .. "/db.dump"
+    local file, whole = env.tmpdir() .. "/db.dump", env.tmpdir() .. "/whole.dump"
     local status, out, err = ladle_run { "dump", file, "-N", "audit" }
     assert.equal(0, status, out .. err)
     local target = env.new_database("pumcli_restore")
@@ -200,6 +231,14 @@ class Hook(DeltaPy):
     local conn = env.connect(target)
     assert.same({ true, false }, { exists(conn, "keep.t"), exists(conn, "audit.t") })
     conn:close()
+    local other = env.new_database("pumcli_restore")
+    assert.equal(0, (ladle_run { "dump", whole }))
+    status, out, err = ladle_run { "restore", "-p", env.conninfo(other), "-N", "keep", "--", whole }
+    assert.equal(0, status, out .. err)
+    conn = env.connect(other)
+    assert.same({ false, true }, { exists(conn, "keep.t"), exists(conn, "audit.t") })
+    conn:close()
+    env.drop_database(other)
     status, _, err = ladle_run { "restore", "-p", env.conninfo(target), file }
     assert.equal(3, status, "restoring twice fails at the first error")
     status, out, err = ladle_run { "restore", "-p", env.conninfo(target), "-x", file }
@@ -216,6 +255,9 @@ class Hook(DeltaPy):
     local config = env.write(env.tmpdir() .. "/db.yaml", "pg_dump_exe: pg_dump\n")
     status, _, err = ladle_run({ "-c", config, "dump", file }, { PG_DUMP_EXE = "/nonexistent/pg_dump" })
     assert.equal(0, status, err)
+    status, _, err = ladle_run({ "restore", file }, { PG_RESTORE_EXE = "/nonexistent/pg_restore" })
+    assert.equal(3, status)
+    assert.truthy(err:find("/nonexistent/pg_restore", 1, true), err)
   end)
 
   it("runs test-and-upgrade with -v, -N and -x", function()

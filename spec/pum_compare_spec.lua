@@ -64,13 +64,6 @@ describe("a pum 0.x project", function()
     return rows
   end
 
-  it("is clean for ladle lint, but for the serial its deltas share", function()
-    local status, out = ladle_run { "lint", "-d", DIRS[1], DIRS[2] }
-    assert.equal(0, status, out)
-    assert.truthy(out:find("warning: " .. DIRS[1] .. "/delta_1.1.0_004_fix_x.sql and " .. DIRS[1]
-      .. "/delta_1.1.0_004_fix_y.sql share version 1.1.0, phase unmarked and serial 4", 1, true), out)
-  end)
-
   it("runs through ladle unchanged, twice, as pum runs it", function()
     local status, out, err = ladle_run { "baseline", "-p", "pum_ladle", "-t", "app_sys.upgrades", "-b", "1.0.0" }
     assert.equal(0, status, out .. err)
