@@ -269,13 +269,16 @@ local function scan_folder(found, dir, index, opts)
 end
 
 -- A version as it compares: trailing zero components dropped (1.2 = 1.2.0).
+-- Versions are normalized, so those are exactly the trailing ".0"s.
+local canonical_of = {}
 local function canonical(v)
-  local text = v:gsub("%.0$", "")
-  while text ~= v do
-    v = text
-    text = v:gsub("%.0$", "")
+  local found = canonical_of[v]
+  if not found then
+    found = v
+    while found:sub(-2) == ".0" do found = found:sub(1, -3) end
+    canonical_of[v] = found
   end
-  return v
+  return found
 end
 
 -- Two files in the same slot of one folder are an error, not a coin toss.
