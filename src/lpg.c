@@ -445,20 +445,15 @@ static int pg_connect(lua_State *L) {
   keywords[n] = NULL; values[n] = NULL;
 
   c->pg = PQconnectStartParams(keywords, values, expand);
-  if (c->pg == NULL) {
-    lua_pushnil(L);
-    lua_pushliteral(L, "out of memory while connecting");
-    return 2;
-  }
+  if (c->pg == NULL) return ladle_failresult(L, 0, "out of memory while connecting");
   outcome = PQstatus(c->pg) == CONNECTION_BAD ? 0 : connect_wait(c->pg);
   if (outcome != 0 || PQstatus(c->pg) != CONNECTION_OK) {
-    lua_pushnil(L);
-    if (outcome == 1) lua_pushliteral(L, "connection attempt interrupted");
-    else if (outcome == 2) lua_pushliteral(L, "connection attempt timed out");
-    else push_oneline(L, PQerrorMessage(c->pg));
+    if (outcome == 1) ladle_failresult(L, 0, "connection attempt interrupted");
+    else if (outcome == 2) ladle_failresult(L, 0, "connection attempt timed out");
+    else ladle_failresult(L, 0, "%s", push_oneline(L, PQerrorMessage(c->pg)));
     PQfinish(c->pg);
     c->pg = NULL;
-    return 2;
+    return 3;
   }
   PQsetNoticeReceiver(c->pg, notice_receiver, c);
   lua_pushvalue(L, 2);
@@ -992,11 +987,8 @@ static int conn_send(lua_State *L) {
   /* everything that may raise comes before the connection changes mode */
   values = push_params(L, 3, nparams, 3);
   if (c->sent == 0) {
-    if (PQtransactionStatus(c->pg) == PQTRANS_ACTIVE) {
-      lua_pushnil(L);
-      lua_pushliteral(L, "cannot send: a command is still running on this connection");
-      return 2;
-    }
+    if (PQtransactionStatus(c->pg) == PQTRANS_ACTIVE)
+      return ladle_failresult(L, 0, "cannot send: a command is still running on this connection");
     if (!PQenterPipelineMode(c->pg)) return push_failure(L, c->pg, NULL);
   }
   if (!send_prepared(L, c, sql, nparams, values)) {
@@ -1080,11 +1072,8 @@ static int pg_wait(lua_State *L) {
       if (fds[i].revents) PQconsumeInput(cs[i]->pg);
   }
   sigint_release(&guard);
-  if (!ready) {  /* interrupted, or a socket failed: receive() reports which */
-    lua_pushnil(L);
-    lua_pushliteral(L, "interrupted while waiting for the server");
-    return 2;
-  }
+  if (!ready)  /* interrupted, or a socket failed: receive() reports which */
+    return ladle_failresult(L, 0, "interrupted while waiting for the server");
   lua_pushinteger(L, ready);
   return 1;
 }
@@ -1358,10 +1347,9 @@ static int pg_conninfo_split(lua_State *L) {
   }
   opts = PQconninfoParse(target, &err);
   if (opts == NULL) {
-    lua_pushnil(L);
-    push_oneline(L, err ? err : "out of memory");
+    ladle_failresult(L, 0, "%s", push_oneline(L, err ? err : "out of memory"));
     if (err) PQfreemem(err);
-    return 2;
+    return 3;
   }
   luaL_buffinit(L, &b);
   for (o = opts; o->keyword; o++) {

@@ -10,12 +10,12 @@
  *   Lua function under lua_pcall: no Lua error may longjmp through readline.
  * - history in a file, multi-line entries kept whole (timestamped format).
  * - loop(step, on_error): calls step() until it returns a value, each call
- *   under a SIGINT handler that turns Ctrl-C into the error "interrupted" at
- *   the next Lua instruction (lua.c's trick). The handler is the REPL's own,
- *   so an interruption ends one evaluation, not the process, and leaves no
- *   trace in the host's signal state. While libpq waits, lpg.c's handler
- *   sits on top of this one: it cancels the query, then hands the signal
- *   down here.
+ *   under the host's interrupt handler (interrupt.c), which turns Ctrl-C
+ *   into the interrupt object raised at the next Lua instruction (lua.c's
+ *   trick). The loop forgets a Ctrl-C it handled, so an interruption ends
+ *   one evaluation, not the process, and leaves no trace in the host's
+ *   signal state. While libpq waits, lpg.c's handler sits on top of this
+ *   one: it cancels the query, then hands the signal down here.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,94 +36,59 @@
 /* Ctrl-C during an evaluation                                             */
 /* ---------------------------------------------------------------------- */
 
-static lua_State *loop_state;          /* the state Ctrl-C interrupts */
-static volatile sig_atomic_t ending_signal;  /* SIGTERM or SIGHUP: leave */
-
-static void stop_hook(lua_State *L, lua_Debug *ar) {
-  (void)ar;
-  lua_sethook(L, NULL, 0, 0);
-  lua_pushliteral(L, "interrupted");
-  lua_error(L);
+/* SIGTERM or SIGHUP arrived: the session ends. */
+static int ending(void) {
+  int sig = ladle_interrupt_caught();
+  return sig == SIGTERM || sig == SIGHUP;
 }
 
-/* A second Ctrl-C, while the first is still waiting for a Lua instruction
-   (stuck in a C function), gets the default action. */
-static void on_interrupt(int sig) {
-  int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
-  signal(sig, SIG_DFL);
-  if (loop_state) lua_sethook(loop_state, stop_hook, flag, 1);
-}
-
-/* SIGTERM and SIGHUP end the session: the evaluation in progress is
-   interrupted the same way, and the loop returns 128 + the signal. */
-static void on_ending(int sig) {
-  int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
-  signal(sig, SIG_DFL);
-  ending_signal = sig;
-  if (loop_state) lua_sethook(loop_state, stop_hook, flag, 1);
-}
-
-static void catch_interrupts(void) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_interrupt;
-  sa.sa_flags = SA_RESTART;  /* a blocking read of piped input carries on */
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-}
-
-static void catch_endings(struct sigaction *old_term, struct sigaction *old_hup) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_ending;
-  sa.sa_flags = 0;  /* a blocking read of piped input gives up */
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGTERM, &sa, old_term);
-  sigaction(SIGHUP, &sa, old_hup);
-}
-
-/* An interruption that arrived after step() had finished its work is
-   dropped rather than spent on the next step. */
-static void clear_stop_hook(lua_State *L) {
-  if (lua_gethook(L) == stop_hook) lua_sethook(L, NULL, 0, 0);
+/* Runs the function on top under the Ctrl-C handler (re-armed: it gives
+   way to the default action once it has fired). An interruption that
+   arrived after the work was done is dropped rather than spent on the next
+   call, and a Ctrl-C that arrived during the call, handled here, is
+   forgotten: it is not the exit status of the session. */
+static int call_interruptible(lua_State *L, int nargs) {
+  int status, before = ladle_interrupt_caught();
+  ladle_interrupt_catch(SIGINT, 1, NULL);  /* a blocking read of piped input carries on */
+  status = lua_pcall(L, nargs, 1, 0);
+  ladle_interrupt_cancel(L);
+  if (before == 0 && ladle_interrupt_caught() == SIGINT) ladle_interrupt_forget();
+  return status;
 }
 
 /* loop(step, on_error) -> the first non-nil value step or on_error
    returns, or 128 + the signal after SIGTERM or SIGHUP. step() runs under
-   the Ctrl-C handler; when it raises, on_error(err) runs (under the handler
-   too). */
+   the Ctrl-C handler, which raises the interrupt object; when step raises,
+   on_error(err) runs (under the handler too). */
 static int repl_loop(lua_State *L) {
   struct sigaction previous, old_term, old_hup;
-  lua_State *outer = loop_state;
+  lua_State *outer;
   luaL_checktype(L, 1, LUA_TFUNCTION);
   luaL_checktype(L, 2, LUA_TFUNCTION);
   lua_settop(L, 2);
   sigaction(SIGINT, NULL, &previous);
-  ending_signal = 0;
-  loop_state = L;
-  catch_endings(&old_term, &old_hup);
+  outer = ladle_interrupt_target(L);
+  /* a blocking read of piped input gives up on these */
+  ladle_interrupt_catch(SIGTERM, 0, &old_term);
+  ladle_interrupt_catch(SIGHUP, 0, &old_hup);
   for (;;) {
     int status;
-    catch_interrupts();
     lua_pushvalue(L, 1);
-    status = lua_pcall(L, 0, 1, 0);
-    clear_stop_hook(L);
-    if (status != LUA_OK && !ending_signal) {
+    status = call_interruptible(L, 0);
+    if (status != LUA_OK && !ending()) {
       lua_pushvalue(L, 2);
       lua_insert(L, -2);
-      catch_interrupts();
-      status = lua_pcall(L, 1, 1, 0);
-      clear_stop_hook(L);
+      status = call_interruptible(L, 1);
       if (status != LUA_OK) lua_pushnil(L);  /* the report itself was cut short */
     }
-    if (ending_signal) {
-      lua_pushinteger(L, 128 + ending_signal);
+    if (ending()) {
+      lua_pushinteger(L, 128 + ladle_interrupt_caught());
       break;
     }
     if (!lua_isnil(L, -1)) break;
     lua_settop(L, 2);
   }
-  loop_state = outer;
+  ladle_interrupt_target(outer);
   sigaction(SIGINT, &previous, NULL);
   sigaction(SIGTERM, &old_term, NULL);
   sigaction(SIGHUP, &old_hup, NULL);
@@ -285,7 +250,7 @@ static int repl_readline(lua_State *L) {
   while (!line_done) {
     fd_set fds;
     int fd = fileno(rl_instream), r;
-    if (got_sigint || ending_signal) {
+    if (got_sigint || ending()) {
       interrupted = 1;
       break;
     }
@@ -316,7 +281,7 @@ static int repl_readline(lua_State *L) {
     rl_callback_sigcleanup();
     rl_cleanup_after_signal();
     rl_callback_handler_remove();
-    fputs(ending_signal ? "\n" : "^C\n", rl_outstream);
+    fputs(ending() ? "\n" : "^C\n", rl_outstream);
     fflush(rl_outstream);
   } else if (accepted_line == NULL) {
     fputs("\n", rl_outstream);  /* end of input: leave the shell a clean line */
@@ -327,7 +292,7 @@ static int repl_readline(lua_State *L) {
   sigaction(SIGWINCH, &old_winch, NULL);
   sigprocmask(SIG_SETMASK, &unblocked, NULL);
 
-  if (interrupted && !ending_signal) lua_pushboolean(L, 0);
+  if (interrupted && !ending()) lua_pushboolean(L, 0);
   else if (accepted_line && !interrupted) lua_pushstring(L, accepted_line);
   else lua_pushnil(L);
   free(accepted_line);

@@ -608,7 +608,7 @@ function Session:report(err)
   self.output:flush()
   local text
   local code = errors.codes.runtime
-  if err == "interrupted" then
+  if errors.is_interrupt(err) then
     text = "interrupted"
     code = errors.codes.interrupted
   elseif repl.is_sql_error(err) then
