@@ -2,11 +2,16 @@
 --
 -- The pieces, each a module of its own:
 --   ladle.repl.session   reading, compiling, running and showing chunks
+--   ladle.repl.sql       SQL at the prompt: which input is SQL, statements
+--   ladle.repl.commands  backslash commands (\d, \x, \timing, \c, \i, ...)
 --   ladle.repl.helpers   the globals chunks see (sql, describe, info, ...)
---   ladle.repl.complete  Tab completion
---   ladle.repl.describe  psql's \d, and tables()
---   ladle.repl.query     SQL errors and record lists
---   ladle.repl.format    grids, Lua values and SQL errors as text
+--   ladle.repl.complete  Tab completion, Lua and SQL
+--   ladle.repl.describe  psql's \d and \d+ (laid out by describe_text)
+--   ladle.repl.lists     psql's \dt, \df, \dn, \du, \dx, \l, and tables()
+--   ladle.repl.query     SQL errors, record lists, catalog sessions,
+--                        patterns, connecting with a password prompt
+--   ladle.repl.format    grids (expanded too) and SQL errors as text
+--   ladle.repl.value     Lua values as text
 --
 -- The C half (ladle.repl.core, in the executable only) owns readline, the
 -- history file and Ctrl-C; it is loaded only by repl.run, so that the rest
@@ -16,6 +21,7 @@ local sys = require "ladle.sys"
 local complete = require "ladle.repl.complete"
 local describe = require "ladle.repl.describe"
 local helpers = require "ladle.repl.helpers"
+local lists = require "ladle.repl.lists"
 local query = require "ladle.repl.query"
 local session = require "ladle.repl.session"
 
@@ -31,7 +37,8 @@ repl.open_string = complete.open_string
 repl.relation_names = complete.relation_names
 repl.complete = complete.complete
 repl.describe = describe.describe
-repl.tables = describe.tables
+repl.tables = lists.tables
+repl.connect = query.connect
 repl.Session = session.Session
 
 -- repl.new(opts) -> session, with its helpers installed in opts.env (see
@@ -76,8 +83,16 @@ local function wants_colour()
   return sys.isatty(1)
 end
 
--- repl.run(opts) -> exit code. opts: db, table, dir, interactive (default:
--- stdin is a terminal).
+-- The password prompt for connecting at a terminal (nil elsewhere, or
+-- outside the ladle executable).
+function repl.password_prompt()
+  if not sys.isatty(0) then return nil end
+  local ok, core = pcall(require, "ladle.repl.core")
+  return ok and core.read_password or nil
+end
+
+-- repl.run(opts) -> exit code. opts: db (and target, what it connects to),
+-- table, dir, interactive (default: stdin is a terminal).
 function repl.run(opts)
   local core = require "ladle.repl.core"
   opts = opts or {}
@@ -86,11 +101,12 @@ function repl.run(opts)
   local s = session.new {
     interactive = interactive,
     colour = interactive and wants_colour(),
-    db = opts.db, table = opts.table, dir = opts.dir,
+    db = opts.db, target = opts.target, table = opts.table, dir = opts.dir,
     history = interactive and history_path() or false,
   }
   s.screen_size = core.screen_size
   s.readline = core.readline
+  s.ask_password = core.read_password
   helpers.install(s)
   if interactive then
     s.add_history = core.history_add
@@ -100,8 +116,8 @@ function repl.run(opts)
       if not ok then io.stderr:write("ladle: history not read: ", message, "\n") end
     end
     core.set_completer(function(line, start, stop)
-      return repl.complete(s.env, line, start, stop)
-    end)
+      return complete.complete(s.env, line, start, stop, s)
+    end, complete.word_breaks)
     banner(s)
   end
   local code = core.loop(function() return s:step() end, function(err) return s:report(err) end)

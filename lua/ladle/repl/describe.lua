@@ -1,222 +1,287 @@
--- ladle.repl.describe: relations as psql's \d shows them, and tables().
+-- ladle.repl.describe: a relation as psql's \d and \d+ show it.
 --
---   describe.describe(db, name) -> description | nil, message
---   describe.tables(db, pattern) -> rows
+--   describe.describe(db, name, opts) -> description | nil, message
+--   describe.matching(db, pattern, opts) -> { description, ... }
+--
+-- Tables, partitioned and foreign tables, views, materialized views,
+-- sequences, indexes and composite types; opts.verbose is \d+. What the
+-- catalog says is loaded into plain fields (columns, indexes, constraints,
+-- triggers, ...); ladle.repl.describe_text lays it out as psql does.
 --
 -- Catalog queries as pg_dump writes them: pg_catalog-qualified, one per
--- object kind, columns gated on the server version.
+-- part of the description, columns gated on the server version, all in one
+-- catalog session (ladle.repl.query.catalog).
 
-local format = require "ladle.repl.format"
+local ident = require "ladle.ident"
 local query = require "ladle.repl.query"
+local text = require "ladle.repl.describe_text"
 
 local describe = {}
 
 local must = query.must
 
-local relation_kinds = {
-  r = "Table", p = "Partitioned table", v = "View", m = "Materialized view",
-  f = "Foreign table", i = "Index", I = "Partitioned index", S = "Sequence",
-  c = "Composite type", t = "TOAST table",
-}
+local Description = text.Description
 
-local Description = {}
-Description.__index = Description
-Description.__name = "ladle.repl.description"
-
-local function plain(v) return v == nil and "" or v end
-
-function Description:render(opts)
-  opts = opts or {}
-  local out = {}
-  local grid_opts = { colour = opts.colour, footer = false, null = "" }
-  out[#out + 1] = format.colour(opts, "1",
-    string.format('%s "%s.%s"', relation_kinds[self.kind] or "Relation", self.schema, self.name))
-  local rows = {}
-  for i, c in ipairs(self.columns) do
-    rows[i] = { Column = c.name, Type = c.type, Collation = plain(c.collation),
-      Nullable = c.not_null and "not null" or "", Default = plain(c.default) }
-  end
-  if #rows > 0 then
-    out[#out + 1] = (format.grid(rows, { "Column", "Type", "Collation", "Nullable", "Default" }, grid_opts)
-      :gsub("\n$", ""))
-  end
-  local function section(title, lines)
-    if #lines == 0 then return end
-    out[#out + 1] = title .. ":"
-    for _, line in ipairs(lines) do out[#out + 1] = "    " .. line end
-  end
-  if self.partition_key then out[#out + 1] = "Partition key: " .. self.partition_key end
-  if self.partition_of then out[#out + 1] = "Partition of: " .. self.partition_of end
-  local lines = {}
-  for _, ix in ipairs(self.indexes) do
-    local what = ix.primary and "PRIMARY KEY, " or ix.constraint and "UNIQUE CONSTRAINT, "
-      or ix.unique and "UNIQUE, " or ""
-    lines[#lines + 1] = string.format('"%s" %s%s%s', ix.name, what, ix.method_and_columns,
-      ix.valid and "" or " INVALID")
-  end
-  section("Indexes", lines)
-  local checks, fkeys = {}, {}
-  for _, c in ipairs(self.constraints) do
-    local line = string.format('"%s" %s', c.name, c.definition)
-    if c.type == "c" then checks[#checks + 1] = line
-    elseif c.type == "f" then fkeys[#fkeys + 1] = line end
-  end
-  section("Check constraints", checks)
-  section("Foreign-key constraints", fkeys)
-  lines = {}
-  for _, r in ipairs(self.referenced_by) do
-    lines[#lines + 1] = string.format('TABLE "%s" CONSTRAINT "%s" %s', r.table, r.name, r.definition)
-  end
-  section("Referenced by", lines)
-  lines = {}
-  for _, t in ipairs(self.triggers) do
-    lines[#lines + 1] = t.definition .. (t.enabled and "" or " (disabled)")
-  end
-  section("Triggers", lines)
-  if self.view_definition then
-    out[#out + 1] = "View definition:"
-    out[#out + 1] = self.view_definition
-  end
-  if self.comment then out[#out + 1] = "Comment: " .. self.comment end
-  return table.concat(out, "\n")
-end
-
-Description.__tostring = function(d) return d:render() end
-Description.__repl = function(d, opts) return d:render(opts) end
-
--- describe(db, name) -> description | nil, message
--- Catalog queries as pg_dump writes them: pg_catalog-qualified, one per
--- object kind, columns gated on the server version.
-function describe.describe(db, name)
-  local version = db:server_version()
-  -- an exact name first, so that "Mixed Case" needs no quoting
-  local rows, message, err = db:query([[
-    select coalesce(
-             (select c.oid from pg_catalog.pg_class c
-               where c.relname = $1 and pg_catalog.pg_table_is_visible(c.oid) limit 1),
-             pg_catalog.to_regclass($1))::oid as oid]], name)
-  if not rows and err.sqlstate ~= "42602" then return nil, message end  -- 42602: not a name
-  if not rows or rows[1].oid == nil then
-    return nil, string.format('no relation named "%s"', name)
-  end
-  local oid = rows[1].oid
-  local rel = must(db, [[
-    select c.relname, n.nspname, c.relkind::text as relkind,
-           pg_catalog.obj_description(c.oid, 'pg_class') as comment
-      from pg_catalog.pg_class c
-      join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-     where c.oid = $1]], oid)[1]
-  local d = setmetatable({
-    name = rel.relname, schema = rel.nspname, kind = rel.relkind, comment = rel.comment,
-    columns = {}, indexes = {}, constraints = {}, referenced_by = {}, triggers = {},
-  }, Description)
-
-  local identity = version >= 100000 and "a.attidentity::text" or "''"
-  local generated = version >= 120000 and "a.attgenerated::text" or "''"
-  for _, c in ipairs(must(db, string.format([[
-    select a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) as type,
-           case when a.attcollation <> t.typcollation then co.collname end as collation,
-           a.attnotnull, pg_catalog.pg_get_expr(ad.adbin, ad.adrelid, true) as default_expr,
-           %s as identity, %s as generated
-      from pg_catalog.pg_attribute a
-      join pg_catalog.pg_type t on t.oid = a.atttypid
-      left join pg_catalog.pg_attrdef ad on ad.adrelid = a.attrelid and ad.adnum = a.attnum
-      left join pg_catalog.pg_collation co on co.oid = a.attcollation
-     where a.attrelid = $1 and a.attnum > 0 and not a.attisdropped
-     order by a.attnum]], identity, generated), oid)) do
+local function columns(conn, d, version)
+  local is_index = d.kind == "i" or d.kind == "I"
+  local sql = string.format([[
+    SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
+           CASE WHEN a.attcollation <> t.typcollation THEN co.collname END AS collation,
+           a.attnotnull, pg_catalog.pg_get_expr(ad.adbin, ad.adrelid, true) AS default_expr,
+           %s AS identity, %s AS generated,
+           CASE a.attstorage WHEN 'p' THEN 'plain' WHEN 'm' THEN 'main' WHEN 'x' THEN 'extended'
+                             WHEN 'e' THEN 'external' END AS storage,
+           %s AS compression,
+           NULLIF(a.attstattarget, -1) AS stats_target,
+           pg_catalog.col_description(a.attrelid, a.attnum) AS description,
+           %s AS key,
+           %s AS definition
+      FROM pg_catalog.pg_attribute a
+      JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+      LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+      LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
+     WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
+     ORDER BY a.attnum]],
+    version >= 100000 and "a.attidentity::pg_catalog.text" or "''",
+    version >= 120000 and "a.attgenerated::pg_catalog.text" or "''",
+    version >= 140000 and "CASE a.attcompression WHEN 'p' THEN 'pglz' WHEN 'l' THEN 'lz4' END" or "NULL",
+    (is_index and version >= 110000) and "CASE WHEN a.attnum <= (SELECT i.indnkeyatts FROM pg_catalog.pg_index i "
+      .. "WHERE i.indexrelid = a.attrelid) THEN 'yes' ELSE 'no' END" or "'yes'",
+    is_index and "pg_catalog.pg_get_indexdef(a.attrelid, a.attnum, true)" or "NULL")
+  for _, c in ipairs(must(conn, sql, d.oid)) do
     local default = c.default_expr
     if c.identity == "a" then default = "generated always as identity"
     elseif c.identity == "d" then default = "generated by default as identity"
     elseif c.generated == "s" then default = "generated always as (" .. default .. ") stored" end
     d.columns[#d.columns + 1] = { name = c.attname, type = c.type, collation = c.collation,
-      not_null = c.attnotnull, default = default }
+      not_null = c.attnotnull, default = default, storage = c.storage, compression = c.compression,
+      stats_target = c.stats_target, description = c.description, key = c.key, definition = c.definition }
   end
+end
 
-  for _, ix in ipairs(must(db, [[
-    select i.relname, x.indisprimary, x.indisunique, x.indisvalid,
-           pg_catalog.pg_get_indexdef(x.indexrelid, 0, true) as definition,
-           (select con.conname from pg_catalog.pg_constraint con
-             where con.conindid = x.indexrelid and con.conrelid = x.indrelid
-               and con.contype in ('p', 'u', 'x') limit 1) as constraint_name
-      from pg_catalog.pg_index x
-      join pg_catalog.pg_class i on i.oid = x.indexrelid
-     where x.indrelid = $1
-     order by x.indisprimary desc, i.relname]], oid)) do
+local function index_facts(conn, d, version)
+  d.index = must(conn, string.format([[
+    SELECT i.indisunique AS unique, i.indisprimary AS primary, i.indisclustered AS clustered,
+           i.indisvalid AS valid, %s AS replica_identity, %s AS nulls_not_distinct,
+           con.condeferrable AS deferrable, con.condeferred AS deferred,
+           a.amname AS method, t.relname AS table_name,
+           pg_catalog.pg_get_expr(i.indpred, i.indrelid, true) AS predicate
+      FROM pg_catalog.pg_index i
+      JOIN pg_catalog.pg_class t ON t.oid = i.indrelid
+      JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+      JOIN pg_catalog.pg_am a ON a.oid = c.relam
+      LEFT JOIN pg_catalog.pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid
+           AND con.contype IN ('p', 'u', 'x')
+     WHERE i.indexrelid = $1]],
+    version >= 90400 and "i.indisreplident" or "false",
+    version >= 150000 and "i.indnullsnotdistinct" or "false"), d.oid)[1]
+end
+
+local function sequence_facts(conn, d, version)
+  if version >= 100000 then
+    d.sequence = must(conn, [[
+      SELECT pg_catalog.format_type(s.seqtypid, NULL) AS type, s.seqstart AS start, s.seqmin AS minimum,
+             s.seqmax AS maximum, s.seqincrement AS increment, s.seqcycle AS cycles, s.seqcache AS cache
+        FROM pg_catalog.pg_sequence s WHERE s.seqrelid = $1]], d.oid)[1]
+  else
+    d.sequence = must(conn, [[
+      SELECT 'bigint' AS type, start_value AS start, min_value AS minimum, max_value AS maximum,
+             increment_by AS increment, is_cycled AS cycles, cache_value AS cache
+        FROM ]] .. ident.qualify(d.schema, d.name))[1]
+  end
+  local owner = must(conn, [[
+    SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) || '.'
+             || pg_catalog.quote_ident(a.attname) AS column_name, d.deptype::pg_catalog.text AS deptype
+      FROM pg_catalog.pg_depend d
+      JOIN pg_catalog.pg_class c ON c.oid = d.refobjid
+      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.refobjsubid
+     WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+       AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+       AND d.objid = $1 AND d.deptype IN ('a', 'i')]], d.oid)[1]
+  if owner then
+    d.owned_by = owner.column_name
+    d.identity_sequence = owner.deptype == "i"
+  end
+end
+
+local function table_indexes(conn, d)
+  for _, ix in ipairs(must(conn, [[
+    SELECT c2.relname, i.indisprimary, i.indisunique, i.indisclustered, i.indisvalid,
+           pg_catalog.pg_get_indexdef(i.indexrelid, 0, true) AS definition,
+           pg_catalog.pg_get_constraintdef(con.oid, true) AS constraint_definition,
+           con.contype::pg_catalog.text AS contype, con.condeferrable, con.condeferred
+      FROM pg_catalog.pg_index i
+      JOIN pg_catalog.pg_class c2 ON c2.oid = i.indexrelid
+      LEFT JOIN pg_catalog.pg_constraint con ON con.conrelid = i.indrelid AND con.conindid = i.indexrelid
+           AND con.contype IN ('p', 'u', 'x')
+     WHERE i.indrelid = $1
+     ORDER BY i.indisprimary DESC, c2.relname]], d.oid)) do
     d.indexes[#d.indexes + 1] = {
       name = ix.relname, primary = ix.indisprimary, unique = ix.indisunique, valid = ix.indisvalid,
-      constraint = (not ix.indisprimary and ix.indisunique and ix.constraint_name) or nil,
-      definition = ix.definition,
-      method_and_columns = ix.definition:match(" USING (.*)$") or ix.definition,
+      clustered = ix.indisclustered, constraint = ix.contype == "u" or nil, exclusion = ix.contype == "x",
+      constraint_definition = ix.constraint_definition, deferrable = ix.condeferrable, deferred = ix.condeferred,
+      definition = ix.definition, method_and_columns = ix.definition:match(" USING (.*)$") or ix.definition,
     }
   end
+end
 
-  for _, c in ipairs(must(db, [[
-    select c.conname, c.contype::text as contype, pg_catalog.pg_get_constraintdef(c.oid, true) as definition
-      from pg_catalog.pg_constraint c
-     where c.conrelid = $1 and c.contype in ('c', 'f')
-     order by c.contype, c.conname]], oid)) do
-    d.constraints[#d.constraints + 1] = { name = c.conname, type = c.contype, definition = c.definition }
+local function table_constraints(conn, d, version)
+  for _, c in ipairs(must(conn, [[
+    SELECT r.conname, pg_catalog.pg_get_constraintdef(r.oid, true) AS definition
+      FROM pg_catalog.pg_constraint r WHERE r.conrelid = $1 AND r.contype = 'c'
+     ORDER BY 1]], d.oid)) do
+    d.constraints[#d.constraints + 1] = { name = c.conname, type = "c", definition = c.definition }
   end
+  -- a partition shows the foreign keys it has from its ancestors, as psql does
+  local on = (version >= 120000 and d.is_partition)
+    and "(SELECT a.relid FROM pg_catalog.pg_partition_ancestors($1) a)" or "(SELECT $1::pg_catalog.oid)"
+  local parentless = version >= 110000 and "AND r.conparentid = 0" or ""
+  for _, c in ipairs(must(conn, string.format([[
+    SELECT r.conname, r.conrelid = $1 AS own, r.conrelid::pg_catalog.regclass::pg_catalog.text AS on_table,
+           pg_catalog.pg_get_constraintdef(r.oid, true) AS definition
+      FROM pg_catalog.pg_constraint r
+     WHERE r.conrelid IN %s AND r.contype = 'f' %s
+     ORDER BY 2 DESC, 1]], on, parentless), d.oid)) do
+    d.constraints[#d.constraints + 1] = { name = c.conname, type = "f", definition = c.definition,
+      on_table = not c.own and c.on_table or nil }
+  end
+  -- pg_partition_ancestors() is empty for a table that is not a partition
+  local referenced = version >= 120000
+    and "(SELECT a.relid FROM pg_catalog.pg_partition_ancestors($1) a UNION ALL SELECT $1::pg_catalog.oid)"
+    or "(SELECT $1::pg_catalog.oid)"
+  for _, r in ipairs(must(conn, string.format([[
+    SELECT r.conname, r.conrelid::pg_catalog.regclass::pg_catalog.text AS on_table,
+           pg_catalog.pg_get_constraintdef(r.oid, true) AS definition
+      FROM pg_catalog.pg_constraint r
+     WHERE r.confrelid IN %s AND r.contype = 'f' %s
+     ORDER BY 1]], referenced, parentless), d.oid)) do
+    d.referenced_by[#d.referenced_by + 1] = { name = r.conname, table = r.on_table, definition = r.definition }
+  end
+end
 
-  for _, r in ipairs(must(db, [[
-    select c.conname, c.conrelid::pg_catalog.regclass::text as tbl,
-           pg_catalog.pg_get_constraintdef(c.oid, true) as definition
-      from pg_catalog.pg_constraint c
-     where c.confrelid = $1 and c.contype = 'f'
-     order by 2, 1]], oid)) do
-    d.referenced_by[#d.referenced_by + 1] = { name = r.conname, table = r.tbl, definition = r.definition }
+local function triggers(conn, d, version)
+  local parent = version >= 130000 and [[
+    CASE WHEN t.tgparentid <> 0 THEN
+      (SELECT u.tgrelid::pg_catalog.regclass::pg_catalog.text
+         FROM pg_catalog.pg_trigger u, pg_catalog.pg_partition_ancestors(t.tgrelid) WITH ORDINALITY AS a(relid, depth)
+        WHERE u.tgname = t.tgname AND u.tgrelid = a.relid AND u.tgparentid = 0
+        ORDER BY a.depth LIMIT 1) END]] or "NULL"
+  for _, t in ipairs(must(conn, string.format([[
+    SELECT t.tgname, pg_catalog.pg_get_triggerdef(t.oid, true) AS definition,
+           t.tgenabled::pg_catalog.text AS enabled, %s AS parent
+      FROM pg_catalog.pg_trigger t
+     WHERE t.tgrelid = $1 AND NOT t.tgisinternal
+     ORDER BY 1]], parent), d.oid)) do
+    local _, stop = t.definition:find(" TRIGGER ", 1, true)
+    d.triggers[#d.triggers + 1] = { name = t.tgname, enabled = t.enabled ~= "D", firing = t.enabled,
+      definition = stop and t.definition:sub(stop + 1) or t.definition, parent = t.parent }
   end
+end
 
-  for _, t in ipairs(must(db, [[
-    select t.tgname, pg_catalog.pg_get_triggerdef(t.oid, true) as definition, t.tgenabled::text as enabled
-      from pg_catalog.pg_trigger t
-     where t.tgrelid = $1 and not t.tgisinternal
-     order by t.tgname]], oid)) do
-    d.triggers[#d.triggers + 1] = { name = t.tgname, enabled = t.enabled ~= "D",
-      definition = t.definition:gsub("^CREATE ", ""):gsub("^CONSTRAINT ", ""):gsub("^TRIGGER ", "") }
+local function family(conn, d, version)
+  if version < 100000 then return end
+  local p = must(conn, [[
+    SELECT CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END AS key,
+           (SELECT i.inhparent::pg_catalog.regclass::pg_catalog.text || ' ' || pg_catalog.pg_get_expr(c.relpartbound, c.oid)
+              FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid AND c.relispartition) AS parent,
+           CASE WHEN c.relispartition THEN pg_catalog.pg_get_partition_constraintdef(c.oid) END AS partition_constraint
+      FROM pg_catalog.pg_class c WHERE c.oid = $1]], d.oid)[1]
+  d.partition_key, d.partition_of, d.partition_constraint = p.key, p.parent, p.partition_constraint
+  for _, row in ipairs(must(conn, [[
+    SELECT c.oid::pg_catalog.regclass::pg_catalog.text AS name
+      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_inherits i ON c.oid = i.inhparent
+     WHERE i.inhrelid = $1 AND c.relkind NOT IN ('p', 'I')
+     ORDER BY i.inhseqno]], d.oid)) do
+    d.inherits[#d.inherits + 1] = row.name
   end
+  for _, row in ipairs(must(conn, [[
+    SELECT c.oid::pg_catalog.regclass::pg_catalog.text AS name, c.relkind::pg_catalog.text AS kind,
+           pg_catalog.pg_get_expr(c.relpartbound, c.oid) AS bound
+      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_inherits i ON c.oid = i.inhrelid
+     WHERE i.inhparent = $1
+     ORDER BY pg_catalog.pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT', 1]], d.oid)) do
+    d.children[#d.children + 1] = row
+  end
+end
 
-  if d.kind == "v" or d.kind == "m" then
-    d.view_definition = must(db, "select pg_catalog.pg_get_viewdef($1::oid, true) as def", oid)[1].def
+-- Loads the description of the relation with this oid (in a catalog session).
+local function load(conn, oid, opts)
+  local version = conn:server_version()
+  local rel = must(conn, string.format([[
+    SELECT c.relname, n.nspname, c.relkind::pg_catalog.text AS relkind,
+           c.relpersistence::pg_catalog.text AS persistence, %s AS is_partition,
+           am.amname AS access_method, pg_catalog.array_to_string(c.reloptions, ', ') AS options,
+           pg_catalog.obj_description(c.oid, 'pg_class') AS comment
+      FROM pg_catalog.pg_class c
+      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      LEFT JOIN pg_catalog.pg_am am ON am.oid = c.relam
+     WHERE c.oid = $1]], version >= 100000 and "c.relispartition" or "false"), oid)[1]
+  local d = setmetatable({
+    oid = oid, name = rel.relname, schema = rel.nspname, kind = rel.relkind, persistence = rel.persistence,
+    comment = rel.comment, is_partition = rel.is_partition, access_method = rel.access_method,
+    options = rel.options ~= "" and rel.options or nil, verbose = opts and opts.verbose or false,
+    columns = {}, indexes = {}, constraints = {}, referenced_by = {}, triggers = {}, inherits = {}, children = {},
+  }, Description)
+  local kind = d.kind
+  if kind == "S" then
+    sequence_facts(conn, d, version)
+    return d
   end
-  if version >= 100000 then
-    local p = must(db, [[
-      select case when c.relkind = 'p' then pg_catalog.pg_get_partkeydef(c.oid) end as key,
-             (select i.inhparent::pg_catalog.regclass::text || ' ' || pg_catalog.pg_get_expr(c.relpartbound, c.oid)
-                from pg_catalog.pg_inherits i where i.inhrelid = c.oid and c.relispartition) as parent
-        from pg_catalog.pg_class c where c.oid = $1]], oid)[1]
-    d.partition_key, d.partition_of = p.key, p.parent
+  columns(conn, d, version)
+  if kind == "i" or kind == "I" then
+    index_facts(conn, d, version)
+    if kind == "I" then family(conn, d, version) end
+    return d
+  end
+  if kind == "r" or kind == "p" or kind == "m" or kind == "f" then
+    table_indexes(conn, d)
+    table_constraints(conn, d, version)
+    triggers(conn, d, version)
+    family(conn, d, version)
+  elseif kind == "v" then
+    triggers(conn, d, version)
+  end
+  if kind == "v" or kind == "m" then
+    d.view_definition = must(conn, "SELECT pg_catalog.pg_get_viewdef($1::pg_catalog.oid, true) AS def", oid)[1].def
   end
   return d
 end
 
--- tables(db, pattern) -> rows: schema, name, kind, estimated rows, size.
--- pattern as psql's \dt takes it: `*` and `?` wildcards, `schema.name`.
-function describe.tables(db, pattern)
-  local schema_re, name_re = nil, nil
-  if pattern then
-    local function regex(p)
-      p = p:lower():gsub("[%^%$%(%)%%%.%[%]%+%-|{}\\]", "\\%0"):gsub("%*", ".*"):gsub("%?", ".")
-      return "^(" .. p .. ")$"
-    end
-    local s, n = pattern:match("^([^.]*)%.(.*)$")
-    if s then schema_re, name_re = regex(s), regex(n ~= "" and n or "*")
-    else name_re = regex(pattern) end
-  end
-  return must(db, [[
-    select n.nspname as schema, c.relname as name,
-           case c.relkind when 'r' then 'table' when 'p' then 'partitioned table'
-                          when 'v' then 'view' when 'm' then 'materialized view'
-                          when 'f' then 'foreign table' end as kind,
-           case when c.relkind in ('r', 'm') and c.reltuples >= 0 then c.reltuples::bigint end as rows,
-           pg_catalog.pg_size_pretty(pg_catalog.pg_total_relation_size(c.oid)) as size
-      from pg_catalog.pg_class c
-      join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-     where c.relkind in ('r', 'p', 'v', 'm', 'f')
-       and n.nspname <> 'information_schema' and n.nspname !~ '^pg_'
-       and ($1::text is null or n.nspname ~ $1)
-       and ($2::text is null or c.relname ~ $2)
-     order by 1, 2]], schema_re, name_re)
+-- describe(db, name, opts) -> description | nil, message. name as written
+-- in SQL (qualified, quoted) or exactly as the relation is named ("Mixed
+-- Case" needs no quotes).
+function describe.describe(db, name, opts)
+  return query.catalog(db, function(conn)
+    local rows, message, err = conn:query([[
+      SELECT COALESCE(
+               (SELECT c.oid FROM pg_catalog.pg_class c
+                 WHERE c.relname = $1 AND pg_catalog.pg_table_is_visible(c.oid) LIMIT 1),
+               pg_catalog.to_regclass($1))::pg_catalog.oid AS oid]], name)
+    if not rows and err.sqlstate ~= "42602" then return nil, message end  -- 42602: not a name
+    if not rows or rows[1].oid == nil then return nil, string.format('no relation named "%s"', name) end
+    return load(conn, rows[1].oid, opts)
+  end)
 end
+
+-- matching(db, pattern, opts) -> the descriptions of every relation the
+-- psql pattern matches (visible ones when it names no schema), in order.
+function describe.matching(db, pattern, opts)
+  local s, n = query.pattern(pattern)
+  return query.catalog(db, function(conn)
+    local found = {}
+    for _, row in ipairs(must(conn, [[
+      SELECT c.oid FROM pg_catalog.pg_class c
+        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+       WHERE true ]] .. query.pattern_filter("n.nspname", "c.relname", "pg_catalog.pg_table_is_visible(c.oid)",
+        "$1", "$2") .. [[
+       ORDER BY n.nspname, c.relname]], s, n)) do
+      found[#found + 1] = load(conn, row.oid, opts)
+    end
+    return found
+  end)
+end
+
+describe.Description = Description
 
 return describe

@@ -3,6 +3,7 @@
 
 local ladle = require "ladle"
 local describe = require "ladle.repl.describe"
+local lists = require "ladle.repl.lists"
 local query = require "ladle.repl.query"
 
 local helpers = {}
@@ -14,20 +15,24 @@ local help_text = [==[
   connect(target)    connect db to a service, conninfo or URI (none: PG*)
   sql[[select ...]]  run SQL on db; the result prints as a table
   tables([pattern])  tables and views, their kind, rows and size ("app.*")
-  describe "name"    columns, indexes, constraints, triggers of a relation
+  describe "name"    a relation as psql's \d shows it (describe("name", "+"): \d+)
   info()             every delta and its status (-t TABLE -d DIR)
   pending()          the deltas still to apply (-t TABLE -d DIR)
   snapshot()         a snapshot of db's schema (ladle.schema)
   diff(target)       the SQL that moves db's schema to target's (ladle.diff)
   traceback()        the traceback of the last error
-  settings           how results are shown: max_rows, pager, null
+  settings           how results are shown: max_rows, pager, null, expanded, timing
   ladle              the API, as require "ladle" returns it
   help()             this list
 
-An expression prints without `return`; an unfinished chunk continues on the
-next line. Locals last one chunk: keep values in globals. Tab completes
-globals, fields (db:que<Tab>) and table names (describe "<Tab>). Ctrl-C
-cancels a running query or clears the line; Ctrl-D quits.]==]
+SQL works as at psql's prompt: input that starts with a SQL keyword
+(select, insert, create, ...) runs as SQL up to a `;`, and backslash
+commands (\d, \dt, \df, \x, \timing, \c, \i, \e, \q; \? lists them) do
+what they do in psql. Anything else is Lua: an expression prints without
+`return`; an unfinished chunk continues on the next line. Locals last one
+chunk: keep values in globals. Tab completes globals, fields (db:que<Tab>),
+SQL keywords, table and column names (from ord<Tab>, o.<Tab>). Ctrl-C
+cancels a running query or clears the line; Ctrl-D or \q quits.]==]
 
 function helpers.install(self)
   local env, session = self.env, self
@@ -39,12 +44,7 @@ function helpers.install(self)
   end
 
   function env.connect(target)
-    local conn, message = ladle.connect(target)
-    if not conn then error("connect: " .. message, 0) end
-    local old = rawget(env, "db")
-    if type(old) == "userdata" and old ~= conn then old:close() end
-    session:attach(conn)
-    return conn
+    return session:connect(target)
   end
 
   function env.sql(text, ...)
@@ -61,16 +61,25 @@ function helpers.install(self)
   end
 
   function env.tables(pattern)
-    return describe.tables(session:need_db("tables"), pattern)
+    return lists.tables(session:need_db("tables"), pattern)
   end
 
-  function env.describe(name)
+  -- describe "name" is \d name, describe("name", "+") \d+ name; a name
+  -- that is no relation but a function shows as \df+ does, one record.
+  function env.describe(name, detail)
     local db = session:need_db("describe")
-    if name == nil then return describe.tables(db) end
+    if name == nil then return lists.tables(db) end
     if type(name) ~= "string" then error("describe: expected a relation name", 2) end
-    local d, message = describe.describe(db, name)
-    if not d then error("describe: " .. message, 0) end
-    return d
+    local verbose = detail == "+" or (type(detail) == "table" and detail.verbose) or false
+    local d, message = describe.describe(db, name, { verbose = verbose })
+    if d then return d end
+    local pattern = name:find('[".]') and name or ('"' .. name .. '"')
+    local functions = lists.functions(db, pattern, { verbose = true })
+    if #functions > 0 then
+      functions.display = { null = "", numbers = false, expanded = true }
+      return functions
+    end
+    error("describe: " .. message, 0)
   end
 
   local function plan(helper, opts)

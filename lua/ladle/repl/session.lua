@@ -8,8 +8,10 @@
 
 local errors = require "ladle.errors"
 local sys = require "ladle.sys"
+local commands = require "ladle.repl.commands"
 local format = require "ladle.repl.format"
 local query = require "ladle.repl.query"
+local sql = require "ladle.repl.sql"
 
 local session = {}
 
@@ -40,8 +42,10 @@ Session.__index = Session
 
 -- session.new(opts) -> session. opts: interactive (prompts, history,
 -- readline), colour, input/output/errors (files; default stdin, stdout,
--- stderr), env (the globals chunks see; default _G), db (a connection),
--- table and dir (for info/pending), history (a file path, or false).
+-- stderr), env (the globals chunks see; default _G), db (a connection) and
+-- target (what it was connected to), table and dir (for info/pending),
+-- history (a file path, or false), language ("lua" or "sql": what input
+-- that is not clearly SQL is).
 function session.new(opts)
   opts = opts or {}
   local s = setmetatable({
@@ -54,6 +58,8 @@ function session.new(opts)
     table = opts.table,
     dir = opts.dir,
     history = opts.history,
+    target = opts.target,
+    language = opts.language or "lua",
     line_no = 0,
     last_traceback = nil,
   }, Session)
@@ -61,6 +67,8 @@ function session.new(opts)
     max_rows = opts.interactive and 1000 or nil,
     pager = opts.interactive and true or false,
     null = "(null)",
+    expanded = false,   -- \x: true, false or "auto"
+    timing = false,     -- \timing
   }
   s:attach(opts.db)
   return s
@@ -71,6 +79,7 @@ end
 function Session:attach(conn)
   if conn then
     conn:on_notice(function(n)
+      self.output:flush()  -- after what was printed before it
       self.errors:write(n.severity or "NOTICE", ":  ", n.message or "", "\n")
     end)
   end
@@ -80,6 +89,18 @@ end
 function Session:db()
   local db = rawget(self.env, "db")
   if type(db) == "userdata" and not db:is_closed() then return db end
+end
+
+-- Connects db to target (asking for a password at a terminal when the
+-- server wants one), closing the connection it had.
+function Session:connect(target)
+  local conn, message = query.connect(target, self.interactive and self.ask_password)
+  if not conn then error("connect: " .. message, 0) end
+  local old = rawget(self.env, "db")
+  if type(old) == "userdata" and old ~= conn then old:close() end
+  self:attach(conn)
+  self.target = target
+  return conn
 end
 
 function Session:need_db(helper)
@@ -99,26 +120,36 @@ function Session:prompt(continued)
     if status == "intrans" then name = name .. "*"
     elseif status == "inerror" then name = name .. "!" end
   end
+  if self.language == "sql" then return name .. (continued and "-> " or "=> ") end
   return name .. (continued and ">> " or "> ")
 end
 
 -- Output ---------------------------------------------------------------------------
 
-function Session:render(v, top)
-  local cols = 80
+function Session:columns()
   if self.interactive and self.screen_size then
     local rows, width = self.screen_size()
-    if rows then cols = width end
+    if rows then return width end
   end
+end
+
+-- render(v, top, opts) -> text. Results print as grids with the settings
+-- (expanded or not, NULL, max_rows) and what the rows bring (display);
+-- opts.expanded overrides settings.expanded (\gx).
+function Session:render(v, top, opts)
+  local cols = self:columns()
   if type(v) == "table" then
     local mt = getmetatable(v)
     if mt and mt.__repl then return (mt.__repl(v, { colour = self.colour, null = self.settings.null })) end
     if format.is_result(v) then
-      return (format.grid(v, v.fields, { colour = self.colour, null = self.settings.null,
-        max_rows = self.settings.max_rows, title = rawget(v, "title") }):gsub("\n$", ""))
+      local o = { colour = self.colour, null = self.settings.null, max_rows = self.settings.max_rows,
+        title = rawget(v, "title"), expanded = self.settings.expanded, width = cols }
+      for k, value in pairs(rawget(v, "display") or {}) do o[k] = value end
+      if opts and opts.expanded ~= nil then o.expanded = opts.expanded end
+      return (format.grid(v, v.fields, o):gsub("\n$", ""))
     end
   end
-  return format.value(v, { top = top, width = cols })
+  return format.value(v, { top = top, width = cols or 80 })
 end
 
 -- Output taller than the terminal goes through the pager ($PAGER, split on
@@ -229,31 +260,77 @@ end
 -- HISTCONTROL=ignorespace), for lines with passwords in them.
 function Session:remember(entry)
   if not self.interactive or entry:match("^%s") then return end
+  -- nor a chunk that spells out a password (a conninfo's or a URI's)
+  if entry:lower():match("password%s*=") or entry:match("://[^/@%s]*:[^/@%s]*@") then return end
   if self.add_history then self.add_history(entry, self.history or nil) end
 end
 
--- read_chunk() -> "chunk", fn | "eof" | "interrupted" | "syntax", message
+-- A backslash command met inside an unfinished SQL statement: \g and \gx
+-- send it, \r drops it, any other runs at once and the statement goes on
+-- (as in psql). Returns what read_chunk returns, or nil and the buffer to
+-- carry on with.
+function Session:statement_command(buffer, scan, first_line)
+  local name = scan.meta:match("^(%S*)")
+  local before = buffer:sub(1, scan.meta_at - 1)
+  if name == "g" or name == "gx" then
+    self:remember(buffer)
+    return { "sql", before, first_line, { expanded = name == "gx" or nil } }
+  end
+  if name == "r" then
+    self.output:write("Query buffer reset (cleared).\n")
+    return nil, nil
+  end
+  local code = commands.run(self, "\\" .. scan.meta)
+  if code then return { "exit", code } end
+  if before:match("^%s*$") then return nil, nil end
+  return nil, before
+end
+
+-- read_chunk() -> "chunk", fn | "sql", text, first_line, opts | "command",
+-- line | "exit", code | "eof" | "interrupted" | "syntax", message
 function Session:read_chunk()
-  local buffer, first_line, last_err
+  local buffer, first_line, last_err, language
   while true do
+    self.partial, self.partial_language = buffer, language  -- for completion
     local line = self:read_line(buffer ~= nil)
     if line == nil then
+      -- piped: what is left of a statement runs, as psql runs it
+      if buffer and language == "sql" and not self.interactive then return "sql", buffer, first_line end
       if buffer and not self.interactive then return "syntax", last_err end
       return "eof"
     end
     if line == false then return "interrupted" end
     if buffer == nil then
       if line:match("^%s*$") then goto next_line end
+      if line:match("^%s*\\") then
+        self:remember(line)
+        self.chunk_line = self.line_no
+        return "command", line
+      end
+      language = (self.language == "sql" or sql.is_sql(line, self.env)) and "sql" or "lua"
       buffer, first_line = line, self.line_no
     else
       buffer = buffer .. "\n" .. line
     end
-    do
+    self.chunk_line = first_line
+    if language == "sql" then
+      local scan = sql.scan(buffer)
+      if scan.meta then
+        local result, rest = self:statement_command(buffer, scan, first_line)
+        if result then return table.unpack(result) end
+        buffer = rest
+        if buffer == nil then goto next_line end
+      elseif scan.complete then
+        self:remember(buffer)
+        self.last_input = buffer
+        return "sql", buffer, first_line
+      end
+    else
       local fn, err, incomplete = session.compile(buffer, self.env,
         (not self.interactive) and first_line or 1)
-      self.chunk_line = first_line
       if fn then
         self:remember(buffer)
+        self.last_input = buffer
         return "chunk", fn
       end
       last_err = err
@@ -266,22 +343,48 @@ function Session:read_chunk()
   end
 end
 
--- One turn of the loop: read a chunk, run it, show its results. Returns nil
--- to carry on, or the exit code.
-function Session:step()
-  local what, value = self:read_chunk()
-  if what == "eof" then return errors.codes.ok end
-  if what == "interrupted" then return nil end
-  if what == "syntax" then error(value, 0) end
-  local session = self
-  local results = table.pack(xpcall(value, function(e)
+-- Runs a Lua chunk and shows what it returns.
+function Session:run_lua(fn)
+  local s = self
+  local results = table.pack(xpcall(fn, function(e)
     local trace = debug.traceback(type(e) == "string" and e or format.value(e, { top = true }), 2)
     -- the frames below the chunk are the REPL's own
-    session.last_traceback = trace:gsub("\n[^\n]*%[C%]: in function 'xpcall'.*$", "")
+    s.last_traceback = trace:gsub("\n[^\n]*%[C%]: in function 'xpcall'.*$", "")
     return e
   end))
   if not results[1] then error(results[2], 0) end
   self:show(table.pack(table.unpack(results, 2, results.n)))
+end
+
+-- Runs input as it would have been typed (\e, \i): SQL or Lua by the same
+-- rule as at the prompt, or by `language` when given.
+function Session:run_text(text, language)
+  language = language or ((self.language == "sql" or sql.is_sql(text, self.env)) and "sql" or "lua")
+  if language == "sql" then
+    sql.run(self, text)
+    return
+  end
+  local fn, err = session.compile(text, self.env)
+  if not fn then error(err, 0) end
+  self:run_lua(fn)
+end
+
+-- One turn of the loop: read a chunk, run it, show its results. Returns nil
+-- to carry on, or the exit code.
+function Session:step()
+  local what, value, first_line, opts = self:read_chunk()
+  if what == "eof" then return errors.codes.ok end
+  if what == "exit" then return value end
+  if what == "interrupted" then return nil end
+  if what == "syntax" then error(value, 0) end
+  if what == "command" then return commands.run(self, value) end
+  if what == "sql" then
+    sql.run(self, value, { first_line = first_line, expanded = opts and opts.expanded })
+    return nil
+  end
+  local started = sys.now()
+  self:run_lua(value)
+  if self.settings.timing then self:emit(sql.timing_text(sys.now() - started)) end
   return nil
 end
 
