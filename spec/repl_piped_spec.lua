@@ -313,6 +313,25 @@ select 'not reached';
       .. " column1\n---------\n       1\n(1 row)\nInput is Lua, or SQL when it starts with a SQL keyword.\n2\n", out)
   end)
 
+  it("describes with + as \\d+, and a function as \\df+ shows it", function()
+    local status, out, err = repl([==[
+create table jar (id int primary key, lid text);
+comment on column jar.lid is 'screwed on';
+create function open_jar(n int) returns text language sql stable as $$ select 'open' $$;
+describe("jar", "+")
+describe "open_jar"
+begin;
+end;
+]==])
+    assert.equal("", err)
+    assert.equal(0, status)
+    assert.matches(" lid    | text    |           |          |         | extended |             |              | screwed on\n",
+      out, 1, true)
+    assert.matches("\nName                | open_jar\n", out, 1, true)
+    assert.matches("\nVolatility          | stable\n", out, 1, true)
+    assert.matches("\nBEGIN\nCOMMIT\n$", out)
+  end)
+
   it("exits 2 for a backslash command it does not know", function()
     local status, _, err = repl("\\frobnicate\nselect 1;\n")
     assert.equal(2, status)
@@ -414,6 +433,27 @@ select 'not reached';
     assert.matches("^true\n", out)
     assert.matches("CREATE TABLE public.gadget", out, 1, true)
     assert.matches("%-%- no differences\n$", out)
+    env.drop_database(a)
+    env.drop_database(b)
+  end)
+
+  it("compares and diffs db with another database with \\check and \\diff, and shows \\pending", function()
+    local a, a_info = env.new_database("repl_check_a")
+    local b, b_info = env.new_database("repl_check_b")
+    local conn = env.connect(b)
+    assert(conn:exec("CREATE TABLE gadget (id int PRIMARY KEY, label text)"))
+    conn:close()
+    local deltas = "examples/jobqueue/migrations"
+    local status, out, err = repl(string.format("\\check %s\n\\diff %s\n\\check %s\n\\pending\n",
+      b_info, b_info, a_info), { "-p", a_info, "-d", deltas })
+    assert.equal(0, status, err)
+    assert.matches("^%+ tables +public%.gadget", out)
+    assert.matches("\nCREATE TABLE public.gadget", out, 1, true)
+    assert.matches("\nno differences\npending %(current version: none%)\n", out)
+    assert.matches(" 0.2.0   | install | baseline%-0%.2%.0%.sql", out)
+    status, _, err = repl("\\check\n", { "-p", a_info })
+    assert.equal(2, status)
+    assert.equal("ladle: \\check: which database? (\\check SERVICE|CONNINFO)\n", err)
     env.drop_database(a)
     env.drop_database(b)
   end)

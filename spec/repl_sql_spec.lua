@@ -18,7 +18,7 @@ describe("SQL at the REPL", function()
         "explain analyze select 1", "show search_path;", "set search_path = app;", "update t set n = 2",
         "delete from t;", "copy t to stdout;", "vacuum;", "table orders;", "table orders",
         "select * from t", "select 'x' as y", "do $$ begin end $$;", "DO language plpgsql $$ $$",
-        "select", "update", "values (1), (2);", "grant select on t to app;" }) do
+        "select", "update", "values (1), (2);", "grant select on t to app;", "end;", "END TRANSACTION;" }) do
         assert.is_true(sql.is_sql(line, _G), line)
       end
     end)

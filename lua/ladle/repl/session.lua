@@ -106,7 +106,7 @@ end
 function Session:need_db(helper)
   local db = self:db()
   if not db then
-    error(helper .. ": not connected (start with -p SERVICE|CONNINFO, or call connect(target))", 0)
+    error(helper .. ": not connected (start with -p SERVICE|CONNINFO, or call connect(target), or \\c TARGET)", 0)
   end
   return db
 end

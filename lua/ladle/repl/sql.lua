@@ -15,7 +15,8 @@
 --     by SQL-looking text: a space, then a word that is not a Lua keyword, a
 --     number, `*`, `(` or a quote (`table orders`, `values (1)`, `select *`);
 --     for `do`, a dollar quote, a string or LANGUAGE. Alone on its line (or
---     before `;`) such a word is SQL unless it names a Lua table or is `do`:
+--     before `;`) such a word is SQL unless it names a Lua table or is `do`
+--     (`end;` commits):
 --     `select` alone starts a statement, `table` alone shows Lua's table
 --     library.
 -- Otherwise the input is Lua.
@@ -60,7 +61,7 @@ function sql.is_sql(line, env)
   env = env or {}
   if not lua_name_in_scope(env, word) then return true end
   if rest:match("^%s*;?%s*$") then
-    if lua_keywords[word] then return false end
+    if word == "do" then return false end
     local ok, value = pcall(function() return env[word] end)
     return not (ok and type(value) == "table")
   end
