@@ -99,8 +99,8 @@ end
 -- Refuses a file that changed since it was scanned: what runs is what was
 -- planned and what gets recorded.
 function Delta:read()
-  local content, checksum = core.read(self.path)
-  if not content then return nil, checksum end
+  local content, checksum, details = core.read(self.path)
+  if not content then return nil, checksum, details end
   if self.checksum and checksum ~= self.checksum then
     return nil, string.format("%s: the file changed while ladle was running (checksum %s, planned %s)",
       self.path, checksum, self.checksum)
@@ -202,10 +202,11 @@ local function duplicate_error(a, b, what)
 end
 
 -- Reads one folder: its deltas, install scripts, hooks and what it ignored
--- go into `found`; the problems into found.problems.
+-- go into `found`; the problems into found.problems. A failure to read
+-- returns nil, message, details.
 local function scan_folder(found, dir, index, opts)
-  local entries, kinds_of = core.list(dir)
-  if not entries then return nil, kinds_of end
+  local entries, kinds_of, details = core.list(dir)
+  if not entries then return nil, kinds_of, details end
   local prefix = dir:sub(-1) == "/" and dir or dir .. "/"
 
   local function add(rel, file)
@@ -216,7 +217,7 @@ local function scan_folder(found, dir, index, opts)
       return true
     end
     local checksum, size, first = core.file(path)
-    if not checksum then return nil, size end
+    if not checksum then return nil, size, first end
     local directive, unknown = first_line_directive(first)
     if directive == false then
       found.problems[#found.problems + 1] = string.format("%s:1: unknown ladle directive '%s' (known: %s)", path,
@@ -243,17 +244,17 @@ local function scan_folder(found, dir, index, opts)
   for _, name in ipairs(entries) do
     local kind = kinds_of[name]
     if kind == "file" then
-      local ok, err = add(name, name)
-      if not ok then return nil, err end
+      local ok, err, details = add(name, name)
+      if not ok then return nil, err, details end
     elseif kind == "dir" then
       if version.parse(name) then
-        local inner, inner_kinds = core.list(prefix .. name)
-        if not inner then return nil, inner_kinds end
+        local inner, inner_kinds, why = core.list(prefix .. name)
+        if not inner then return nil, inner_kinds, why end
         found.folders[#found.folders + 1] = name
         for _, file in ipairs(inner) do
           if inner_kinds[file] == "file" then
-            local ok, err = add(name .. "/" .. file, file)
-            if not ok then return nil, err end
+            local ok, err, details = add(name .. "/" .. file, file)
+            if not ok then return nil, err, details end
           else
             found.ignored[#found.ignored + 1] = { path = prefix .. name .. "/" .. file, script = name .. "/" .. file,
               reason = "deltas live at most one folder deep", dir = dir }
@@ -367,8 +368,8 @@ function delta.scan(dirs, opts)
     assert(type(dir) == "string", "delta.scan: folders are strings")
     local found = { install = list.install, hooks = { ["pre-all"] = {}, ["post-all"] = {} }, ignored = list.ignored,
                     folders = list.folders, problems = list.problems }
-    local ok, err = scan_folder(found, dir, index, { unmarked = unmarked, several = #dirs > 1 })
-    if not ok then return nil, err end
+    local ok, err, details = scan_folder(found, dir, index, { unmarked = unmarked, several = #dirs > 1 })
+    if not ok then return nil, err, details end
     table.sort(found, delta.before)
     check_slots(found, list.problems, list.warnings)
     for _, name in ipairs { "pre-all", "post-all" } do
@@ -397,7 +398,7 @@ function delta.scan(dirs, opts)
     end
     installs[d.version] = d
   end
-  if #list.problems > 0 and not opts.lenient then return nil, list.problems[1] end
+  if #list.problems > 0 and not opts.lenient then return nil, list.problems[1], { kind = "input" } end
   return list
 end
 
