@@ -28,25 +28,22 @@ local function check_version(value)
   return false, why
 end
 
-local function check_phase(value)
-  if value == "pre" or value == "post" or value == "all" then return true end
-  return false, "expected pre, post or all"
+-- A check that accepts one of a few words: "expected pre, post or all".
+local function one_of(...)
+  local words = { ... }
+  local expected = "expected " .. table.concat(words, ", ", 1, #words - 1) .. " or " .. words[#words]
+  return function(value)
+    for _, word in ipairs(words) do
+      if value == word then return true end
+    end
+    return false, expected
+  end
 end
 
-local function check_unmarked(value)
-  if value == "pre" or value == "post" then return true end
-  return false, "expected pre or post"
-end
-
-local function check_on_changed(value)
-  if value == "fail" or value == "warn" then return true end
-  return false, "expected fail or warn"
-end
-
-local function check_variables_in(value)
-  if value == "pum" or value == "all" then return true end
-  return false, "expected pum or all"
-end
+local check_phase = one_of("pre", "post", "all")
+local check_unmarked = one_of("pre", "post")
+local check_on_changed = one_of("fail", "warn")
+local check_variables_in = one_of("pum", "all")
 
 -- common.duration("30s") -> seconds | nil, reason. Units ms, s, min/m, h;
 -- a bare number is seconds.
