@@ -15,12 +15,13 @@
 -- (ladle.plan.runner), and raises a ladle.errors failure when a delta fails
 -- or the plan cannot run. doc/migrations.md is the manual.
 
+local check = require "ladle.plan.check"
 local classify = require "ladle.plan.classify"
 local delta = require "ladle.delta"
 local errors = require "ladle.errors"
+local execute = require "ladle.plan.execute"
 local runner = require "ladle.plan.runner"
 local steps = require "ladle.plan.steps"
-local sys = require "ladle.sys"
 local tracker = require "ladle.tracker"
 local version = require "ladle.version"
 
@@ -53,6 +54,9 @@ local function input_error(message) return nil, message, { kind = "input" } end
 --   reporter  a reporter (ladle.report); default none
 --   dry_run   report what would run, change nothing
 --   lock      defaults for plan:lock(): {wait = true, timeout = seconds}
+--   lock_timeout, retries, retry_wait, observer: how each delta runs
+--             (ladle.plan.execute): its lock_timeout in seconds, retries
+--             after a lock timeout, the first wait before one (seconds)
 -- details.kind is "input" for bad input (an unreadable folder, two deltas
 -- in one slot, a bad version or table name, a table that is not an
 -- upgrades table) and "database" for a database failure.
@@ -79,6 +83,9 @@ function plan.new(opts)
     out_of_order = opts.out_of_order == true, reporter = opts.reporter or {}, files = files,
     hooks = files.hooks, install_scripts = files.install, ignored = files.ignored,
     lock_options = opts.lock or {}, applied_count = 0, dry_run = opts.dry_run == true, prepared = {}, entries = {},
+    lock_timeout = opts.lock_timeout, retries = opts.retries or 0, retry_wait = opts.retry_wait or 1,
+    observer = opts.observer,
+    lock_timeout_ms = opts.lock_timeout and math.max(1, math.floor(opts.lock_timeout * 1000 + 0.5)) or nil,
   }, Plan)
   local ok, message, details = self:refresh()
   if not ok then return nil, message, details end
@@ -250,29 +257,7 @@ end
 -- validate, every delta of the list is read and checked before the first
 -- one runs.
 function Plan:check(list)
-  if not self.table_exists and not self.fresh then
-    fail("input", "database %s has no upgrades table %s and is not empty: record the version it is at with "
-      .. "'ladle baseline -b VERSION' first", self.conn:info().dbname, self.table)
-  end
-  if self.table_exists and self.can_write == false and #(list or {}) > 0 then
-    local info = self.conn:info()
-    fail("database", "%s: user %s may not insert into and update %s; nothing was run", info.dbname, info.user,
-      self.table)
-  end
-  local changed = self:changed()
-  if #changed > 0 then
-    local names = {}
-    for _, e in ipairs(changed) do names[#names + 1] = e.path or e.script end
-    fail("input", "%d applied delta%s changed since applied, nothing was run: %s (accept with 'ladle repair')",
-      #changed, #changed == 1 and "" or "s", table.concat(names, ", "))
-  end
-  for _, e in ipairs(list or {}) do
-    if e.out_of_order and not self.out_of_order then
-      fail("input", "%s was never applied but is labelled below the current version %s; rename it to a newer "
-        .. "version, or allow it with --out-of-order", e.path, self.current_version)
-    end
-    self:_prepare(e)
-  end
+  check.run(self, list)
 end
 
 -- Applying -------------------------------------------------------------------
@@ -297,22 +282,7 @@ function Plan:_execute(e, record, index, total)
     end
     return 0
   end
-  local encoding = self.conn:parameter("client_encoding")
-  self.utf8 = encoding == nil or encoding:upper() == "UTF8"
-  emit(self, "start", e, index, total)
-  local started = sys.now()
-  local ok, err = pcall(runner.run, self, e, prepared, record, started)
-  local ms = runner.elapsed_ms(started)
-  if not ok then
-    local conn = self.conn
-    if not conn:is_closed() and conn:transaction_status() ~= "idle" then conn:exec("ROLLBACK") end
-    if errors.is_interrupt(err) or (errors.is_failure(err) and err.sqlstate == "57014") then
-      emit(self, "interrupted", e)
-    else
-      emit(self, "failed", e, errors.is_failure(err) and err or { message = tostring(err) })
-    end
-    error(err, 0)
-  end
+  local ms, observation = execute.run(self, e, prepared, record, index, total)
   if record then
     e.status, e.reason = "applied", nil
     e.execution_time = ms
@@ -322,6 +292,7 @@ function Plan:_execute(e, record, index, total)
     self.table_exists, self.fresh = true, false
   end
   emit(self, "done", e, ms)
+  if observation then emit(self, "observed", e, observation) end
   return ms
 end
 

@@ -12,7 +12,9 @@
 --   table       the upgrades table (default public.ladle_upgrades)
 --   dir         the delta folder
 --   to, unmarked, out_of_order      as plan.new
---   no_wait, lock_timeout_seconds   how to wait for the upgrade lock
+--   no_wait, wait_timeout_seconds   how to wait for another upgrade to end
+--   lock_timeout_seconds, retries, retry_wait_seconds   each delta's
+--               lock_timeout and the retries after one (ladle.plan.execute)
 --   dry_run     plan, report, change nothing
 --   json        report JSON lines on `out` instead of console lines
 --   out         where reports go (default io.stdout)
@@ -58,7 +60,8 @@ function session.plan(opts, conn, extra)
   local plan_opts = {
     conn = conn, dir = opts.dir, table = opts.table, to = opts.to, unmarked = opts.unmarked,
     out_of_order = opts.out_of_order, reporter = session.reporter(opts), dry_run = opts.dry_run == true,
-    lock = { wait = not opts.no_wait, timeout = opts.lock_timeout_seconds },
+    lock = { wait = not opts.no_wait, timeout = opts.wait_timeout_seconds },
+    lock_timeout = opts.lock_timeout_seconds, retries = opts.retries, retry_wait = opts.retry_wait_seconds,
   }
   for k, v in pairs(extra or {}) do plan_opts[k] = v end
   return errors.check(plan.new(plan_opts))
