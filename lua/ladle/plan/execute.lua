@@ -8,7 +8,7 @@
 --                 is tried again (default 0)
 --   retry_wait    seconds before the first retry (default 1), doubled each
 --                 time, with jitter
---   observer      an object with begin(d) (before the delta, on the idle
+--   observer      an object with begin(d, prepared) (before the delta, on the idle
 --                 connection), statement(d, i) and commit(d) (inside its
 --                 transaction, see ladle.plan.runner) and finish(d, ms) ->
 --                 observation (after it committed); the observation is
@@ -66,7 +66,7 @@ function execute.run(plan, e, prepared, record, index, total)
   while true do
     attempt = attempt + 1
     emit(plan, "start", e, index, total)
-    if observer then observer:begin(e) end
+    if observer then observer:begin(e, prepared) end
     local started = sys.now()
     local ok, err = pcall(runner.run, plan, e, prepared, record, started)
     local ms = runner.elapsed_ms(started)
