@@ -20,9 +20,9 @@ local function decode(out)
   return assert(json.decode(out))
 end
 
-describe("ladle rehearse", function()
-  local source, run_env
-
+-- A fresh source database for each test, at version 1.0.0 of a folder.
+local source, run_env
+local function fresh_source()
   before_each(function()
     source = env.new_database("rehearse_run")
     run_env = { PGDATABASE = source }
@@ -30,13 +30,17 @@ describe("ladle rehearse", function()
   after_each(function()
     env.drop_database(source)
   end)
+end
 
-  local function prepare(extra)
-    local dir = support.folder(files(extra))
-    local status, out, err = env.ladle({ "upgrade", "-d", dir, "--to", "1.0.0" }, { env = run_env })
-    assert(status == 0, out .. err)
-    return dir
-  end
+local function prepare(extra)
+  local dir = support.folder(files(extra))
+  local status, out, err = env.ladle({ "upgrade", "-d", dir, "--to", "1.0.0" }, { env = run_env })
+  assert(status == 0, out .. err)
+  return dir
+end
+
+describe("ladle rehearse", function()
+  fresh_source()
 
   it("exits 0 when nothing it observed is a finding", function()
     local dir = prepare {
@@ -156,20 +160,7 @@ describe("ladle rehearse", function()
 end)
 
 describe("ladle run rehearse", function()
-  local source, run_env
-  before_each(function()
-    source = env.new_database("rehearse_recipe")
-    run_env = { PGDATABASE = source }
-  end)
-  after_each(function()
-    env.drop_database(source)
-  end)
-
-  local function prepare(extra)
-    local dir = support.folder(files(extra))
-    assert.equal(0, (env.ladle({ "upgrade", "-d", dir, "--to", "1.0.0" }, { env = run_env })))
-    return dir
-  end
+  fresh_source()
 
   it("refuses a release whose pre deltas break the old code, before touching production", function()
     local dir = prepare { ["01.01.00_01_pre_rename.sql"] = "alter table accounts rename column email to mail;\n" }

@@ -28,7 +28,7 @@ local rehearse = {}
 -- copy cannot be made; a delta that fails is part of the result.
 --   source      the database to rehearse (a service, conninfo or URI;
 --               nil: the PG* variables); only read
---   dir, table, to, unmarked   as ladle.plan
+--   dir (or dirs), table, to, unmarked   as ladle.plan
 --   phase       "pre": every delta runs while the old code does (findings
 --               breaks-old-code for all); "post": none does; nil: each
 --               delta's own phase
@@ -41,7 +41,8 @@ local rehearse = {}
 -- message, line, sqlstate}, findings = count, pending = count,
 -- where = where the copy lived}
 function rehearse.run(opts)
-  assert(type(opts) == "table" and type(opts.dir) == "string", "rehearse.run: dir is required")
+  assert(type(opts) == "table" and (type(opts.dir) == "string" or type(opts.dirs) == "table"),
+    "rehearse.run: dir (or dirs) is required")
   assert(opts.phase == nil or opts.phase == "pre" or opts.phase == "post", "rehearse.run: phase is pre, post or nil")
   local table_name = opts.table or tracker.DEFAULT
   local scratch <close> = copy.open {
@@ -52,7 +53,7 @@ function rehearse.run(opts)
   if not conn then errors.fail("database", "connecting to the copy (%s): %s", scratch.where, why) end
   local watcher = observer.new { conn = conn, phase = opts.phase, with_data = opts.with_data }
   local plan_opts = {
-    conn = conn, dir = opts.dir, table = table_name, to = opts.to, unmarked = opts.unmarked,
+    conn = conn, dir = opts.dir, dirs = opts.dirs, table = table_name, to = opts.to, unmarked = opts.unmarked,
     reporter = opts.reporter, observer = watcher,
   }
   for k, v in pairs(opts.plan or {}) do plan_opts[k] = v end

@@ -91,7 +91,10 @@ end
 
 function command.run(opts, _, global)
   local o = common.options(opts, global)
-  common.need(o, "dir", "-d/--dir", "delta_dir", "rehearse")
+  -- one folder (-d DIR), or several where the command line takes them
+  if not o.dir and not (o.dirs and #o.dirs > 0) then
+    fail("usage", "rehearse: -d/--dir is required (or delta_dir in the config file)")
+  end
   local phase = o.phase ~= "all" and o.phase or nil
   if not o.json then
     print(string.format("Rehearsing on a copy of %s (%s) on %s:", common.target_name(o.pg_service),
@@ -99,7 +102,7 @@ function command.run(opts, _, global)
       o.scratch and common.target_name(o.scratch) or "a throwaway cluster"))
   end
   local result = rehearse.run {
-    source = o.pg_service, dir = o.dir, table = o.table, to = o.to, unmarked = o.unmarked, phase = phase,
+    source = o.pg_service, dir = o.dir, dirs = o.dirs, table = o.table, to = o.to, unmarked = o.unmarked, phase = phase,
     with_data = o.with_data, scratch = o.scratch, pg_dump_exe = o.pg_dump_exe, pg_restore_exe = o.pg_restore_exe,
     reporter = o.json and report.silent() or report.console { out = io.stdout },
     plan = { variables = o.variables },

@@ -22,7 +22,9 @@ local svg = require "ladle.report.svg"
 local opts = ...
 local r = ladle.recipe.new(opts)
 
-if not opts.dir then ladle.fail(2, "rehearse: -d/--dir is required (or delta_dir in the config file)") end
+if not opts.dir and not opts.dirs then
+  ladle.fail(2, "rehearse: -d/--dir is required (or delta_dir in the config file)")
+end
 local refuse = { ["breaks-old-code"] = true }
 for _, rule in ipairs(opts.refuse or {}) do refuse[rule] = true end
 
@@ -40,7 +42,7 @@ local reporter = setmetatable({
 
 r:say("Rehearsing the pending deltas on a copy of %s:", opts.pg_service or "the database")
 local result = ladle.rehearse.run {
-  source = opts.pg_service, dir = opts.dir, table = opts.table, to = opts.to, unmarked = opts.unmarked,
+  source = opts.pg_service, dir = opts.dir, dirs = opts.dirs, table = opts.table, to = opts.to, unmarked = opts.unmarked,
   with_data = opts.with_data, scratch = opts.scratch, reporter = reporter,
 }
 if opts.svg then assert(svg.write(opts.svg, result)) end
