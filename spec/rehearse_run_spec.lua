@@ -66,8 +66,8 @@ describe("ladle rehearse", function()
     assert.equal(1, (env.ladle({ "rehearse", "-d", dir }, { env = run_env })))
     local status, out, err = env.ladle({ "rehearse", "-d", dir, "--with-data", "--json" }, { env = run_env })
     assert.equal(3, status, out .. err)
-    assert.truthy(err:find("rehearsal failed: .*01%.01%.00_01_post_check%.sql:1: .*violated.*%(production is untouched%)"),
-      err)
+    assert.truthy(err:find(
+      "rehearsal failed: .*01%.01%.00_01_post_check%.sql:1: .*violated.*%(production is untouched%)"), err)
     local report = decode(out)
     assert.truthy(report.failed.file:find("01.01.00_01_post_check.sql", 1, true))
     assert.equal("23514", report.failed.sqlstate)

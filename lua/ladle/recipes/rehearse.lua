@@ -42,7 +42,8 @@ local reporter = setmetatable({
 
 r:say("Rehearsing the pending deltas on a copy of %s:", opts.pg_service or "the database")
 local result = ladle.rehearse.run {
-  source = opts.pg_service, dir = opts.dir, dirs = opts.dirs, table = opts.table, to = opts.to, unmarked = opts.unmarked,
+  source = opts.pg_service, dir = opts.dir, dirs = opts.dirs, table = opts.table, to = opts.to,
+  unmarked = opts.unmarked,
   with_data = opts.with_data, scratch = opts.scratch, reporter = reporter,
 }
 if opts.svg then assert(svg.write(opts.svg, result)) end

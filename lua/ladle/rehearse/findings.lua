@@ -45,8 +45,10 @@ local function table_of(change)
   return obj.table or (change.name or ""):match("^(.*)%.[^.]+$")
 end
 
--- What in one change breaks the old code, or nil.
-local function breaking(change, existed, dropped)
+-- What in one change breaks the old code, or nil. dropped: tables dropped
+-- by the delta; losing: tables that lose a column in it (a new NOT NULL
+-- column there is most likely the other half of a rename, already found).
+local function breaking(change, existed, dropped, losing)
   local kind, before, after = change.kind, change.before, change.after
   if change.sign == "-" and NAMED[kind] then
     if kind == "columns" and dropped[table_of(change)] then return nil end
@@ -61,8 +63,8 @@ local function breaking(change, existed, dropped)
       return string.format("makes column %s NOT NULL without a default: the old code's INSERTs that leave it "
         .. "out fail", change.name)
     end
-  elseif change.sign == "+" and existed[table_of(change)] and after.notnull and after.default == nil
-    and not after.identity and not after.generated then
+  elseif change.sign == "+" and existed[table_of(change)] and not losing[table_of(change)] and after.notnull
+    and after.default == nil and not after.identity and not after.generated then
     return string.format("adds column %s NOT NULL without a default: the old code's INSERTs fail", change.name)
   end
 end
@@ -86,12 +88,13 @@ function findings.evaluate(o)
     list[#list + 1] = { rule = rule, relation = relation, message = message }
   end
   if o.old_code then
-    local dropped = {}
+    local dropped, losing = {}, {}
     for _, c in ipairs(o.changes) do
       if c.sign == "-" and c.kind == "tables" then dropped[c.name] = true end
+      if c.sign == "-" and c.kind == "columns" then losing[table_of(c)] = true end
     end
     for _, c in ipairs(o.changes) do
-      local why = breaking(c, o.existed, dropped)
+      local why = breaking(c, o.existed, dropped, losing)
       if why then add("breaks-old-code", c.kind == "columns" and table_of(c) or c.name, why) end
     end
   end
