@@ -85,7 +85,8 @@ function plan.new(opts)
     lock_options = opts.lock or {}, applied_count = 0, dry_run = opts.dry_run == true, prepared = {}, entries = {},
     lock_timeout = opts.lock_timeout, retries = opts.retries or 0, retry_wait = opts.retry_wait or 1,
     observer = opts.observer,
-    lock_timeout_ms = opts.lock_timeout and math.max(1, math.floor(opts.lock_timeout * 1000 + 0.5)) or nil,
+    -- 0, as in PostgreSQL, is no timeout
+    lock_timeout_ms = (opts.lock_timeout or 0) > 0 and math.max(1, math.floor(opts.lock_timeout * 1000 + 0.5)) or nil,
   }, Plan)
   local ok, message, details = self:refresh()
   if not ok then return nil, message, details end

@@ -3,16 +3,17 @@
 -- timeout (ladle.plan.retry), and an observer's hooks (ladle.rehearse).
 --
 -- The plan's options that matter here (plan.new):
---   lock_timeout  seconds: each delta's lock_timeout
+--   lock_timeout  seconds: each delta's lock_timeout (0 or nil: none)
 --   retries       how many times a delta that timed out waiting for a lock
 --                 is tried again (default 0)
 --   retry_wait    seconds before the first retry (default 1), doubled each
 --                 time, with jitter
---   observer      an object with begin(d, prepared) (before the delta, on the idle
---                 connection), statement(d, i) and commit(d) (inside its
---                 transaction, see ladle.plan.runner) and finish(d, ms) ->
---                 observation (after it committed); the observation is
---                 reported as the `observed` event after `done`.
+--   observer      an object with begin(d, prepared) (before the delta, on
+--                 the idle connection), statement(d, i) and commit(d)
+--                 (inside its transaction, see ladle.plan.runner) and
+--                 finish(d, ms) -> observation (after it committed); the
+--                 observation is reported as the `observed` event after
+--                 `done`.
 
 local errors = require "ladle.errors"
 local retry = require "ladle.plan.retry"
