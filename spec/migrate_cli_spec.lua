@@ -319,9 +319,16 @@ describe("ladle migration commands", function()
       status, _, err = ladle_run { "upgrade", "-d", folder(app), "--to", "1.x" }
       assert.equal(2, status)
       assert.truthy(err:find("bad value '1.x' for --to", 1, true), err)
-      status, _, err = ladle_run { "upgrade", "-d", folder(app), "--lock-timeout", "soon" }
+      for _, flag in ipairs({ "--lock-timeout", "--wait-timeout", "--retry-wait" }) do
+        status, _, err = ladle_run { "upgrade", "-d", folder(app), flag, "soon" }
+        assert.equal(2, status)
+        assert.truthy(err:find("bad duration 'soon'", 1, true), err)
+      end
+      status, _, err = ladle_run { "upgrade", "-d", folder(app), "--retries", "-1" }
       assert.equal(2, status)
-      assert.truthy(err:find("bad duration 'soon'", 1, true), err)
+      status, _, err = ladle_run { "upgrade", "-d", folder(app), "--retries", "many" }
+      assert.equal(2, status)
+      assert.truthy(err:find("expected a whole number", 1, true), err)
     end)
   end)
 
@@ -429,7 +436,7 @@ describe("ladle migration commands", function()
       assert.same({ 40, 40 }, { rows.n, rows.scripts })
     end)
 
-    it("fails at once with --no-wait, or after --lock-timeout, naming the holder (exit 3)", function()
+    it("fails at once with --no-wait, or after --wait-timeout, naming the holder (exit 3)", function()
       local dir = folder(app)
       local holder = env.connect(dbname)
       local t = assert(ladle.tracker.open(holder))
@@ -438,7 +445,7 @@ describe("ladle migration commands", function()
       assert.equal(3, status)
       assert.truthy(err:match("^ladle: another upgrade holds the lock on public%.ladle_upgrades %(pid %d+"), err)
       local t0 = sys.now()
-      status, _, err = ladle_run { "upgrade", "-d", dir, "--lock-timeout", "300ms" }
+      status, _, err = ladle_run { "upgrade", "-d", dir, "--wait-timeout", "300ms" }
       assert.equal(3, status)
       assert.truthy(sys.now() - t0 >= 0.3)
       assert.truthy(err:find("gave up after 0.3s waiting for the lock", 1, true), err)

@@ -27,6 +27,7 @@ cli.commands = {
   { name = "check", module = "ladle.commands.check" },
   { name = "diff", module = "ladle.commands.diff" },
   { name = "test-and-upgrade", module = "ladle.commands.test_and_upgrade" },
+  { name = "rehearse", module = "ladle.commands.rehearse" },
   { name = "dump", module = "ladle.commands.dump" },
   { name = "restore", module = "ladle.commands.restore" },
   { name = "run", module = "ladle.commands.run" },

@@ -26,6 +26,7 @@ local submodules = {
   diff = "ladle.diff",
   ident = "ladle.ident",
   catalog = "ladle.catalog",
+  rehearse = "ladle.rehearse",
 }
 
 local pg = require "ladle.pg"

@@ -19,6 +19,7 @@ local check = require "ladle.plan.check"
 local classify = require "ladle.plan.classify"
 local delta = require "ladle.delta"
 local errors = require "ladle.errors"
+local execute = require "ladle.plan.execute"
 local hooks = require "ladle.plan.hooks"
 local pyformat = require "ladle.plan.pyformat"
 local records = require "ladle.plan.records"
@@ -74,6 +75,9 @@ end
 --   reporter  a reporter (ladle.report); default none
 --   dry_run   report what would run, change nothing
 --   lock      defaults for plan:lock(): {wait = true, timeout = seconds}
+--   lock_timeout, retries, retry_wait, observer: how each delta runs
+--             (ladle.plan.execute): its lock_timeout in seconds, retries
+--             after a lock timeout, the first wait before one (seconds)
 -- details.kind is "input" for bad input (an unreadable folder, two deltas
 -- in one slot, a bad version or table name, a table that is not an
 -- upgrades table) and "database" for a database failure.
@@ -106,6 +110,10 @@ function plan.new(opts)
     hooks = files.hooks, install_scripts = files.install, ignored = files.ignored,
     lock_options = opts.lock or {}, applied_count = 0, dry_run = opts.dry_run == true, prepared = {}, entries = {},
     warned = {},
+    lock_timeout = opts.lock_timeout, retries = opts.retries or 0, retry_wait = opts.retry_wait or 1,
+    observer = opts.observer,
+    -- 0, as in PostgreSQL, is no timeout
+    lock_timeout_ms = (opts.lock_timeout or 0) > 0 and math.max(1, math.floor(opts.lock_timeout * 1000 + 0.5)) or nil,
   }, Plan)
   local ok, message, details = self:refresh()
   if not ok then return nil, message, details end
@@ -299,8 +307,7 @@ function Plan:_execute(e, record, index, total)
     end
     return 0
   end
-  emit(self, "start", e, index, total)
-  local ms, printed = runner.attempt(self, e, prepared, record, function(...) emit(self, ...) end)
+  local ms, observation, printed = execute.run(self, e, prepared, record, index, total)
   if record then
     e.status, e.reason = "applied", nil
     e.execution_time = ms
@@ -311,6 +318,7 @@ function Plan:_execute(e, record, index, total)
   end
   emit(self, "done", e, ms)
   for line in (printed or ""):gmatch("[^\n]+") do emit(self, "note", line) end
+  if observation then emit(self, "observed", e, observation) end
   return ms
 end
 

@@ -46,8 +46,8 @@ input; 3 a delta, a hook or the database failed; 130 interrupted.]],
 }
 
 -- The flags every recipe gets, before its own.
-run.common_flags = { "pg_service", "table", "dir", "config", "to", "dry_run", "yes", "no_wait", "lock_timeout",
-  "unmarked", "out_of_order", "on_changed", "variables", "json" }
+run.common_flags = { "pg_service", "table", "dir", "config", "to", "dry_run", "yes", "no_wait", "wait_timeout",
+  "lock_timeout", "retries", "retry_wait", "unmarked", "out_of_order", "on_changed", "variables", "json" }
 
 -- The directory of the stock recipes.
 local function stock_dir()
