@@ -156,10 +156,13 @@ describe("ladle migration commands", function()
       assert.equal(0, status, err)
       local events = {}
       for _, line in ipairs(lines_of(out)) do events[#events + 1] = assert(json.decode(line)) end
-      assert.same({ "start", "applied", "finish" }, { events[1].event, events[2].event, events[3].event })
-      assert.equal("0.1.0", events[2].version)
-      assert.equal("integer", math.type(events[2].ms))
-      assert.equal(1, events[3].applied)
+      assert.same({ "plan", "start", "applied", "finish" },
+        { events[1].event, events[2].event, events[3].event, events[4].event })
+      -- where it starts: an empty database, one delta to apply up to 0.1.0
+      assert.same({ event = "plan", pending = 1, target = "0.1.0", table = "public.ladle_upgrades" }, events[1])
+      assert.equal("0.1.0", events[3].version)
+      assert.equal("integer", math.type(events[3].ms))
+      assert.equal(1, events[4].applied)
     end)
 
     it("touches nothing with --dry-run", function()
