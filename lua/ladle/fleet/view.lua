@@ -86,7 +86,7 @@ function Live:finished(t)
   self:_erase()
   local line = string.format("%s  %s  %s", t.name, view.versions(t), view.outcome(t)):gsub("  +", "  ")
   if t.ms then line = line .. string.format("  %d ms", t.ms) end
-  local word = t.status == "failed" and "FAILED  " or "finished  "
+  local word = t.status == "failed" and "FAILED    " or "finished  "
   if self.live then line = cut(line, self.width - #word - 1) end
   self:_line(paint(word, STATUS_COLOR[t.status], self.color) .. line)
   self.out:flush()
