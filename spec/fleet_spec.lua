@@ -191,6 +191,38 @@ describe("ladle run fleet", function()
     end
   end)
 
+  it("passes the upgrade flags on: --phase pre applies only the pre deltas", function()
+    local dir = deltas.folder {
+      ["01.00.00_01_pre_create.sql"] = "CREATE TABLE item (id int);",
+      ["01.00.00_02_post_comment.sql"] = "COMMENT ON TABLE item IS 'items';",
+    }
+    local names, targets = databases(2, "phase")
+    local status, out, err = fleet { "--services", targets[1], targets[2], "-d", dir, "--phase", "pre",
+      "-t", "public.tenant_upgrades", "--lock-timeout", "5s", "--json" }
+    assert.equal(0, status, err)
+    for _, name in ipairs(names) do
+      local db <close> = env.connect(name)
+      assert.same({ "01.00.00_01_pre_create.sql" }, deltas.recorded(db, "public.tenant_upgrades"))
+      assert.equal(1, by_database(out)[name].deltas)
+      env.drop_database(name)
+    end
+  end)
+
+  it("builds each upgrade's flags as upgrade spells them", function()
+    local fleet_lib = require "ladle.fleet"
+    assert.same({ "-d", "a", "-d", "b", "-t", "s.t", "--to", "1.2", "--phase", "pre", "-v", "int", "srid", "2056",
+      "-v", "text", "x", "y z", "--lock-timeout", "5s", "--retries", "3", "--retry-wait", "1s", "--no-wait",
+      "--unmarked-phase", "pre", "--out-of-order" },
+      fleet_lib.upgrade_args { dir = { "a", "b" }, table = "s.t", to = "1.2", phase = "pre",
+        var = { "int", "srid", "2056", "text", "x", "y z" }, lock_timeout = "5s", retries = "3", retry_wait = "1s",
+        no_wait = true, unmarked = "pre", out_of_order = true })
+    assert.same({ "-d", "m" }, fleet_lib.upgrade_args { dir = "m" })
+    assert.is_nil((fleet_lib.upgrade_args {}))
+    -- a conninfo's password never shows
+    assert.equal("user=u dbname=t host=db2 password=***", fleet_lib.name("host=db2 dbname=t user=u password=secret"))
+    assert.equal("tenant_a", fleet_lib.name("tenant_a"))
+  end)
+
   it("refuses bad usage with one line and exit 2", function()
     local status, _, err = fleet { "-d", account_folder() }
     assert.equal(2, status)

@@ -31,6 +31,7 @@ local fail = ladle.fail
 if not (opts.test_old or opts.test_new) then fail("usage", "app-tests: give --test-old CMD, --test-new CMD or both") end
 if not opts.dir then fail("usage", "app-tests: no delta folder: pass -d DIR (or delta_dir in the config file)") end
 if opts.from and not source.is_sql_file(opts.from) then fail("usage", "app-tests: --from expects a .sql file") end
+if opts.from and (sys.stat(opts.from) or {}).type ~= "file" then fail("input", "app-tests: cannot read %s", opts.from) end
 if opts.from and opts.with_data then fail("usage", "app-tests: --with-data is for -p; --from loads what the file holds") end
 local origin = opts.from or (opts.pg_service and ladle.pg.target_name(opts.pg_service)) or ladle.pg.target_name(nil)
 
@@ -71,13 +72,13 @@ local CELLS = {
 }
 
 if r.dry_run then
-  local shape = "two or three states"
+  local states = "a database per state (two or three, as its pending deltas have pre/post markers)"
   if not opts.from then
     local conn <close> = ladle.session.connect(opts)
-    shape = analyse(conn).three and "three" or "two"
+    states = analyse(conn).three and "three databases (before, after pre, after post)"
+      or "two databases (before, after)"
   end
-  r:say("Would copy %s into %s databases (%s) on %s, and build each with the real runner.", origin, shape,
-    shape == "three" and "before, after pre, after post" or shape == "two" and "before, after" or "per the markers",
+  r:say("Would copy %s into %s on %s, and build each with the real runner.", origin, states,
     opts.scratch and ladle.pg.target_name(opts.scratch) or "a throwaway cluster")
   if opts.test_old then r:say("Would run the old code's tests on before and after pre: %s", opts.test_old) end
   if opts.test_new then r:say("Would run the new code's tests on after pre and after post: %s", opts.test_new) end
@@ -220,7 +221,7 @@ for _, cell in ipairs(CELLS[shape]) do
       local failure = err_or_true
       if not ladle.errors.is_failure(failure) or failure.kind == "interrupted" then error(failure, 0) end
       result.status, out, errout = failure.status, failure.stdout, failure.stderr
-      result.message = failure.message
+      if not failure.status then errout = failure.message .. "\n" end  -- it could not be started
       failed = failed + 1
     end
     result.output = (out or "") .. (errout or "")
@@ -232,7 +233,7 @@ end
 local function cell_text(res)
   if not res then return "-" end
   if res.pass then return string.format("pass (%d ms)", res.ms) end
-  return string.format("FAIL (%s, %d ms)", res.status and ("exit " .. res.status) or res.message, res.ms)
+  return string.format("FAIL (%s, %d ms)", res.status and ("exit " .. res.status) or "not run", res.ms)
 end
 
 if opts.json then
@@ -253,7 +254,8 @@ else
   for _, row in ipairs(rows) do for i = 1, 2 do widths[i] = math.max(widths[i], #row[i]) end end
   io.stdout:write("\n")
   for _, row in ipairs(rows) do
-    io.stdout:write(string.format("%-" .. widths[1] .. "s  %-" .. widths[2] .. "s  %s\n", row[1], row[2], row[3]))
+    io.stdout:write(row[1], string.rep(" ", widths[1] - #row[1] + 2), row[2], string.rep(" ", widths[2] - #row[2] + 2),
+      row[3], "\n")
   end
 end
 
