@@ -258,8 +258,10 @@ describe("ladle run fleet", function()
     table.move({ "-d", dir, "--parallel", "8", "--per-host", "2", "--json" }, 1, 7, #argv + 1, argv)
     local pid = assert(sys.spawn(argv, { wait = false, stdout = { path = out_path }, stderr = "null" }))
 
+    -- sessions of clients at work (autovacuum workers are "active" too)
     local sample_sql = [[SELECT count(*)::int AS n FROM pg_catalog.pg_stat_activity
-      WHERE datname = ANY($1::text[]) AND state IN ('active', 'idle in transaction')]]
+      WHERE datname = ANY($1::text[]) AND backend_type = 'client backend'
+        AND state IN ('active', 'idle in transaction')]]
     local function array(list) return "{" .. table.concat(list, ",") .. "}" end
     local a, b = env.connect(), assert(other:connect())
     local most_here, most_there, most_both = 0, 0, 0
@@ -316,7 +318,8 @@ describe("ladle run fleet", function()
     local admin <close> = env.connect()
     repeat
       sys.sleep(0.05)
-      local busy = admin:query("SELECT count(*)::int AS n FROM pg_catalog.pg_stat_activity WHERE datname LIKE 'killed%'")
+      local busy = admin:query([[SELECT count(*)::int AS n FROM pg_catalog.pg_stat_activity
+        WHERE datname LIKE 'killed%' AND backend_type = 'client backend']])
     until busy[1].n == 0
     local complete = 0
     for _, name in ipairs(names) do
