@@ -208,6 +208,23 @@ describe("ladle run fleet", function()
     end
   end)
 
+  it("passes a conninfo's password to the upgrade out of sight, and never shows it", function()
+    local admin <close> = env.connect()
+    assert(admin:exec("DROP ROLE IF EXISTS ladle_pw; CREATE ROLE ladle_pw LOGIN PASSWORD 'right-horse-9'"))
+    local name = env.new_database("fleet_pw")
+    assert(admin:exec("ALTER DATABASE " .. name .. " OWNER TO ladle_pw"))
+    local uri = string.format("postgresql://ladle_pw:right-horse-9@/%s?host=%s", name, env.cluster_dir)
+    -- per server one at a time: the fleet connects to find the server, the child to upgrade
+    local status, out, err = fleet { "--services", uri, "-d", account_folder(), "--parallel", "2", "--per-host", "1" }
+    assert.equal(0, status, out .. err)
+    assert.matches("password=*** ", out, 1, true)
+    assert.is_nil((out .. err):find("right-horse", 1, true))
+    local db <close> = env.connect(name)
+    assert.equal(3, #deltas.recorded(db))
+    db:close()
+    env.drop_database(name)
+  end)
+
   it("builds each upgrade's flags as upgrade spells them", function()
     local fleet_lib = require "ladle.fleet"
     assert.same({ "-d", "a", "-d", "b", "-t", "s.t", "--to", "1.2", "--phase", "pre", "-v", "int", "srid", "2056",
@@ -371,6 +388,13 @@ describe("ladle run fleet", function()
     assert.equal(0, status)
     assert.matches("^started   ", out)
     assert.is_nil(out:find("\27", 1, true))
+    -- a terminal with NO_COLOR: no colour
+    local plain <close> = terminal.open({ "run", "fleet", "--services", targets[2], "-d", deltas.folder {
+      ["01.00.00_01_quick.sql"] = "CREATE TABLE q (id int);" } })
+    assert.equal(0, plain:wait(20))
+    plain:rest(0.1)
+    assert.matches("upgraded", plain.text, 1, true)
+    assert.is_nil(plain.raw:find("\27%[%d+m"))
     for _, name in ipairs(names) do env.drop_database(name) end
   end)
 end)
