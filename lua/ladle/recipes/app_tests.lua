@@ -118,9 +118,12 @@ local function create(name, template)
   return conninfo_of(name)
 end
 
+-- What is created here goes away however the recipe ends (a test that
+-- left a session behind does not keep its database).
 local scratch <close> = setmetatable({ keep = {} }, { __close = function(s)
+  local force = admin:server_version() >= 130000 and " WITH (FORCE)" or ""
   for i = #created, 1, -1 do
-    if not s.keep[created[i]] then admin:exec("DROP DATABASE IF EXISTS " .. ladle.ident.quote(created[i])) end
+    if not s.keep[created[i]] then admin:exec("DROP DATABASE IF EXISTS " .. ladle.ident.quote(created[i]) .. force) end
   end
   if s.dir then sys.rmtree(s.dir) end
 end })
