@@ -370,8 +370,11 @@ describe("ladle run fleet", function()
     }
     local names, targets = databases(3, "live")
     local args = { "run", "fleet", "--services", targets[1], targets[2], targets[3], "-d", dir }
-    local t <close> = terminal.open(args, { colour = true })
-    t:expect("running, 0 done, 0 failed, 1 waiting", 20)
+    local t <close> = terminal.open(args, { colour = true, cols = 200, env = { COLUMNS = "200" } })
+    t:expect("2 running, 0 done, 0 failed, 1 waiting", 20)
+    -- a later drawing of the block: the delta each target is applying
+    t:expect("delta 1.0.0 01_slow (1/1)", 20)
+    t:expect("delta 1.0.0 01_slow (1/1)", 20)
     t:send(terminal.keys.ctrl_c)
     assert.equal(130, t:wait(20))
     t:rest(0.2)

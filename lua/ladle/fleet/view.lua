@@ -123,8 +123,9 @@ function Live:refresh(run)
       lines[#lines + 1] = paint(cut(line, self.width - 1), "dim", self.color)
     end
   end
-  self:_erase()
-  for _, line in ipairs(lines) do self:_line(line) end
+  -- one write: a Ctrl-C between two lines would leave half a block
+  local erase = self.drawn > 0 and string.format("\r\27[%dA\27[J", self.drawn) or ""
+  self.out:write(erase, table.concat(lines, "\n"), "\n")
   self.drawn = #lines
   self.out:flush()
 end
