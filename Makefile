@@ -42,16 +42,20 @@ WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototyp
 ALL_CFLAGS = -std=gnu11 -fPIC $(WARN) $(CFLAGS) $(SANFLAGS) -Iinclude $(PKG_CFLAGS) \
              -DLADLE_LUADIR='"$(LUADIR)"' -MMD -MP
 
-# C modules: require name -> object -> libraries.
-MODULES := ladle/pg/core:lpg:pq ladle/sys:lsys: ladle/delta/core:ldelta: ladle/yaml:lyaml:yaml
+# C modules: require name -> objects (joined with +) -> libraries. A module
+# links the objects it needs; the executable links every object once.
+MODULES := ladle/pg/core:lpg+result:pq \
+           ladle/sys:lsys+result+rmtree: \
+           ladle/sandbox/core:lsandbox+result+rmtree: \
+           ladle/delta/core:ldelta+split+box+result: \
+           ladle/yaml:lyaml+box+result:yaml
 mod_name = $(word 1,$(subst :, ,$(1)))
-mod_obj  = $(word 2,$(subst :, ,$(1)))
+mod_objs = $(patsubst %,$(BUILD)/obj/%.o,$(subst +, ,$(word 2,$(subst :, ,$(1)))))
 mod_libs = $(word 3,$(subst :, ,$(1)))
 
-MODULE_OBJS := $(foreach m,$(MODULES),$(BUILD)/obj/$(call mod_obj,$(m)).o)
+MODULE_OBJS := $(sort $(foreach m,$(MODULES),$(call mod_objs,$(m))))
 MODULE_SOS  := $(foreach m,$(MODULES),$(BUILD)/lib/$(call mod_name,$(m)).so)
-EXE_OBJS    := $(BUILD)/obj/main.o $(MODULE_OBJS)
-EXE_OBJS    += $(BUILD)/obj/repl.o
+EXE_OBJS    := $(BUILD)/obj/main.o $(BUILD)/obj/interrupt.o $(BUILD)/obj/repl.o $(MODULE_OBJS)
 
 .PHONY: all test demo bench install uninstall clean deps-build deps-demo deps-test
 
@@ -68,9 +72,9 @@ $(BUILD)/ladle: $(EXE_OBJS)
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $(EXE_OBJS) $(LIBS_exe)
 
 define module_rule
-$(BUILD)/lib/$(call mod_name,$(1)).so: $(BUILD)/obj/$(call mod_obj,$(1)).o
+$(BUILD)/lib/$(call mod_name,$(1)).so: $(call mod_objs,$(1))
 	@mkdir -p $$(dir $$@)
-	$$(CC) -shared $$(CFLAGS) $$(SANFLAGS) -o $$@ $$< $$(LIBS_$(call mod_libs,$(1)))
+	$$(CC) -shared $$(CFLAGS) $$(SANFLAGS) -o $$@ $$^ $$(LIBS_$(call mod_libs,$(1)))
 endef
 $(foreach m,$(MODULES),$(eval $(call module_rule,$(m))))
 

@@ -93,6 +93,46 @@ describe("ladle", function()
     assert.equal("ladle: interrupted\n", env.read(dir .. "/err"))
   end)
 
+  it("raises the interrupt object, and exits 130 even when a chunk catches it", function()
+    local dir = env.tmpdir()
+    local chunk = [[
+      local ok, err = pcall(function()
+        io.stdout:write('go\n') io.stdout:flush()
+        while true do end
+      end)
+      print(ok, require('ladle.errors').is_interrupt(err), tostring(err), err.exit, type(err))
+      io.stdout:flush()]]
+    local pid = assert(sys.spawn({ env.exe, "-e", chunk },
+      { wait = false, stdout = { path = dir .. "/out" }, stderr = { path = dir .. "/err" } }))
+    for _ = 1, 500 do
+      if env.read(dir .. "/out") == "go\n" then break end
+      sys.sleep(0.01)
+    end
+    sys.kill(pid, sys.signals.INT)
+    assert.equal(130, sys.wait(pid))
+    assert.equal("go\nfalse\ttrue\tinterrupted\t130\tuserdata\n", env.read(dir .. "/out"))
+    assert.equal("", env.read(dir .. "/err"))
+  end)
+
+  it("reports a rethrown interrupt object as an interruption, without traceback", function()
+    local dir = env.tmpdir()
+    local chunk = [[
+      local ok, err = pcall(function()
+        io.stdout:write('go\n') io.stdout:flush()
+        while true do end
+      end)
+      error(err)]]
+    local pid = assert(sys.spawn({ env.exe, "-e", chunk },
+      { wait = false, stdout = { path = dir .. "/out" }, stderr = { path = dir .. "/err" } }))
+    for _ = 1, 500 do
+      if env.read(dir .. "/out") == "go\n" then break end
+      sys.sleep(0.01)
+    end
+    sys.kill(pid, sys.signals.TERM)
+    assert.equal(128 + sys.signals.TERM, sys.wait(pid))
+    assert.equal("ladle: interrupted\n", env.read(dir .. "/err"))
+  end)
+
   it("ends a long sys.sleep on Ctrl-C", function()
     local dir = env.tmpdir()
     local pid = assert(sys.spawn({ env.exe, "-e", "io.stdout:write('go\\n') io.stdout:flush() ladle.sys.sleep(60)" },

@@ -246,6 +246,23 @@ describe("ladle.delta.core", function()
     end
   end)
 
+  it("reports what it cannot read as nil, message, details with errno and path", function()
+    local missing = env.tmpdir() .. "/missing"
+    local none, why, details = core.list(missing)
+    assert.is_nil(none)
+    assert.equal(missing .. ": No such file or directory", why)
+    assert.same({ errno = 2, path = missing }, details)  -- ENOENT
+    none, why, details = core.file(missing)
+    assert.is_nil(none)
+    assert.equal(missing .. ": No such file or directory", why)
+    assert.same({ errno = 2, path = missing }, details)
+    local dir = env.tmpdir()
+    none, why, details = core.read(dir)
+    assert.is_nil(none)
+    assert.equal(dir .. ": Is a directory", why)
+    assert.same({ errno = 21, path = dir }, details)  -- EISDIR
+  end)
+
   it("splits SQL into statements like psql", function()
     local sql = table.concat({
       "-- header",                                                        -- 1

@@ -448,7 +448,11 @@ describe("ladle migration commands", function()
       local tmp = env.tmpdir()
       local pid = assert(sys.spawn({ env.exe, "upgrade", "-d", dir }, { env = { PGDATABASE = dbname }, wait = false,
         stdout = { path = tmp .. "/out" }, stderr = { path = tmp .. "/err" } }))
-      sys.sleep(0.5)
+      -- unlock only once it says it waits (a loaded machine starts it slowly)
+      for _ = 1, 3000 do
+        if (env.read(tmp .. "/err") or ""):find("waiting for the lock", 1, true) then break end
+        sys.sleep(0.01)
+      end
       assert.is_false(exists(db, "public.ladle_upgrades"))
       assert(t:unlock())
       assert.equal(0, (sys.wait(pid)), env.read(tmp .. "/err"))
@@ -472,13 +476,41 @@ describe("ladle migration commands", function()
       sys.kill(pid, sys.signals.INT)
       assert.equal(130, (sys.wait(pid)))
       assert.equal("ladle: interrupted\n", env.read(tmp .. "/err"))
-      assert.truthy(env.read(tmp .. "/out"):find("... FAILED\n", 1, true))
+      assert.truthy(env.read(tmp .. "/out"):find("... INTERRUPTED\n", 1, true), env.read(tmp .. "/out"))
       local r = db:query([[select (select count(*) from public.ladle_upgrades) as rows,
         (select count(*) from pg_class where relname ~ '^s_[0-9]+$') as tables,
         (select count(*) from pg_locks where locktype = 'advisory') as locks]])[1]
       assert.equal(r.tables, r.rows)
       assert.truthy(r.rows > 0 and r.rows < 30, "interrupted half way: " .. r.rows)
       assert.equal(0, r.locks)
+    end)
+
+    it("reports a Lua delta stopped by Ctrl-C as interrupted, not failed, in --json too", function()
+      local dir = folder {
+        ["01.00.00_01_first.sql"] = "create table first (id int);\n",
+        ["01.00.00_02_busy.lua"] = "local conn = ...\nconn:exec('create table busy (id int)')\n"
+          .. "io.stderr:write('busy\\n') io.stderr:flush()\nwhile true do end\n",
+      }
+      local tmp = env.tmpdir()
+      local pid = assert(sys.spawn({ env.exe, "upgrade", "-d", dir, "--json" }, { env = { PGDATABASE = dbname },
+        wait = false, stdout = { path = tmp .. "/out" }, stderr = { path = tmp .. "/err" } }))
+      for _ = 1, 1000 do
+        if (env.read(tmp .. "/err") or ""):find("busy", 1, true) then break end
+        sys.sleep(0.01)
+      end
+      sys.kill(pid, sys.signals.INT)
+      assert.equal(130, (sys.wait(pid)))
+      assert.equal("busy\nladle: interrupted\n", env.read(tmp .. "/err"))
+      local events = {}
+      for _, line in ipairs(lines_of(env.read(tmp .. "/out"))) do
+        local event = json.decode(line)
+        events[#events + 1] = event.event .. ":" .. (event.script or "")
+      end
+      assert.same({ "start:01.00.00_01_first.sql", "applied:01.00.00_01_first.sql", "start:01.00.00_02_busy.lua",
+        "interrupted:01.00.00_02_busy.lua" }, events)
+      assert.is_true(exists(db, "public.first"))
+      assert.is_false(exists(db, "public.busy"))
+      assert.equal(1, db:query("select count(*) as n from public.ladle_upgrades")[1].n)
     end)
   end)
 
@@ -506,8 +538,14 @@ describe("ladle migration commands", function()
       local seen = {}
       for round = 1, 6 do
         local pid = assert(sys.spawn({ env.exe, "upgrade", "-d", dir }, { env = { PGDATABASE = dbname }, wait = false,
-          stdout = "null", stderr = { path = tmp .. "/err" .. round } }))
-        sys.sleep(0.03 + math.random() * 0.35)
+          stdout = { path = tmp .. "/out" .. round }, stderr = { path = tmp .. "/err" .. round } }))
+        -- from the first "Applying" line on (however slowly the process
+        -- started), then at a random instant
+        for _ = 1, 3000 do
+          if (env.read(tmp .. "/out" .. round) or ""):find("Applying", 1, true) then break end
+          sys.sleep(0.005)
+        end
+        sys.sleep(math.random() * 0.35)
         sys.kill(pid, sys.signals.KILL)
         sys.wait(pid)
         if round == 1 and not exists(db, "public.ladle_upgrades") then

@@ -63,6 +63,56 @@ describe("ladle.sandbox", function()
   end)
 end)
 
+describe("ladle.sandbox.core guard", function()
+  local core = require "ladle.sandbox.core"
+
+  -- A cluster-shaped directory without a server: the guard has nothing to
+  -- stop and everything to remove.
+  local function root_with_data()
+    local root = env.tmpdir()
+    assert(sys.spawn({ "mkdir", "-p", root .. "/data/base" }))
+    env.write(root .. "/data/base/file", "x")
+    return root
+  end
+
+  it("lives in the sandbox's own module, not in ladle.sys", function()
+    assert.is_nil(sys.cluster_guard)
+    assert.is_function(core.guard)
+  end)
+
+  it("removes the directory on close, once", function()
+    local root = root_with_data()
+    local guard = core.guard(root .. "/data", root)
+    assert.is_true(guard:active())
+    assert.is_true(guard:close())
+    assert.is_false(guard:active())
+    assert.is_nil(sys.stat(root))
+    assert.is_true(guard:close())
+  end)
+
+  it("removes the directory when collected and at the end of a <close> scope", function()
+    local root = root_with_data()
+    core.guard(root .. "/data", root)
+    collectgarbage()
+    collectgarbage()
+    assert.is_nil(sys.stat(root))
+    root = root_with_data()
+    do
+      local guard <close> = core.guard(root .. "/data", root)
+      assert.equal("directory", sys.stat(root).type)
+    end
+    assert.is_nil(sys.stat(root))
+  end)
+
+  it("removes the directory at exit, even through os.exit", function()
+    local root = root_with_data()
+    local status = env.ladle({ "-e", string.format(
+      "guard = require('ladle.sandbox.core').guard(%q, %q) os.exit(0)", root .. "/data", root) })
+    assert.equal(0, status)
+    assert.is_nil(sys.stat(root))
+  end)
+end)
+
 describe("ladle sandbox -- COMMAND", function()
   it("passes the command's exit status through", function()
     local status = env.ladle({ "sandbox", "--", "sh", "-c", "exit 7" })
@@ -95,7 +145,7 @@ describe("ladle sandbox -- COMMAND", function()
       'echo "$PGHOST" > ' .. dir .. '/host; exec sleep 30' },
       { wait = false, new_group = true, stderr = { path = dir .. "/err" } }))
     local host
-    for _ = 1, 500 do
+    for _ = 1, 3000 do  -- a cluster start may take seconds on a loaded machine
       host = env.read(dir .. "/host")
       if host and host:match("\n$") then break end
       sys.sleep(0.01)

@@ -1,16 +1,14 @@
 /*
  * lsys.c: ladle.sys, the operating-system calls the Lua half needs and the
  * standard library lacks: running a program without a shell, temporary
- * directories, ownership, terminals, clocks, signals, and a guard that
- * stops a throwaway PostgreSQL cluster and removes its directory.
+ * directories, ownership, terminals, clocks and signals. Failures come
+ * back as nil, message, {errno =, path =} (result.c).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <grp.h>
-#include <limits.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -28,13 +26,13 @@
 
 extern char **environ;
 
-static int push_errno(lua_State *L, const char *what) {
-  int e = errno;
-  lua_pushnil(L);
-  if (what) lua_pushfstring(L, "%s: %s", what, strerror(e));
-  else lua_pushstring(L, strerror(e));
-  lua_pushinteger(L, e);
-  return 3;
+/* The uid and gid of a user name; 0 when there is no such user. */
+static int lookup_user(const char *name, uid_t *uid, gid_t *gid) {
+  struct passwd *pw = getpwnam(name);
+  if (pw == NULL) return 0;
+  *uid = pw->pw_uid;
+  *gid = pw->pw_gid;
+  return 1;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -193,6 +191,163 @@ static int status_code(int status) {
   return 255;
 }
 
+/* What sys.spawn was asked to do, and the pipes and signal dispositions
+   it holds while the child runs. */
+typedef struct Spawn {
+  char **argv, **envp;      /* anchored on the Lua stack */
+  const char *cwd, *user;
+  int wait, new_group;
+  uid_t uid;
+  gid_t gid;
+  Stream in, out, err;
+  int errpipe[2];           /* the child writes errno here when exec fails */
+  struct sigaction old_int, old_quit;
+} Spawn;
+
+static void close_fd(int *fd) {
+  if (*fd >= 0) {
+    close(*fd);
+    *fd = -1;
+  }
+}
+
+/* Reads argv (index 1) and opts (index 2) into sp. */
+static void spawn_options(lua_State *L, Spawn *sp) {
+  int opts = 0;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    opts = 2;
+  }
+  lua_settop(L, 2);
+  memset(sp, 0, sizeof *sp);
+  sp->wait = 1;
+  sp->errpipe[0] = sp->errpipe[1] = -1;
+  sp->argv = build_argv(L, 1);
+  if (opts) {
+    lua_getfield(L, opts, "cwd");
+    sp->cwd = lua_tostring(L, -1);
+    lua_getfield(L, opts, "user");
+    sp->user = lua_tostring(L, -1);
+    lua_getfield(L, opts, "wait");
+    if (!lua_isnil(L, -1)) sp->wait = lua_toboolean(L, -1);
+    lua_getfield(L, opts, "new_group");
+    sp->new_group = lua_toboolean(L, -1);
+    lua_pop(L, 2);
+    if (lua_getfield(L, opts, "env") == LUA_TTABLE) {
+      sp->envp = build_env(L, lua_gettop(L));
+    } else {
+      lua_pop(L, 1);
+    }
+  }
+  stream_opt(L, opts, "stdin", &sp->in, 0);
+  stream_opt(L, opts, "stdout", &sp->out, sp->wait);
+  stream_opt(L, opts, "stderr", &sp->err, sp->wait);
+}
+
+/* The error pipe and the capture pipes; -1 (errno set, nothing left
+   open) when one cannot be made. */
+static int spawn_pipes(Spawn *sp) {
+  if (pipe2(sp->errpipe, O_CLOEXEC) < 0) return -1;
+  if ((sp->out.mode == IO_CAPTURE && pipe2(sp->out.pipe, O_CLOEXEC) < 0) ||
+      (sp->err.mode == IO_CAPTURE && pipe2(sp->err.pipe, O_CLOEXEC) < 0)) {
+    int e = errno;
+    close_fd(&sp->errpipe[0]);
+    close_fd(&sp->errpipe[1]);
+    close_fd(&sp->out.pipe[0]);
+    close_fd(&sp->out.pipe[1]);
+    errno = e;
+    return -1;
+  }
+  return 0;
+}
+
+/* Like system(3), the parent ignores SIGINT and SIGQUIT while it waits:
+   Ctrl-C belongs to the child, which gets the old dispositions back. */
+static void spawn_hold_signals(Spawn *sp) {
+  struct sigaction ignore;
+  memset(&ignore, 0, sizeof ignore);
+  ignore.sa_handler = SIG_IGN;
+  sigemptyset(&ignore.sa_mask);
+  if (sp->wait) {
+    sigaction(SIGINT, &ignore, &sp->old_int);
+    sigaction(SIGQUIT, &ignore, &sp->old_quit);
+  } else {
+    sigaction(SIGINT, NULL, &sp->old_int);
+    sigaction(SIGQUIT, NULL, &sp->old_quit);
+  }
+}
+
+static void spawn_release_signals(Spawn *sp) {
+  if (!sp->wait) return;
+  sigaction(SIGINT, &sp->old_int, NULL);
+  sigaction(SIGQUIT, &sp->old_quit, NULL);
+}
+
+/* The child, after fork: only async-signal-safe calls. Does not return:
+   exec, or errno into the error pipe and exit 127. */
+static void spawn_child(Spawn *sp) {
+  int e;
+  sigaction(SIGINT, &sp->old_int, NULL);
+  sigaction(SIGQUIT, &sp->old_quit, NULL);
+  if (sp->new_group && setpgid(0, 0) < 0) goto failed;
+  if (stream_child(&sp->in, 0) < 0 || stream_child(&sp->out, 1) < 0 ||
+      stream_child(&sp->err, 2) < 0)
+    goto failed;
+  if (sp->cwd && chdir(sp->cwd) < 0) goto failed;
+  if (sp->user) {
+    if (setgroups(0, NULL) < 0 && errno != EPERM) goto failed;
+    if (setgid(sp->gid) < 0 || setuid(sp->uid) < 0) goto failed;
+  }
+  if (sp->envp) execvpe(sp->argv[0], sp->argv, sp->envp);
+  else execvp(sp->argv[0], sp->argv);
+failed:
+  e = errno;
+  if (write(sp->errpipe[1], &e, sizeof e) < 0) _exit(127);
+  _exit(127);
+}
+
+/* 1 with *child_errno when the child reports that exec failed; 0 when
+   exec closed the pipe. */
+static int spawn_exec_failed(Spawn *sp, int *child_errno) {
+  ssize_t got;
+  do got = read(sp->errpipe[0], child_errno, sizeof *child_errno);
+  while (got < 0 && errno == EINTR);
+  close_fd(&sp->errpipe[0]);
+  return got == (ssize_t)sizeof *child_errno;
+}
+
+/* Reads both capture pipes until the child closes them. */
+static void spawn_collect(Spawn *sp) {
+  int i;
+  while (sp->out.pipe[0] >= 0 || sp->err.pipe[0] >= 0) {
+    struct pollfd p[2];
+    int np = 0, r;
+    Stream *which[2];
+    if (sp->out.pipe[0] >= 0) { p[np].fd = sp->out.pipe[0]; p[np].events = POLLIN; which[np++] = &sp->out; }
+    if (sp->err.pipe[0] >= 0) { p[np].fd = sp->err.pipe[0]; p[np].events = POLLIN; which[np++] = &sp->err; }
+    r = poll(p, (nfds_t)np, -1);
+    if (r < 0 && errno != EINTR) break;
+    for (i = 0; i < np && r > 0; i++)
+      if (p[i].revents) stream_read(which[i]);
+  }
+  close_fd(&sp->out.pipe[0]);
+  close_fd(&sp->err.pipe[0]);
+}
+
+/* status, stdout, stderr, usage of a finished child. */
+static int spawn_push_finished(lua_State *L, Spawn *sp, int status, const struct rusage *ru) {
+  lua_pushinteger(L, status_code(status));
+  if (sp->out.mode == IO_CAPTURE) lua_pushlstring(L, sp->out.buf ? sp->out.buf : "", sp->out.len);
+  else lua_pushnil(L);
+  if (sp->err.mode == IO_CAPTURE) lua_pushlstring(L, sp->err.buf ? sp->err.buf : "", sp->err.len);
+  else lua_pushnil(L);
+  free(sp->out.buf);
+  free(sp->err.buf);
+  push_usage(L, ru);
+  return 4;
+}
+
 /* sys.spawn(argv, opts) runs a program without a shell.
    opts: cwd, user (run as that user; needs root), env (overrides),
    stdin ("null" or {path=}), stdout/stderr ("inherit", "null", "capture",
@@ -200,166 +355,46 @@ static int status_code(int status) {
    process group, as a shell's foreground job does).
    Returns status (exit code, or 128 + signal), captured stdout, captured
    stderr, and {maxrss_kb, user, system} from wait4; with wait = false,
-   returns the pid. nil, message when the
-   program cannot be started. Like system(3), the parent ignores SIGINT and
-   SIGQUIT while it waits: Ctrl-C belongs to the child. */
+   returns the pid. nil, message, {errno =} when the program cannot be
+   started. */
 static int sys_spawn(lua_State *L) {
-  char **argv, **envp = NULL;
-  const char *cwd = NULL, *user = NULL;
-  int opts = 0, wait = 1, new_group = 0, status, i;
-  Stream in, out, err;
-  int errpipe[2];
-  uid_t uid = 0;
-  gid_t gid = 0;
+  Spawn sp;
   pid_t pid;
-  struct sigaction ignore, old_int, old_quit;
-  ssize_t got;
-  int child_errno;
+  int status, child_errno;
   struct rusage ru;
-
-  luaL_checktype(L, 1, LUA_TTABLE);
-  if (!lua_isnoneornil(L, 2)) {
-    luaL_checktype(L, 2, LUA_TTABLE);
-    opts = 2;
-  }
-  lua_settop(L, 2);
-  argv = build_argv(L, 1);
-  if (opts) {
-    lua_getfield(L, opts, "cwd");
-    cwd = lua_tostring(L, -1);
-    lua_getfield(L, opts, "user");
-    user = lua_tostring(L, -1);
-    lua_getfield(L, opts, "wait");
-    if (!lua_isnil(L, -1)) wait = lua_toboolean(L, -1);
-    lua_getfield(L, opts, "new_group");
-    new_group = lua_toboolean(L, -1);
-    lua_pop(L, 2);
-    if (lua_getfield(L, opts, "env") == LUA_TTABLE) {
-      envp = build_env(L, lua_gettop(L));
-    } else {
-      lua_pop(L, 1);
-    }
-  }
-  stream_opt(L, opts, "stdin", &in, 0);
-  stream_opt(L, opts, "stdout", &out, wait);
-  stream_opt(L, opts, "stderr", &err, wait);
-  if (user) {
-    struct passwd *pw = getpwnam(user);
-    if (pw == NULL) {
-      lua_pushnil(L);
-      lua_pushfstring(L, "no such user: %s", user);
-      return 2;
-    }
-    uid = pw->pw_uid;
-    gid = pw->pw_gid;
-  }
-
-  if (pipe2(errpipe, O_CLOEXEC) < 0) return push_errno(L, "pipe");
-  if ((out.mode == IO_CAPTURE && pipe2(out.pipe, O_CLOEXEC) < 0) ||
-      (err.mode == IO_CAPTURE && pipe2(err.pipe, O_CLOEXEC) < 0)) {
-    int e = errno;
-    close(errpipe[0]); close(errpipe[1]);
-    if (out.pipe[0] >= 0) { close(out.pipe[0]); close(out.pipe[1]); }
-    errno = e;
-    return push_errno(L, "pipe");
-  }
-
-  memset(&ignore, 0, sizeof ignore);
-  ignore.sa_handler = SIG_IGN;
-  sigemptyset(&ignore.sa_mask);
-  if (wait) {
-    sigaction(SIGINT, &ignore, &old_int);
-    sigaction(SIGQUIT, &ignore, &old_quit);
-  } else {
-    sigaction(SIGINT, NULL, &old_int);
-    sigaction(SIGQUIT, NULL, &old_quit);
-  }
-
+  spawn_options(L, &sp);
+  if (sp.user && !lookup_user(sp.user, &sp.uid, &sp.gid))
+    return ladle_failresult(L, 0, "no such user: %s", sp.user);
+  if (spawn_pipes(&sp) < 0) return ladle_failresult(L, errno, "pipe");
+  spawn_hold_signals(&sp);
   pid = fork();
-  if (pid == 0) {
-    /* the child: only async-signal-safe calls from here on */
-    int e;
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGQUIT, &old_quit, NULL);
-    if (new_group && setpgid(0, 0) < 0) goto failed;
-    if (stream_child(&in, 0) < 0 || stream_child(&out, 1) < 0 ||
-        stream_child(&err, 2) < 0)
-      goto failed;
-    if (cwd && chdir(cwd) < 0) goto failed;
-    if (user) {
-      if (setgroups(0, NULL) < 0 && errno != EPERM) goto failed;
-      if (setgid(gid) < 0 || setuid(uid) < 0) goto failed;
-    }
-    if (envp) execvpe(argv[0], argv, envp);
-    else execvp(argv[0], argv);
-  failed:
-    e = errno;
-    if (write(errpipe[1], &e, sizeof e) < 0) _exit(127);
-    _exit(127);
-  }
-  close(errpipe[1]);
-  if (out.pipe[1] >= 0) close(out.pipe[1]);
-  if (err.pipe[1] >= 0) close(err.pipe[1]);
+  if (pid == 0) spawn_child(&sp);
+  close_fd(&sp.errpipe[1]);
+  close_fd(&sp.out.pipe[1]);
+  close_fd(&sp.err.pipe[1]);
   if (pid < 0) {
     int e = errno;
-    close(errpipe[0]);
-    if (out.pipe[0] >= 0) close(out.pipe[0]);
-    if (err.pipe[0] >= 0) close(err.pipe[0]);
-    if (wait) {
-      sigaction(SIGINT, &old_int, NULL);
-      sigaction(SIGQUIT, &old_quit, NULL);
-    }
-    errno = e;
-    return push_errno(L, "fork");
+    close_fd(&sp.errpipe[0]);
+    close_fd(&sp.out.pipe[0]);
+    close_fd(&sp.err.pipe[0]);
+    spawn_release_signals(&sp);
+    return ladle_failresult(L, e, "fork");
   }
-
-  do got = read(errpipe[0], &child_errno, sizeof child_errno);
-  while (got < 0 && errno == EINTR);
-  close(errpipe[0]);
-  if (got == (ssize_t)sizeof child_errno) {  /* exec failed */
+  if (spawn_exec_failed(&sp, &child_errno)) {
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-    if (out.pipe[0] >= 0) close(out.pipe[0]);
-    if (err.pipe[0] >= 0) close(err.pipe[0]);
-    if (wait) {
-      sigaction(SIGINT, &old_int, NULL);
-      sigaction(SIGQUIT, &old_quit, NULL);
-    }
-    lua_pushnil(L);
-    lua_pushfstring(L, "cannot run %s: %s", argv[0], strerror(child_errno));
-    lua_pushinteger(L, child_errno);
-    return 3;
+    close_fd(&sp.out.pipe[0]);
+    close_fd(&sp.err.pipe[0]);
+    spawn_release_signals(&sp);
+    return ladle_failresult(L, child_errno, "cannot run %s", sp.argv[0]);
   }
-  if (!wait) {
+  if (!sp.wait) {
     lua_pushinteger(L, pid);
     return 1;
   }
-
-  while (out.pipe[0] >= 0 || err.pipe[0] >= 0) {
-    struct pollfd p[2];
-    int np = 0, r;
-    Stream *which[2];
-    if (out.pipe[0] >= 0) { p[np].fd = out.pipe[0]; p[np].events = POLLIN; which[np++] = &out; }
-    if (err.pipe[0] >= 0) { p[np].fd = err.pipe[0]; p[np].events = POLLIN; which[np++] = &err; }
-    r = poll(p, (nfds_t)np, -1);
-    if (r < 0 && errno != EINTR) break;
-    for (i = 0; i < np && r > 0; i++)
-      if (p[i].revents) stream_read(which[i]);
-  }
-  if (out.pipe[0] >= 0) close(out.pipe[0]);
-  if (err.pipe[0] >= 0) close(err.pipe[0]);
+  spawn_collect(&sp);
   while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {}
-  sigaction(SIGINT, &old_int, NULL);
-  sigaction(SIGQUIT, &old_quit, NULL);
-
-  lua_pushinteger(L, status_code(status));
-  if (out.mode == IO_CAPTURE) lua_pushlstring(L, out.buf ? out.buf : "", out.len);
-  else lua_pushnil(L);
-  if (err.mode == IO_CAPTURE) lua_pushlstring(L, err.buf ? err.buf : "", err.len);
-  else lua_pushnil(L);
-  free(out.buf);
-  free(err.buf);
-  push_usage(L, &ru);
-  return 4;
+  spawn_release_signals(&sp);
+  return spawn_push_finished(L, &sp, status, &ru);
 }
 
 /* sys.wait(pid) -> status, usage: waits for a child started with
@@ -369,18 +404,18 @@ static int sys_wait(lua_State *L) {
   int status;
   struct rusage ru;
   while (wait4(pid, &status, 0, &ru) < 0) {
-    if (errno != EINTR) return push_errno(L, "waitpid");
+    if (errno != EINTR) return ladle_failresult(L, errno, "waitpid");
   }
   lua_pushinteger(L, status_code(status));
   push_usage(L, &ru);
   return 2;
 }
 
-/* sys.kill(pid, signal) -> true | nil, message */
+/* sys.kill(pid, signal) -> true | nil, message, details */
 static int sys_kill(lua_State *L) {
   pid_t pid = (pid_t)luaL_checkinteger(L, 1);
   int sig = (int)luaL_optinteger(L, 2, SIGTERM);
-  if (kill(pid, sig) < 0) return push_errno(L, "kill");
+  if (kill(pid, sig) < 0) return ladle_failresult(L, errno, "kill");
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -430,77 +465,57 @@ static int sys_mkdtemp(lua_State *L) {
   lua_pushfstring(L, "%s/%sXXXXXX", tmp, prefix);
   path = (char *)lua_newuserdatauv(L, lua_rawlen(L, -1) + 1, 0);
   memcpy(path, lua_tostring(L, -2), lua_rawlen(L, -2) + 1);
-  if (mkdtemp(path) == NULL) return push_errno(L, lua_tostring(L, -2));
+  if (mkdtemp(path) == NULL) return ladle_fileresult(L, 0, lua_tostring(L, -2));
   lua_pushstring(L, path);
   return 1;
 }
 
-static int rmtree_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-  (void)st; (void)flag; (void)ftw;
-  if (remove(path) < 0 && errno != ENOENT) return -1;
-  return 0;
-}
-
-static int rmtree(const char *path) {
-  struct stat st;
-  if (lstat(path, &st) < 0) return errno == ENOENT ? 0 : -1;
-  return nftw(path, rmtree_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* sys.rmtree(path) -> true | nil, message: rm -rf, never following links */
+/* sys.rmtree(path) -> true | nil, message, details: rm -rf, never
+   following links */
 static int sys_rmtree(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
-  if (rmtree(path) < 0) return push_errno(L, path);
-  lua_pushboolean(L, 1);
-  return 1;
+  return ladle_fileresult(L, ladle_rmtree(path) == 0, path);
 }
 
 static int sys_chmod(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
-  if (chmod(path, (mode_t)luaL_checkinteger(L, 2)) < 0) return push_errno(L, path);
-  lua_pushboolean(L, 1);
-  return 1;
+  return ladle_fileresult(L, chmod(path, (mode_t)luaL_checkinteger(L, 2)) == 0, path);
 }
 
 /* sys.chown(path, user): owner and that user's group */
 static int sys_chown(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   const char *user = luaL_checkstring(L, 2);
-  struct passwd *pw = getpwnam(user);
-  if (pw == NULL) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "no such user: %s", user);
-    return 2;
-  }
-  if (chown(path, pw->pw_uid, pw->pw_gid) < 0) return push_errno(L, path);
-  lua_pushboolean(L, 1);
-  return 1;
+  uid_t uid;
+  gid_t gid;
+  if (!lookup_user(user, &uid, &gid)) return ladle_failresult(L, 0, "no such user: %s", user);
+  return ladle_fileresult(L, chown(path, uid, gid) == 0, path);
 }
 
-/* sys.create(path, mode) -> true | nil, message: a new empty file with that
-   mode (umask not applied), truncating an existing one and setting its mode */
+/* sys.create(path, mode) -> true | nil, message, details: a new empty file
+   with that mode (umask not applied), truncating an existing one and
+   setting its mode */
 static int sys_create(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   mode_t mode = (mode_t)luaL_optinteger(L, 2, 0600);
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return push_errno(L, path);
+  if (fd < 0) return ladle_fileresult(L, 0, path);
   if (fchmod(fd, mode) < 0) {
-    int e = errno;
+    ladle_fileresult(L, 0, path);  /* reads errno before close() can change it */
     close(fd);
-    errno = e;
-    return push_errno(L, path);
+    return 3;
   }
   close(fd);
   lua_pushboolean(L, 1);
   return 1;
 }
 
-/* sys.stat(path) -> {type=, size=, mode=, mtime=} | nil, message */
+/* sys.stat(path) -> {type=, size=, mode=, mtime=} | nil, message, details */
 static int sys_stat(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   struct stat st;
   const char *type = "other";
-  if (stat(path, &st) < 0) return push_errno(L, path);
+  if (stat(path, &st) < 0) return ladle_fileresult(L, 0, path);
   if (S_ISREG(st.st_mode)) type = "file";
   else if (S_ISDIR(st.st_mode)) type = "directory";
   lua_createtable(L, 0, 4);
@@ -520,7 +535,7 @@ static int sys_listdir(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   struct dirent **names;
   int i, n = scandir(path, &names, NULL, alphasort);
-  if (n < 0) return push_errno(L, path);
+  if (n < 0) return ladle_fileresult(L, 0, path);
   lua_createtable(L, n, 0);
   for (i = 0; i < n; i++) {
     const char *name = names[i]->d_name;
@@ -537,7 +552,7 @@ static int sys_listdir(lua_State *L) {
 static int sys_realpath(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   char *resolved = realpath(path, NULL);
-  if (resolved == NULL) return push_errno(L, path);
+  if (resolved == NULL) return ladle_fileresult(L, 0, path);
   lua_pushstring(L, resolved);
   free(resolved);
   return 1;
@@ -612,138 +627,14 @@ static int sys_setenv(lua_State *L) {
   int r;
   if (lua_isnoneornil(L, 2)) r = unsetenv(name);
   else r = setenv(name, luaL_checkstring(L, 2), 1);
-  if (r < 0) return push_errno(L, name);
+  if (r < 0) return ladle_failresult(L, errno, "%s", name);
   lua_pushboolean(L, 1);
-  return 1;
-}
-
-/* ---------------------------------------------------------------------- */
-/* Cluster guard                                                           */
-/* ---------------------------------------------------------------------- */
-
-/* A guard owns a throwaway cluster: closing it (close, __gc, __close, or
-   the end of the process) stops the postmaster recorded in
-   DATADIR/postmaster.pid and removes ROOT. Open guards are also kept in a
-   list that an atexit handler walks, for scripts that end with os.exit. */
-typedef struct Guard {
-  struct Guard *next, *prev;
-  char *datadir;
-  char *root;
-} Guard;
-
-static Guard *open_guards;
-static int atexit_registered;
-
-static pid_t postmaster_pid(const char *datadir) {
-  char path[PATH_MAX];
-  FILE *f;
-  long pid = 0;
-  snprintf(path, sizeof path, "%s/postmaster.pid", datadir);
-  f = fopen(path, "r");
-  if (f == NULL) return 0;
-  if (fscanf(f, "%ld", &pid) != 1) pid = 0;
-  fclose(f);
-  return (pid_t)pid;
-}
-
-/* Gone, or a zombie waiting for a parent that may never reap it. */
-static int process_gone(pid_t pid) {
-  char path[64], state = 0;
-  FILE *f;
-  if (kill(pid, 0) < 0 && errno == ESRCH) return 1;
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-  f = fopen(path, "r");
-  if (f == NULL) return 1;
-  if (fscanf(f, "%*d (%*[^)]) %c", &state) != 1) state = 0;
-  fclose(f);
-  return state == 'Z' || state == 'X';
-}
-
-/* Immediate shutdown: nothing in a throwaway cluster is worth a checkpoint. */
-static void stop_postmaster(const char *datadir) {
-  pid_t pid = postmaster_pid(datadir);
-  int i;
-  struct timespec tick = { 0, 10 * 1000 * 1000 };
-  if (pid <= 0 || kill(pid, SIGQUIT) < 0) return;
-  for (i = 0; i < 1000 && !process_gone(pid); i++) {
-    if (i == 500) kill(pid, SIGKILL);
-    nanosleep(&tick, NULL);
-  }
-}
-
-static int guard_release(Guard *g) {
-  int r = 0;
-  if (g->root == NULL) return 0;
-  stop_postmaster(g->datadir);
-  r = rmtree(g->root);
-  if (g->prev) g->prev->next = g->next;
-  else open_guards = g->next;
-  if (g->next) g->next->prev = g->prev;
-  free(g->datadir);
-  free(g->root);
-  g->datadir = g->root = NULL;
-  g->next = g->prev = NULL;
-  return r;
-}
-
-static void release_all_guards(void) {
-  while (open_guards) guard_release(open_guards);
-}
-
-static int guard_close(lua_State *L) {
-  Guard *g = (Guard *)luaL_checkudata(L, 1, LADLE_GUARD_MT);
-  if (guard_release(g) < 0) return push_errno(L, "removing the cluster directory");
-  lua_pushboolean(L, 1);
-  return 1;
-}
-
-static int guard_active(lua_State *L) {
-  Guard *g = (Guard *)luaL_checkudata(L, 1, LADLE_GUARD_MT);
-  lua_pushboolean(L, g->root != NULL);
-  return 1;
-}
-
-/* sys.cluster_guard(datadir, root) -> guard */
-static int sys_cluster_guard(lua_State *L) {
-  const char *datadir = luaL_checkstring(L, 1);
-  const char *root = luaL_checkstring(L, 2);
-  Guard *g = (Guard *)lua_newuserdatauv(L, sizeof(Guard), 0);
-  memset(g, 0, sizeof *g);
-  luaL_setmetatable(L, LADLE_GUARD_MT);
-  g->datadir = strdup(datadir);
-  g->root = strdup(root);
-  if (g->datadir == NULL || g->root == NULL) {
-    free(g->datadir);
-    free(g->root);
-    g->datadir = g->root = NULL;
-    return luaL_error(L, "not enough memory");
-  }
-  g->next = open_guards;
-  if (open_guards) open_guards->prev = g;
-  open_guards = g;
-  if (!atexit_registered) {
-    atexit(release_all_guards);
-    atexit_registered = 1;
-  }
   return 1;
 }
 
 /* ---------------------------------------------------------------------- */
 /* Registration                                                            */
 /* ---------------------------------------------------------------------- */
-
-static const luaL_Reg guard_methods[] = {
-  { "close", guard_close },
-  { "active", guard_active },
-  { NULL, NULL }
-};
-
-static const luaL_Reg guard_meta[] = {
-  { "__gc", guard_close },
-  { "__close", guard_close },
-  { "__index", NULL },
-  { NULL, NULL }
-};
 
 static const luaL_Reg sys_functions[] = {
   { "spawn", sys_spawn },
@@ -766,18 +657,11 @@ static const luaL_Reg sys_functions[] = {
   { "now", sys_now },
   { "sleep", sys_sleep },
   { "setenv", sys_setenv },
-  { "cluster_guard", sys_cluster_guard },
   { NULL, NULL }
 };
 
 int luaopen_ladle_sys(lua_State *L) {
   luaL_newlib(L, sys_functions);
-  if (luaL_newmetatable(L, LADLE_GUARD_MT)) {
-    luaL_setfuncs(L, guard_meta, 0);
-    luaL_newlib(L, guard_methods);
-    lua_setfield(L, -2, "__index");
-  }
-  lua_pop(L, 1);
   lua_createtable(L, 0, 6);
   lua_pushinteger(L, SIGINT);  lua_setfield(L, -2, "INT");
   lua_pushinteger(L, SIGTERM); lua_setfield(L, -2, "TERM");

@@ -5,20 +5,18 @@
  * keyed by their (scalar) keys, sequences become arrays, every scalar is a
  * Lua string (no type guessing: `yes`, `1.0` and `~` stay as written), and
  * an alias is the same Lua value as its anchor. Problems come back as
- * nil, "NAME:LINE:COLUMN: problem" with 1-based line and column.
+ * nil, "NAME:LINE:COLUMN: problem", {file =, line =, column =} with
+ * 1-based line and column (result.c).
  *
  * The parser lives in a userdata created before it, so that a Lua error
  * (out of memory while building a table) cannot leak it.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <yaml.h>
 
 #include "ladle.h"
-
-#define LADLE_YAML_MT "ladle.yaml.parser"
 
 typedef struct Parser {
   yaml_parser_t parser;
@@ -51,13 +49,17 @@ typedef struct Build {
   const char *name;
   int anchors;              /* stack index of the anchors table */
   int failed;               /* a message is on the top of the stack */
+  int line, column;         /* where, 1-based, when failed */
   int depth;                /* nesting, bounded: the build recurses in C */
 } Build;
 
 #define YAML_MAX_DEPTH 512
 
-static void fail_at(Build *b, yaml_mark_t mark, const char *problem) {
-  lua_pushfstring(b->L, "%s:%d:%d: %s", b->name, (int)mark.line + 1, (int)mark.column + 1, problem);
+static void fail_at(Build *b, yaml_mark_t mark, const char *problem, const char *context) {
+  b->line = (int)mark.line + 1;
+  b->column = (int)mark.column + 1;
+  lua_pushfstring(b->L, "%s:%d:%d: %s%s%s", b->name, b->line, b->column, problem,
+                  context ? " " : "", context ? context : "");
   b->failed = 1;
 }
 
@@ -68,13 +70,7 @@ static int next_event(Build *b) {
   parser_release_event(p);
   if (!yaml_parser_parse(&p->parser, &p->event)) {
     const char *problem = p->parser.problem ? p->parser.problem : "cannot parse";
-    if (p->parser.context) {
-      lua_pushfstring(b->L, "%s:%d:%d: %s %s", b->name, (int)p->parser.problem_mark.line + 1,
-                      (int)p->parser.problem_mark.column + 1, problem, p->parser.context);
-      b->failed = 1;
-    } else {
-      fail_at(b, p->parser.problem_mark, problem);
-    }
+    fail_at(b, p->parser.problem_mark, problem, p->parser.context);
     return 0;
   }
   p->has_event = 1;
@@ -100,19 +96,19 @@ static int build_mapping(Build *b) {
     if (b->p->event.type == YAML_MAPPING_END_EVENT) return 1;
     key_mark = b->p->event.start_mark;
     if (b->p->event.type != YAML_SCALAR_EVENT && b->p->event.type != YAML_ALIAS_EVENT) {
-      fail_at(b, key_mark, "mapping keys must be scalars");
+      fail_at(b, key_mark, "mapping keys must be scalars", NULL);
       return 0;
     }
     if (!build_node(b)) return 0;
     if (lua_type(L, -1) != LUA_TSTRING) {
-      fail_at(b, key_mark, "mapping keys must be scalars");
+      fail_at(b, key_mark, "mapping keys must be scalars", NULL);
       return 0;
     }
     lua_pushvalue(L, -1);
     if (lua_rawget(L, -3) != LUA_TNIL) {
       lua_pop(L, 1);
       lua_pushfstring(L, "duplicate key '%s'", lua_tostring(L, -1));
-      fail_at(b, key_mark, lua_tostring(L, -1));
+      fail_at(b, key_mark, lua_tostring(L, -1), NULL);
       return 0;
     }
     lua_pop(L, 1);
@@ -150,7 +146,7 @@ static int build_node(Build *b) {
       if (lua_getfield(L, b->anchors, (const char *)e->data.alias.anchor) == LUA_TNIL) {
         lua_pop(L, 1);
         lua_pushfstring(L, "unknown anchor '%s'", (const char *)e->data.alias.anchor);
-        fail_at(b, e->start_mark, lua_tostring(L, -1));
+        fail_at(b, e->start_mark, lua_tostring(L, -1), NULL);
         return 0;
       }
       return 1;
@@ -158,7 +154,7 @@ static int build_node(Build *b) {
     case YAML_SEQUENCE_START_EVENT: {
       int ok;
       if (++b->depth > YAML_MAX_DEPTH) {
-        fail_at(b, e->start_mark, "nested too deeply");
+        fail_at(b, e->start_mark, "nested too deeply", NULL);
         return 0;
       }
       ok = e->type == YAML_MAPPING_START_EVENT ? build_mapping(b) : build_sequence(b);
@@ -166,12 +162,13 @@ static int build_node(Build *b) {
       return ok;
     }
     default:
-      fail_at(b, e->start_mark, "unexpected YAML event");
+      fail_at(b, e->start_mark, "unexpected YAML event", NULL);
       return 0;
   }
 }
 
-/* yaml.load(text [, name]) -> document, ... | nil, "NAME:LINE:COLUMN: problem"
+/* yaml.load(text [, name]) -> document, ... | nil, "NAME:LINE:COLUMN: problem",
+   {file = NAME, line =, column =}
    Returns every document of the stream; an empty stream gives an empty
    table. */
 static int yaml_load(lua_State *L) {
@@ -184,6 +181,7 @@ static int yaml_load(lua_State *L) {
   b.name = luaL_optstring(L, 2, "(yaml)");
   b.failed = 0;
   b.depth = 0;
+  b.line = b.column = 0;
   lua_settop(L, 2);
   p = (Parser *)lua_newuserdatauv(L, sizeof(Parser), 1);
   memset(p, 0, sizeof *p);
@@ -212,9 +210,14 @@ static int yaml_load(lua_State *L) {
   yaml_parser_delete(&p->parser);
   p->ready = 0;
   if (b.failed) {
-    lua_pushnil(L);
-    lua_insert(L, -2);
-    return 2;
+    ladle_failresult(L, 0, "%s", lua_tostring(L, -1));
+    lua_pushstring(L, b.name);
+    lua_setfield(L, -2, "file");
+    lua_pushinteger(L, b.line);
+    lua_setfield(L, -2, "line");
+    lua_pushinteger(L, b.column);
+    lua_setfield(L, -2, "column");
+    return 3;
   }
   if (ndocs == 0) {
     lua_newtable(L);
@@ -223,47 +226,17 @@ static int yaml_load(lua_State *L) {
   return lua_gettop(L) - first + 1;
 }
 
-static int file_close(lua_State *L) {
-  luaL_Stream *stream = (luaL_Stream *)luaL_checkudata(L, 1, LUA_FILEHANDLE);
-  return luaL_fileresult(L, fclose(stream->f) == 0, NULL);
-}
-
-/* yaml.load_file(path) -> document, ... | nil, message
-   The file is a Lua file handle (as liolib makes them) while it is read, so
-   that an error cannot leak it; it is closed as soon as it is read. */
+/* yaml.load_file(path) -> document, ... | nil, message, details
+   The file is read whole first (into a box, closed before parsing). */
 static int yaml_load_file(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
-  luaL_Stream *stream;
-  luaL_Buffer buf;
-  size_t n;
-  int err;
   lua_settop(L, 1);
-  stream = (luaL_Stream *)lua_newuserdatauv(L, sizeof(luaL_Stream), 0);
-  stream->closef = NULL;  /* closed, as far as io knows, until opened */
-  luaL_setmetatable(L, LUA_FILEHANDLE);
-  stream->f = fopen(path, "rb");
-  if (stream->f == NULL) return luaL_fileresult(L, 0, path);
-  stream->closef = file_close;
-  luaL_buffinit(L, &buf);
-  do {
-    char *q = luaL_prepbuffer(&buf);
-    n = fread(q, 1, LUAL_BUFFERSIZE, stream->f);
-    luaL_addsize(&buf, n);
-  } while (n == LUAL_BUFFERSIZE);
-  err = ferror(stream->f) ? errno : 0;
-  luaL_pushresult(&buf);
-  fclose(stream->f);
-  stream->closef = NULL;
-  if (err) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "%s: %s", path, strerror(err));
-    return 2;
-  }
+  if (ladle_readfile(L, path, NULL, NULL) != 1) return 3;
   lua_pushcfunction(L, yaml_load);
   lua_insert(L, -2);
   lua_pushvalue(L, 1);
   lua_call(L, 2, LUA_MULTRET);
-  return lua_gettop(L) - 2;  /* path and the closed file below the results */
+  return lua_gettop(L) - 1;  /* the path below the results */
 }
 
 static const luaL_Reg yaml_functions[] = {

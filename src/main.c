@@ -5,13 +5,14 @@
  * pmain opens the libraries, registers ladle's C modules in
  * package.preload, finds ladle's Lua files, and hands argv to
  * ladle.cli.main. Every chunk runs through a message handler that adds a
- * traceback, and Ctrl-C (or SIGTERM/SIGHUP) turns into a Lua error at the
- * next instruction, the way lua.c does it.
+ * traceback, and Ctrl-C (or SIGTERM/SIGHUP) raises the interrupt object
+ * (interrupt.c) at the next instruction, the way lua.c does it.
  *
  * Exit codes: what ladle.cli.main returns; for an error raised with
  * ladle.fail (a table with an integer `exit`) that code and its message;
  * for any other error its message and traceback, 3; after a signal,
- * 128 + the signal number.
+ * 128 + the signal number (and "ladle: interrupted" when the interrupt
+ * ended the script rather than being caught by it).
  */
 #include <limits.h>
 #include <signal.h>
@@ -31,12 +32,10 @@
 #define LADLE_LUADIR "/usr/local/share/lua/5.4"
 #endif
 
-static lua_State *globalL = NULL;
-static volatile sig_atomic_t received_signal = 0;
-
 static const luaL_Reg preloaded[] = {
   { "ladle.pg.core", luaopen_ladle_pg_core },
   { "ladle.sys", luaopen_ladle_sys },
+  { "ladle.sandbox.core", luaopen_ladle_sandbox_core },
   { "ladle.delta.core", luaopen_ladle_delta_core },
   { "ladle.yaml", luaopen_ladle_yaml },
   { "ladle.repl.core", luaopen_ladle_repl_core },
@@ -44,27 +43,15 @@ static const luaL_Reg preloaded[] = {
 };
 
 /* ---------------------------------------------------------------------- */
-/* Signals (as in lua.c)                                                   */
+/* Signals (interrupt.c; as in lua.c)                                      */
 /* ---------------------------------------------------------------------- */
 
-static void lstop(lua_State *L, lua_Debug *ar) {
-  (void)ar;
-  lua_sethook(L, NULL, 0, 0);
-  luaL_error(L, "interrupted");
-}
-
-/* A second signal of the same kind gets the default action. */
-static void laction(int sig) {
-  int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
-  signal(sig, SIG_DFL);
-  received_signal = sig;
-  lua_sethook(globalL, lstop, flag, 1);
-}
-
+/* Restarting, as signal() does: a blocking read carries on, and the hook
+   stops the script once the read returns. */
 static void catch_signals(void) {
-  signal(SIGINT, laction);
-  signal(SIGTERM, laction);
-  signal(SIGHUP, laction);
+  ladle_interrupt_catch(SIGINT, 1, NULL);
+  ladle_interrupt_catch(SIGTERM, 1, NULL);
+  ladle_interrupt_catch(SIGHUP, 1, NULL);
 }
 
 static void default_signals(void) {
@@ -86,11 +73,11 @@ static int is_failure_object(lua_State *L, int idx) {
   return yes;
 }
 
-/* Failures raised with ladle.fail pass through untouched; any other error
-   gets a traceback. */
+/* Failures raised with ladle.fail and the interrupt object pass through
+   untouched; any other error gets a traceback. */
 static int msghandler(lua_State *L) {
   const char *msg;
-  if (is_failure_object(L, 1)) return 1;
+  if (is_failure_object(L, 1) || ladle_is_interrupt(L, 1)) return 1;
   msg = lua_tostring(L, 1);
   if (msg == NULL) {
     if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
@@ -104,21 +91,24 @@ static int msghandler(lua_State *L) {
 static int docall(lua_State *L, int narg, int nres) {
   int status;
   int base = lua_gettop(L) - narg;
+  lua_State *outer;
   lua_pushcfunction(L, msghandler);
   lua_insert(L, base);
-  globalL = L;
+  outer = ladle_interrupt_target(L);
   catch_signals();
   status = lua_pcall(L, narg, nres, base);
   default_signals();
+  ladle_interrupt_target(outer);
   lua_remove(L, base);
   return status;
 }
 
 /* Prints the error on top of the stack; returns the exit code. */
 static int report(lua_State *L) {
-  if (received_signal) {
+  int sig = ladle_interrupt_caught();
+  if (sig || ladle_is_interrupt(L, -1)) {
     fprintf(stderr, "ladle: interrupted\n");
-    return 128 + received_signal;
+    return sig ? 128 + sig : LADLE_EXIT_INTERRUPTED;
   }
   if (is_failure_object(L, -1)) {
     int code;
@@ -228,8 +218,8 @@ static int pmain(lua_State *L) {
   }
   status = docall(L, 1, 1);
   if (status != LUA_OK) return lua_error(L);
-  if (received_signal) {  /* a script that swallowed its interruption */
-    lua_pushinteger(L, 128 + received_signal);
+  if (ladle_interrupt_caught()) {  /* a script that swallowed its interruption */
+    lua_pushinteger(L, 128 + ladle_interrupt_caught());
     return 1;
   }
   lua_pushinteger(L, lua_isinteger(L, -1) ? lua_tointeger(L, -1) : LADLE_EXIT_OK);

@@ -191,8 +191,8 @@ end
 -- Refuses a file that changed since it was scanned: what runs is what was
 -- planned and what gets recorded.
 function Delta:read()
-  local content, checksum = core.read(self.path)
-  if not content then return nil, checksum end
+  local content, checksum, details = core.read(self.path)
+  if not content then return nil, checksum, details end
   if self.checksum and checksum ~= self.checksum then
     return nil, string.format("%s: the file changed while ladle was running (checksum %s, planned %s)",
       self.path, checksum, self.checksum)
@@ -312,8 +312,8 @@ function delta.scan(dir, opts)
   opts = opts or {}
   local unmarked = opts.unmarked or "post"
   assert(unmarked == "pre" or unmarked == "post", "delta.scan: unmarked must be \"pre\" or \"post\"")
-  local names, kinds_of = core.list(dir)
-  if not names then return nil, kinds_of end
+  local names, kinds_of, details = core.list(dir)
+  if not names then return nil, kinds_of, details end
   local list = { install = {}, hooks = { ["pre-all"] = {}, ["post-all"] = {} }, ignored = {}, folders = {}, dir = dir,
                  problems = {} }
   local prefix = dir:sub(-1) == "/" and dir or dir .. "/"
@@ -326,7 +326,7 @@ function delta.scan(dir, opts)
       return true
     end
     local checksum, size, first = core.file(path)
-    if not checksum then return nil, size end
+    if not checksum then return nil, size, first end
     local directive, unknown = first_line_directive(first)
     if directive == false then
       list.problems[#list.problems + 1] = string.format("%s:1: unknown ladle directive '%s' (known: %s)", path,
@@ -358,17 +358,17 @@ function delta.scan(dir, opts)
   for _, name in ipairs(names) do
     local kind = kinds_of[name]
     if kind == "file" then
-      local ok, err = add(name, name)
-      if not ok then return nil, err end
+      local ok, err, details = add(name, name)
+      if not ok then return nil, err, details end
     elseif kind == "dir" then
       if version.parse(name) then
-        local inner, inner_kinds = core.list(prefix .. name)
-        if not inner then return nil, inner_kinds end
+        local inner, inner_kinds, why = core.list(prefix .. name)
+        if not inner then return nil, inner_kinds, why end
         list.folders[#list.folders + 1] = name
         for _, file in ipairs(inner) do
           if inner_kinds[file] == "file" then
-            local ok, err = add(name .. "/" .. file, file)
-            if not ok then return nil, err end
+            local ok, err, details = add(name .. "/" .. file, file)
+            if not ok then return nil, err, details end
           else
             list.ignored[#list.ignored + 1] = { path = prefix .. name .. "/" .. file, script = name .. "/" .. file,
               reason = "deltas live at most one folder deep" }
@@ -415,7 +415,7 @@ function delta.scan(dir, opts)
     table.sort(hooks, function(a, b) return a.file < b.file end)
     if #hooks > 1 then problems[#problems + 1] = duplicate_error(hooks[1], hooks[2], "hook name") end
   end
-  if #problems > 0 and not opts.lenient then return nil, problems[1] end
+  if #problems > 0 and not opts.lenient then return nil, problems[1], { kind = "input" } end
   return list
 end
 

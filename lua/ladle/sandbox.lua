@@ -11,6 +11,7 @@
 
 local sys = require "ladle.sys"
 local pg = require "ladle.pg"
+local core = require "ladle.sandbox.core"
 
 local sandbox = {}
 
@@ -104,7 +105,7 @@ function sandbox.start(opts)
   self.datadir = dir .. "/data"
   self.log = dir .. "/server.log"
   -- the guard exists before the server does, so nothing can outlive us
-  self.guard = sys.cluster_guard(self.datadir, dir)
+  self.guard = core.guard(self.datadir, dir)
   local ok
   ok, err = sys.chmod(dir, tonumber("755", 8))
   if ok and self.run_as then ok, err = sys.chown(dir, self.run_as) end

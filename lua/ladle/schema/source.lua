@@ -175,11 +175,12 @@ function Workspace:load(path)
   -- a password goes through the environment, never argv
   local target, password = pg.conninfo_split(conninfo)
   if not target then return nil, password, 2 end
-  local status, _, err = sys.spawn({ psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", target, "-f", path }, {
+  -- stdout is not captured: the second value is the message when psql cannot start
+  local status, why, err = sys.spawn({ psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", target, "-f", path }, {
     stdin = "null", stdout = "null", stderr = "capture",
     env = { PGOPTIONS = "-c client_min_messages=warning", PGAPPNAME = "ladle", PGPASSWORD = password },
   })
-  if status == nil then return nil, "cannot run psql: " .. tostring(err), 2 end
+  if status == nil then return nil, why, 2 end
   if status ~= 0 then return nil, psql_error(err, path), 2 end
   return conninfo
 end
