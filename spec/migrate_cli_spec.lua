@@ -506,8 +506,8 @@ describe("ladle migration commands", function()
         local event = json.decode(line)
         events[#events + 1] = event.event .. ":" .. (event.script or "")
       end
-      assert.same({ "start:01.00.00_01_first.sql", "applied:01.00.00_01_first.sql", "start:01.00.00_02_busy.lua",
-        "interrupted:01.00.00_02_busy.lua" }, events)
+      assert.same({ "plan:", "start:01.00.00_01_first.sql", "applied:01.00.00_01_first.sql",
+        "start:01.00.00_02_busy.lua", "interrupted:01.00.00_02_busy.lua" }, events)
       assert.is_true(exists(db, "public.first"))
       assert.is_false(exists(db, "public.busy"))
       assert.equal(1, db:query("select count(*) as n from public.ladle_upgrades")[1].n)

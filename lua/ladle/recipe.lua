@@ -165,14 +165,14 @@ function recipe.hook(cmd, vars, opts)
     for k, v in pairs(opts.env or {}) do env[k] = v end
   end
   local stream = opts.capture and "capture" or nil
-  local status, out, errout = sys.spawn(argv, { env = env, cwd = opts.cwd, stdout = stream, stderr = stream })
-  if status == nil then fail("system", "hook %s: %s", shown, out) end
-  local fields = { status = status, stdout = out, stderr = errout }
+  local status, printed, complained = sys.spawn(argv, { env = env, cwd = opts.cwd, stdout = stream, stderr = stream })
+  if status == nil then fail("system", "hook %s: %s", shown, printed) end
+  local fields = { status = status, stdout = printed, stderr = complained }
   if status == 130 then error(errors.failure("interrupted", "hook interrupted: " .. shown, fields), 0) end
   if status ~= 0 then
     error(errors.failure("system", string.format("hook failed with exit status %d: %s", status, shown), fields), 0)
   end
-  return true, out, errout
+  return true, printed, complained
 end
 
 -- Confirmation ---------------------------------------------------------------
