@@ -156,10 +156,13 @@ describe("ladle migration commands", function()
       assert.equal(0, status, err)
       local events = {}
       for _, line in ipairs(lines_of(out)) do events[#events + 1] = assert(json.decode(line)) end
-      assert.same({ "start", "applied", "finish" }, { events[1].event, events[2].event, events[3].event })
-      assert.equal("0.1.0", events[2].version)
-      assert.equal("integer", math.type(events[2].ms))
-      assert.equal(1, events[3].applied)
+      assert.same({ "plan", "start", "applied", "finish" },
+        { events[1].event, events[2].event, events[3].event, events[4].event })
+      -- where it starts: an empty database, one delta to apply up to 0.1.0
+      assert.same({ event = "plan", pending = 1, target = "0.1.0", table = "public.ladle_upgrades" }, events[1])
+      assert.equal("0.1.0", events[3].version)
+      assert.equal("integer", math.type(events[3].ms))
+      assert.equal(1, events[4].applied)
     end)
 
     it("touches nothing with --dry-run", function()
@@ -511,8 +514,8 @@ describe("ladle migration commands", function()
         local event = json.decode(line)
         events[#events + 1] = event.event .. ":" .. (event.script or "")
       end
-      assert.same({ "start:01.00.00_01_first.sql", "applied:01.00.00_01_first.sql", "start:01.00.00_02_busy.lua",
-        "interrupted:01.00.00_02_busy.lua" }, events)
+      assert.same({ "plan:", "start:01.00.00_01_first.sql", "applied:01.00.00_01_first.sql",
+        "start:01.00.00_02_busy.lua", "interrupted:01.00.00_02_busy.lua" }, events)
       assert.is_true(exists(db, "public.first"))
       assert.is_false(exists(db, "public.busy"))
       assert.equal(1, db:query("select count(*) as n from public.ladle_upgrades")[1].n)

@@ -22,6 +22,7 @@ local submodules = {
   backup = "ladle.backup",
   recipe = "ladle.recipe",
   session = "ladle.session",
+  fleet = "ladle.fleet",
   schema = "ladle.schema",
   diff = "ladle.diff",
   ident = "ladle.ident",

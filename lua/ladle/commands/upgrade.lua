@@ -91,6 +91,11 @@ function upgrade.run(opts, _, global)
   local conn <close> = session.connect(o)
   local plan = session.plan(o, conn)
   session.warn_ignored(plan)
+  if o.json then
+    -- where the upgrade starts, for programs that follow it (ladle run fleet)
+    plan.reporter:emit { event = "plan", current_version = plan.current_version, target = plan.target,
+      pending = #plan:selection(phase), table = plan.table, dry_run = o.dry_run or nil }
+  end
   if o.dry_run then return dry_run(plan, phase, o) end
   plan:check(plan:selection(phase))  -- a refused upgrade does not announce itself first
 
