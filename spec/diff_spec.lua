@@ -108,7 +108,7 @@ describe("ladle.diff turns A into B", function()
     assert.is_true(has_statement(forward, "ADD VALUE 'ok' AFTER 'sad'"))
     assert.is_true(has_statement(forward, "ADD VALUE 'glum' BEFORE 'sad'"))
     assert.is_false(has_statement(forward, "RENAME TO"))
-    assert.is_true(has_statement(back, "RENAME TO \"mood__ladle_old\""))
+    assert.is_true(has_statement(back, "RENAME TO mood__ladle_old"))
     assert.is_true(has_statement(back, "USING m::text::public.mood"))
   end)
 

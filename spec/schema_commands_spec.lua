@@ -250,9 +250,9 @@ describe("ladle diff", function()
   end)
 end)
 
-describe("ladle.schema.source.role_names", function()
+describe("ladle.source.role_names", function()
   it("finds the roles a file grants to or makes owners", function()
-    local source = require "ladle.schema.source"
+    local source = require "ladle.source"
     assert.same({ "reader", "Odd Owner", "bob", "carol", "dave", "eve" }, source.role_names([[
 --
 -- Name: TABLE t; Type: ACL; Schema: public; Owner: someone

@@ -3,9 +3,9 @@
 
 local errors = require "ladle.errors"
 local schema = require "ladle.schema"
+local source = require "ladle.source"
 local json = require "ladle.json"
 local pg = require "ladle.pg"
-local common = require "ladle.commands.common"
 
 local command = {
   summary = "compare the schemas of two databases (exit 1 when they differ)",
@@ -44,12 +44,6 @@ SERVICE may also be a conninfo string or a postgresql:// URI.]],
   },
 }
 
-local function connect(target, flag)
-  local conn, message = pg.connect(target)
-  if not conn then errors.fail(3, "check: cannot connect to %s (%s): %s", flag, common.target_name(target), message) end
-  return conn
-end
-
 function command.run(opts, positional)
   if positional[1] then
     errors.fail(2, "check: unexpected argument '%s' (see 'ladle check --help')", positional[1])
@@ -58,14 +52,13 @@ function command.run(opts, positional)
     schemas = opts.schema, exclude_schemas = opts.exclude_schema, exclude_tables = opts.exclude_table,
     dependencies = false,
   }
-  local conns = { connect(opts.pg_service1, "-p1"), connect(opts.pg_service2, "-p2") }
+  local sides = { opts.pg_service1, opts.pg_service2 }
+  local labels = { "-p1 (" .. pg.target_name(sides[1]) .. ")", "-p2 (" .. pg.target_name(sides[2]) .. ")" }
   -- both databases are read at the same time
-  local snaps, message, which = schema.snapshots(conns, snap_opts)
-  for _, conn in ipairs(conns) do conn:close() end
-  if not snaps then
-    errors.fail(3, "check: -p%d (%s): %s", which, common.target_name(which == 1 and opts.pg_service1 or opts.pg_service2),
-      message)
-  end
+  local ws <close> = source.workspace()
+  local snaps, message, details = ws:snapshots(sides, snap_opts, labels)
+  ws:close()
+  if not snaps then errors.fail(details and details.kind or "database", "check: %s", message) end
   local differences = schema.compare(snaps[1], snaps[2], { ignore = opts.ignore, column_order = opts.column_order })
   if opts.json then
     local list = {}

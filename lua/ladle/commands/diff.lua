@@ -2,7 +2,7 @@
 
 local errors = require "ladle.errors"
 local schema = require "ladle.schema"
-local source = require "ladle.schema.source"
+local source = require "ladle.source"
 local diff = require "ladle.diff"
 local json = require "ladle.json"
 
@@ -51,9 +51,9 @@ function command.run(opts, positional)
   local snap_opts = { schemas = opts.schema, exclude_schemas = opts.exclude_schema,
                       exclude_tables = opts.exclude_table }
   local ws <close> = source.workspace({ scratch = opts.scratch })
-  local snaps, message, code = ws:snapshots(positional, snap_opts)
+  local snaps, message, details = ws:snapshots(positional, snap_opts)
   ws:close()
-  if not snaps then errors.fail(code or 3, "diff: %s", message) end
+  if not snaps then errors.fail(details and details.kind or "database", "diff: %s", message) end
   local changes = diff.plan(snaps[1], snaps[2], { ignore = opts.ignore })
   local destructive = changes:hazards("deletes_data")
   local refused = #destructive > 0 and not opts.unsafe

@@ -1,0 +1,102 @@
+-- ladle.schema.kinds: the object kinds a snapshot holds, one module each
+-- under ladle.schema.kinds.<name>. The snapshot reader, the comparer and
+-- the planner (ladle.diff) loop over this list; adding a kind is adding
+-- its module here and its fixtures (doc/schema-diff.md, "Adding a kind").
+--
+-- A kind module is a table:
+--
+--   name, singular       "tables", "table"
+--   fields               the fields compared, in the order they are described
+--   flags, unordered, long   fields that are yes/no, lists whose order does
+--                        not matter, long texts ("definition differs")
+--   acl                  acldefault's letter when objects have privileges
+--   comment              "TABLE": what COMMENT ON names (or comment_target(obj))
+--   privilege_target(obj)  "TABLE app.t": what GRANT names
+--   first, global        its query goes out before the schemas are known /
+--                        takes no $1 (the schema OIDs)
+--   query(q) -> sql, ... its catalog queries (ladle.schema.query)
+--   read(r, rows, ...)   turns their rows into objects (ladle.schema.reader)
+--   finish(r)            after every kind was read
+--   summary(obj)         a one-line summary of an object on one side only
+--   depends(obj, deps)   dependencies that pg_depend does not record
+--   create(item, ctx), drop(item, ctx), alter(a, b, ctx)
+--                        the SQL (ladle.diff: items and ctx); alter returns
+--                        nil when equal, "rebuild", or { statements, ... }
+--   inline               created as part of its parent when the parent is new
+--   parts                item kinds of its own: a column's default, ...
+--
+-- Privileges and comments are attributes of the objects (acl, comment);
+-- their modules read and write them for every kind.
+
+local kinds = {}
+
+-- In the order check reports them; pum's categories (tables columns
+-- constraints views sequences indexes triggers functions rules) are among
+-- them.
+kinds.order = {
+  "schemas", "extensions", "types", "domains", "sequences", "tables", "columns",
+  "constraints", "indexes", "views", "materialized_views", "functions", "triggers",
+  "rules", "policies", "privileges", "comments",
+}
+
+-- In the order the catalog is read: each reads what the ones before it
+-- left in the reader's maps.
+kinds.read_order = {
+  "privileges", "schemas", "extensions", "types", "domains", "tables", "views", "materialized_views",
+  "sequences", "columns", "constraints", "indexes", "functions", "triggers", "rules", "policies",
+  "comments",
+}
+
+kinds.by_name = {}
+for _, name in ipairs(kinds.order) do
+  kinds.by_name[name] = require("ladle.schema.kinds." .. name)
+end
+
+kinds.rank = {}
+for i, name in ipairs(kinds.order) do kinds.rank[name] = i end
+
+-- Kinds whose objects a snapshot holds (privileges and comments are
+-- attributes of those objects).
+kinds.object_kinds = {}
+for _, name in ipairs(kinds.order) do
+  if not kinds.by_name[name].attribute then kinds.object_kinds[#kinds.object_kinds + 1] = name end
+end
+
+-- Item kinds of the planner: every kind, and the parts kinds have of their
+-- own (a column's default, a sequence's OWNED BY), with the category their
+-- differences are reported in.
+kinds.items, kinds.category = {}, {}
+for _, name in ipairs(kinds.order) do
+  local k = kinds.by_name[name]
+  kinds.items[name] = k
+  kinds.category[name] = name
+  for part, handler in pairs(k.parts or {}) do
+    kinds.items[part] = handler
+    kinds.category[part] = name
+  end
+end
+
+function kinds.singular(name)
+  local k = kinds.by_name[name]
+  return k and k.singular or name
+end
+
+-- The object a sub-object belongs to, as "kind name" (nil for top level).
+function kinds.parent_key(obj)
+  if obj.table then
+    return (obj.table_kind or "tables") .. " " .. obj.table
+  elseif obj.domain then
+    return "domains " .. obj.domain
+  elseif obj.kind == "sequences" and obj.owned_by then
+    return "columns " .. obj.owned_by
+  end
+  return nil
+end
+
+-- For command-line flags: true, or false and the known kinds.
+function kinds.known(value)
+  if kinds.rank[value] then return true end
+  return false, "known kinds: " .. table.concat(kinds.order, " ")
+end
+
+return kinds

@@ -1,0 +1,192 @@
+-- Columns of tables: type, collation, NOT NULL, default (a part of its
+-- own), identity and generated expression. Columns a table inherits, and
+-- all columns of partitions, are compared on the parent. The same query
+-- fills composite types' attributes and views' column lists.
+
+local sql = require "ladle.schema.sql"
+
+local kind = {
+  name = "columns", singular = "column", comment = "COLUMN", inline = true,
+  fields = { "type", "collation", "notnull", "default", "identity", "generated" },
+  flags = { notnull = true },
+}
+
+function kind.query(q)
+  return ([[
+SELECT a.attrelid AS rel, a.attnum, pg_catalog.quote_ident(a.attname) AS name,
+       pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, NULLIF(a.attnotnull, false) AS attnotnull,
+       NULLIF(%s, '') AS attidentity, NULLIF(%s, '') AS attgenerated, NULLIF(a.attinhcount, 0) AS attinhcount,
+       %s AS collation, %s
+       -- a default without column references is printed without opening
+       -- its table, which saves building a relcache entry per table
+       pg_catalog.pg_get_expr(d.adbin, CASE WHEN d.adbin::pg_catalog.text LIKE '%%{VAR %%'
+                                            THEN d.adrelid ELSE 0 END) AS default
+  FROM pg_catalog.pg_attribute a
+  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+  JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+  LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+ WHERE c.relnamespace = ANY ($1::pg_catalog.oid[])
+   AND c.relkind IN (%s)
+   AND a.attnum > 0 AND NOT a.attisdropped
+ ORDER BY a.attrelid, a.attnum]])
+    :format("a.attidentity", q.since(120000, "a.attgenerated", "''::\"char\""),
+      q.collation("a.attcollation", "t.typcollation"), q.deps and "d.oid AS defoid," or "",
+      q.deps and "'r', 'p', 'v', 'm', 'c'" or "'r', 'p', 'c'")
+end
+
+function kind.read(r, rows)
+  local columns, by_class, composite_rel = r.snap.columns, r.by_class, r.composite_rel
+  local attrdef = r.refs[r.class.pg_attrdef]
+  local last_rel, owner, cols, composite
+  for _, row in ipairs(rows) do
+    local rel = row.rel
+    if rel ~= last_rel then
+      last_rel, owner, composite = rel, by_class[rel], composite_rel[rel]
+      cols = {}
+      r.columns_of[rel] = cols
+    end
+    if owner == nil then
+      -- a relation left out
+    elseif composite then
+      composite.attributes[#composite.attributes + 1] = row.collation
+        and (row.name .. " " .. row.type .. " COLLATE " .. row.collation) or (row.name .. " " .. row.type)
+    elseif owner.kind ~= "tables" then
+      owner.columns[#owner.columns + 1] = row.name .. " " .. row.type
+      cols[row.attnum] = owner
+    elseif row.attinhcount or r.partition_children[rel] then
+      -- what depends on it depends on the parent's column (see the reader)
+      cols[row.attnum] = { inherited = true, table = owner, column = row.name }
+    else
+      local name = owner.name .. "." .. row.name
+      local col = {
+        kind = "columns", name = name, table = owner.name, column = row.name, schema = owner.schema,
+        position = row.attnum, type = row.type, collation = row.collation, notnull = row.attnotnull,
+      }
+      if row.attidentity then col.identity = row.attidentity == "a" and "always" or "by default" end
+      if row.attgenerated then
+        col.generated = row.default
+        if row.defoid then attrdef[row.defoid] = col end
+      else
+        col.default = row.default
+        if row.defoid then attrdef[row.defoid] = r.pseudo("defaults", name) end
+      end
+      columns[name] = col
+      cols[row.attnum] = col
+    end
+  end
+end
+
+function kind.summary(obj)
+  local s = obj.type
+  if obj.collation then s = s .. " COLLATE " .. obj.collation end
+  if obj.notnull then s = s .. " NOT NULL" end
+  if obj.default then s = s .. " DEFAULT " .. obj.default end
+  if obj.generated then s = s .. " GENERATED ALWAYS AS (" .. obj.generated .. ")" end
+  if obj.identity then s = s .. " identity" end
+  return s
+end
+
+-- "name type ..." as CREATE TABLE and ADD COLUMN write it.
+function kind.definition(col, default)
+  local s = col.column .. " " .. col.type
+  if col.collation then s = s .. " COLLATE " .. col.collation end
+  if col.generated then s = s .. " GENERATED ALWAYS AS " .. col.generated .. " STORED" end
+  if col.identity then
+    s = s .. " GENERATED " .. (col.identity == "always" and "ALWAYS" or "BY DEFAULT") .. " AS IDENTITY"
+  end
+  if default then s = s .. " DEFAULT " .. default end
+  if col.notnull then s = s .. " NOT NULL" end
+  return s
+end
+
+-- Defaults that make ADD COLUMN fill every row (PostgreSQL 11+ stores a
+-- constant default without touching the table).
+local volatile_calls = { "nextval%(", "random%(", "clock_timestamp%(", "timeofday%(",
+  "gen_random_uuid%(", "uuid_generate_v", "txid_current%(", "setseed%(" }
+local function volatile(expr)
+  if not expr then return false end
+  for _, p in ipairs(volatile_calls) do
+    if expr:find(p) then return true end
+  end
+  return false
+end
+
+-- ctx.default_b[column]: the target's defaults
+function kind.create(item, ctx)
+  local col = item.obj
+  local default = ctx.default_b[col.name]
+  local hazards = { "access_exclusive_lock" }
+  if col.generated or col.identity or volatile(default) then hazards[#hazards + 1] = "table_rewrite" end
+  return { { sql = string.format("ALTER TABLE %s ADD COLUMN %s;", col.table, kind.definition(col, default)),
+             hazards = hazards } }
+end
+
+function kind.drop(item)
+  local col = item.obj
+  local s = string.format("ALTER TABLE %s DROP COLUMN %s;", col.table, col.column)
+  if col.generated then return { sql.stmt(s, "access_exclusive_lock") } end
+  return { sql.stmt(s, "deletes_data", "access_exclusive_lock") }
+end
+
+function kind.alter(a, b, ctx)
+  local oa, ob = a.obj, b.obj
+  local t, c = ob.table, ob.column
+  if (oa.generated or ob.generated) and oa.generated ~= ob.generated then
+    if oa.generated and not ob.generated and (ctx.a.server_version or 0) >= 130000 then
+      return { statements = { sql.stmt(string.format("ALTER TABLE %s ALTER COLUMN %s DROP EXPRESSION;", t, c),
+        "access_exclusive_lock") } }
+    end
+    return "rebuild"
+  end
+  local out, breaks = {}, false
+  if oa.notnull and not ob.notnull then
+    out[#out + 1] = sql.stmt(string.format("ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL;", t, c), "access_exclusive_lock")
+  end
+  if oa.identity and oa.identity ~= ob.identity and not ob.identity then
+    out[#out + 1] = sql.stmt(string.format("ALTER TABLE %s ALTER COLUMN %s DROP IDENTITY;", t, c), "access_exclusive_lock")
+  end
+  if oa.type ~= ob.type or oa.collation ~= ob.collation or b.recast then
+    local s = string.format("ALTER TABLE %s ALTER COLUMN %s TYPE %s", t, c, ob.type)
+    if ob.collation then s = s .. " COLLATE " .. ob.collation end
+    if b.recast then s = s .. string.format(" USING %s::%s::%s", c, b.recast_text, ob.type) end
+    out[#out + 1] = sql.stmt(s .. ";", "table_rewrite", "access_exclusive_lock")
+    breaks = true
+  end
+  if ob.notnull and not oa.notnull then
+    out[#out + 1] = sql.stmt(string.format("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL;", t, c),
+      "validation_scan", "access_exclusive_lock")
+  end
+  if ob.identity and oa.identity ~= ob.identity then
+    local how = ob.identity == "always" and "ALWAYS" or "BY DEFAULT"
+    if oa.identity then
+      out[#out + 1] = sql.stmt(string.format("ALTER TABLE %s ALTER COLUMN %s SET GENERATED %s;", t, c, how),
+        "access_exclusive_lock")
+    else
+      out[#out + 1] = sql.stmt(string.format("ALTER TABLE %s ALTER COLUMN %s ADD GENERATED %s AS IDENTITY;", t, c, how),
+        "access_exclusive_lock")
+    end
+  end
+  return sql.changes(out, { breaks = breaks })
+end
+
+-- A column's default, as a part: { table, column, value }
+kind.parts = {
+  defaults = {
+    inline = true,
+    summary = function(item) return "default " .. item.value end,
+    create = function(item)
+      return { sql.stmt(string.format("ALTER TABLE %s ALTER COLUMN %s SET DEFAULT %s;", item.table, item.column,
+        item.value)) }
+    end,
+    drop = function(item)
+      return { sql.stmt(string.format("ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT;", item.table, item.column)) }
+    end,
+    alter = function(a, b)
+      if a.value == b.value then return nil end
+      return { statements = { sql.stmt(string.format("ALTER TABLE %s ALTER COLUMN %s SET DEFAULT %s;", b.table,
+        b.column, b.value)) } }
+    end,
+  },
+}
+
+return kind

@@ -1,0 +1,122 @@
+-- Sequences, with their options and OWNED BY (a part of its own: the
+-- planner hands a sequence to a new column before the old one goes). An
+-- identity column's sequence belongs to its column.
+
+local sql = require "ladle.schema.sql"
+
+local kind = {
+  name = "sequences", singular = "sequence", acl = "s", comment = "SEQUENCE",
+  fields = { "data_type", "start", "increment", "min", "max", "cache", "cycle", "owned_by" },
+  flags = { cycle = true },
+}
+
+-- ownership: 'a' is OWNED BY, 'i' an identity column's own sequence
+function kind.query(q)
+  return ([[
+SELECT c.oid, c.relnamespace AS nsp, pg_catalog.quote_ident(c.relname) AS relname, %s AS owner, %s AS acl,
+       pg_catalog.format_type(s.seqtypid, NULL) AS data_type,
+       s.seqstart, s.seqincrement, s.seqmax, s.seqmin, s.seqcache, s.seqcycle,
+       d.refobjid AS owner_rel, d.refobjsubid AS owner_col, d.deptype AS owner_type
+  FROM pg_catalog.pg_class c
+  JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid
+  LEFT JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+       AND d.objid = c.oid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+       AND d.refobjsubid > 0 AND d.deptype IN ('a', 'i')
+ WHERE c.relnamespace = ANY ($1::pg_catalog.oid[]) AND c.relkind = 'S']])
+    :format(q.owner("c.relowner"), q.acl("c.relacl", "c.relowner"))
+end
+
+function kind.read(r, rows)
+  local sequences = r.snap.sequences
+  r.identity_sequence = {}
+  for _, row in ipairs(rows) do
+    if not r.member(r.class.pg_class, row.oid) then
+      if row.owner_type == "i" then
+        r.identity_sequence[row.oid] = row
+      else
+        local name = r.nsp_name[row.nsp] .. "." .. row.relname
+        local obj = {
+          kind = "sequences", name = name, schema = r.nsp_name[row.nsp], owner = row.owner, acl = row.acl,
+          data_type = row.data_type, start = row.seqstart, increment = row.seqincrement, min = row.seqmin,
+          max = row.seqmax, cache = row.seqcache, cycle = row.seqcycle or nil,
+          owner_rel = row.owner_rel, owner_col = row.owner_col,
+        }
+        sequences[name] = obj
+        r.by_class[row.oid] = obj
+      end
+    end
+  end
+end
+
+-- after the columns: OWNED BY as a column name, and identity sequences
+-- standing for their column in pg_depend
+function kind.finish(r)
+  local sequences, columns_of = r.snap.sequences, r.columns_of
+  for oid, row in pairs(r.identity_sequence) do
+    local col = columns_of[row.owner_rel] and columns_of[row.owner_rel][row.owner_col]
+    if col then r.by_class[oid] = col.inherited and col.table or col end
+  end
+  for name, obj in pairs(sequences) do
+    if obj.owner_rel then
+      local col = columns_of[obj.owner_rel] and columns_of[obj.owner_rel][obj.owner_col]
+      if col and col.kind == "columns" then
+        obj.owned_by = col.name
+      elseif not r.by_class[obj.owner_rel] then
+        -- owned by a column of a table left out: left out with it
+        sequences[name] = nil
+      end
+    end
+    obj.owner_rel, obj.owner_col = nil, nil
+  end
+end
+
+function kind.summary(obj)
+  return obj.owned_by and ("owned by " .. obj.owned_by) or obj.data_type
+end
+
+local function sequence_options(o, changed)
+  local parts = {}
+  local function want(f) return not changed or changed[f] end
+  if want("data_type") then parts[#parts + 1] = "AS " .. o.data_type end
+  if want("increment") then parts[#parts + 1] = "INCREMENT BY " .. o.increment end
+  if want("min") then parts[#parts + 1] = "MINVALUE " .. o.min end
+  if want("max") then parts[#parts + 1] = "MAXVALUE " .. o.max end
+  if want("start") then parts[#parts + 1] = "START WITH " .. o.start end
+  if want("cache") then parts[#parts + 1] = "CACHE " .. o.cache end
+  if want("cycle") then parts[#parts + 1] = o.cycle and "CYCLE" or "NO CYCLE" end
+  return table.concat(parts, " ")
+end
+
+function kind.create(item)
+  return { sql.stmt("CREATE SEQUENCE " .. item.name .. " " .. sequence_options(item.obj) .. ";") }
+end
+
+function kind.drop(item) return { sql.stmt("DROP SEQUENCE " .. item.name .. ";", "deletes_data") } end
+
+function kind.alter(a, b)
+  local changed, any = {}, false
+  for _, f in ipairs({ "data_type", "increment", "min", "max", "start", "cache", "cycle" }) do
+    if a.obj[f] ~= b.obj[f] then changed[f] = true; any = true end
+  end
+  if not any then return nil end
+  return { statements = { sql.stmt("ALTER SEQUENCE " .. b.name .. " " .. sequence_options(b.obj, changed) .. ";") } }
+end
+
+-- OWNED BY, as a part: { sequence = name, value = "app.t.c" }
+kind.parts = {
+  owned_by = {
+    summary = function(item) return "owned by " .. item.value end,
+    create = function(item)
+      return { sql.stmt(string.format("ALTER SEQUENCE %s OWNED BY %s;", item.sequence, item.value)) }
+    end,
+    drop = function(item)
+      return { sql.stmt(string.format("ALTER SEQUENCE %s OWNED BY NONE;", item.sequence)) }
+    end,
+    alter = function(a, b)
+      if a.value == b.value then return nil end
+      return { statements = { sql.stmt(string.format("ALTER SEQUENCE %s OWNED BY %s;", b.sequence, b.value)) } }
+    end,
+  },
+}
+
+return kind

@@ -1,0 +1,146 @@
+-- Tables: plain, partitioned, partitions, inheriting and unlogged tables,
+-- with their storage options and row-level security. Columns, constraints
+-- and the rest are kinds of their own; a new table's columns are written
+-- into its CREATE TABLE.
+
+local sql = require "ladle.schema.sql"
+local util = require "ladle.schema.util"
+
+local kind = {
+  name = "tables", singular = "table", acl = "r", comment = "TABLE",
+  fields = { "partitioned", "partition_key", "unlogged", "partition_of", "partition_bound", "inherits",
+             "options", "row_security", "force_row_security" },
+  flags = { unlogged = true, partitioned = true, row_security = true, force_row_security = true },
+  unordered = { options = true },
+}
+
+-- names are put together by the reader: schema name and
+-- quote_ident(relname) is what regclass prints
+function kind.query(q)
+  return ([[
+SELECT c.oid, c.relnamespace AS nsp, pg_catalog.quote_ident(c.relname) AS relname, c.relkind,
+       NULLIF(c.relpersistence = 'u', false) AS unlogged, NULLIF(c.relispartition, false) AS relispartition,
+       c.reloptions, NULLIF(c.relrowsecurity, false) AS relrowsecurity,
+       NULLIF(c.relforcerowsecurity, false) AS relforcerowsecurity, %s AS owner, %s AS acl,
+       CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END AS bound,
+       CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END AS partkey%s
+  FROM pg_catalog.pg_class c
+ WHERE c.relnamespace = ANY ($1::pg_catalog.oid[]) AND c.relkind IN ('r', 'p')]])
+    :format(q.owner("c.relowner"), q.acl("c.relacl", "c.relowner"), q.deps and [[,
+       c.reltype, (SELECT NULLIF(rt.typarray, 0) FROM pg_catalog.pg_type rt WHERE rt.oid = c.reltype) AS rowtype_array]]
+      or ""),
+  [[
+SELECT i.inhrelid AS rel, i.inhparent::pg_catalog.regclass::pg_catalog.text AS parent
+  FROM pg_catalog.pg_inherits i
+  JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+ WHERE c.relnamespace = ANY ($1::pg_catalog.oid[]) AND c.relkind IN ('r', 'p')
+ ORDER BY i.inhrelid, i.inhseqno]]
+end
+
+function kind.read(r, rows, inherits)
+  local tables, by_class = r.snap.tables, r.by_class
+  for _, row in ipairs(rows) do
+    local name = r.nsp_name[row.nsp] .. "." .. row.relname
+    if not r.excluded_table(name) and not r.member(r.class.pg_class, row.oid) then
+      local obj = {
+        kind = "tables", name = name, schema = r.nsp_name[row.nsp], owner = row.owner, acl = row.acl,
+        partitioned = row.relkind == "p" or nil, unlogged = row.unlogged, partition_key = row.partkey,
+        options = row.reloptions, row_security = row.relrowsecurity, force_row_security = row.relforcerowsecurity,
+      }
+      if row.relispartition then
+        obj.partition_bound = row.bound
+        r.partition_children[row.oid] = true
+      end
+      tables[name] = obj
+      by_class[row.oid] = obj
+      if row.reltype then r.type_obj[row.reltype] = obj end
+      if row.rowtype_array then r.type_obj[row.rowtype_array] = obj end
+    end
+  end
+  -- partitions and inheritance
+  for _, row in ipairs(inherits) do
+    local obj = by_class[row.rel]
+    if obj and obj.kind == "tables" then
+      if r.partition_children[row.rel] then
+        obj.partition_of = row.parent
+      else
+        obj.inherits = obj.inherits or {}
+        obj.inherits[#obj.inherits + 1] = row.parent
+      end
+    end
+  end
+end
+
+function kind.depends(obj, deps)
+  if obj.partition_of then deps["tables " .. obj.partition_of] = "p" end
+  for _, parent in ipairs(obj.inherits or {}) do deps["tables " .. parent] = "p" end
+end
+
+function kind.summary(obj)
+  if obj.partition_of then return "partition of " .. obj.partition_of .. " " .. (obj.partition_bound or "") end
+  return (obj.unlogged and "unlogged " or "") .. (obj.partitioned and "partitioned table" or "table")
+end
+
+local function row_security(o, before)
+  local out = {}
+  before = before or {}
+  if (o.row_security or false) ~= (before.row_security or false) then
+    out[#out + 1] = sql.stmt(string.format("ALTER TABLE %s %s ROW LEVEL SECURITY;", o.name,
+      o.row_security and "ENABLE" or "DISABLE"), "access_exclusive_lock")
+  end
+  if (o.force_row_security or false) ~= (before.force_row_security or false) then
+    out[#out + 1] = sql.stmt(string.format("ALTER TABLE %s %s ROW LEVEL SECURITY;", o.name,
+      o.force_row_security and "FORCE" or "NO FORCE"), "access_exclusive_lock")
+  end
+  return out
+end
+
+-- ctx.column_definitions(table) gives the new table's column lines
+function kind.create(item, ctx)
+  local o = item.obj
+  local s
+  if o.partition_of then
+    s = string.format("CREATE TABLE %s PARTITION OF %s %s", o.name, o.partition_of, o.partition_bound)
+  else
+    local cols = ctx.column_definitions(o.name)
+    s = string.format("CREATE %sTABLE %s (%s)", o.unlogged and "UNLOGGED " or "", o.name,
+      #cols > 0 and ("\n    " .. table.concat(cols, ",\n    ") .. "\n") or "")
+    if o.inherits then s = s .. " INHERITS (" .. table.concat(o.inherits, ", ") .. ")" end
+  end
+  if o.partition_key then s = s .. " PARTITION BY " .. o.partition_key end
+  s = s .. sql.with_options(o.options) .. ";"
+  local out = { sql.stmt(s) }
+  for _, st in ipairs(row_security(o)) do st.hazards = {}; out[#out + 1] = st end
+  return out
+end
+
+function kind.drop(item)
+  return { sql.stmt("DROP TABLE " .. item.name .. ";", "deletes_data", "access_exclusive_lock") }
+end
+
+function kind.alter(a, b)
+  local oa, ob = a.obj, b.obj
+  if (oa.partitioned or false) ~= (ob.partitioned or false) or oa.partition_key ~= ob.partition_key
+      or (oa.partition_of == nil) ~= (ob.partition_of == nil)
+      or not util.same(oa.inherits, ob.inherits) then
+    return "rebuild"
+  end
+  local out = {}
+  if oa.partition_of ~= ob.partition_of or oa.partition_bound ~= ob.partition_bound then
+    out[#out + 1] = sql.stmt(string.format("ALTER TABLE %s DETACH PARTITION %s;", oa.partition_of, ob.name),
+      "access_exclusive_lock")
+    out[#out + 1] = sql.stmt(string.format("ALTER TABLE %s ATTACH PARTITION %s %s;", ob.partition_of, ob.name,
+      ob.partition_bound), "validation_scan")
+  end
+  if (oa.unlogged or false) ~= (ob.unlogged or false) then
+    out[#out + 1] = sql.stmt(string.format("ALTER TABLE %s SET %s;", ob.name, ob.unlogged and "UNLOGGED" or "LOGGED"),
+      "table_rewrite", "access_exclusive_lock")
+  end
+  for _, st in ipairs(sql.option_statements("ALTER TABLE " .. ob.name, oa.options, ob.options)) do
+    out[#out + 1] = st
+  end
+  for _, st in ipairs(row_security(ob, oa)) do out[#out + 1] = st end
+  return sql.changes(out)
+end
+
+return kind
