@@ -21,11 +21,14 @@ throwaway cluster.
 Each change is preceded by a comment naming it and its hazards:
 deletes_data, table_rewrite, access_exclusive_lock, index_build,
 validation_scan. Without --unsafe, changes that would delete data are not
-printed: the command lists them and exits 3.
+printed: the command lists them on stderr and exits 2 (the command line
+has to ask for them with --unsafe).
 
-Exit codes: 0 nothing to do, 2 changes printed (or bad usage, bad input
-file: the message names the file and line), 3 refused without --unsafe,
-or a database could not be read.]],
+Exit codes: 0 nothing to do, 1 changes printed (differences found, as for
+check), 2 bad usage, a .sql file that does not load (the message names the
+file and line), or output refused without --unsafe, 3 a database could not
+be reached or read. (Earlier builds exited 2 for "changes printed" and 3
+for "refused", codes that also meant bad usage and a database failure.)]],
   examples = [[
   ladle diff prod schema.sql
   ladle diff old.sql new.sql --scratch dev > migration.sql
@@ -74,10 +77,10 @@ function command.run(opts, positional)
         io.stderr:write(string.format("  %s %s %s: %s\n", h.change.sign, h.change.kind, h.change.name, h.sql))
       end
     end
-    errors.fail(3, "diff: refusing to print changes that delete data (%d statement%s above); "
+    errors.fail("usage", "diff: refusing to print changes that delete data (%d statement%s above); "
       .. "run again with --unsafe to print them", #destructive, #destructive == 1 and "" or "s")
   end
-  return #changes == 0 and 0 or 2
+  return #changes == 0 and 0 or 1
 end
 
 return command
