@@ -6,17 +6,26 @@ local sql = require "ladle.schema.sql"
 
 local kind = { name = "comments", singular = "comments", attribute = true, global = true }
 
--- comments of user objects; the reader keeps those whose objects it read
+-- comments of user objects (and of schemas: public is older); the reader
+-- keeps those whose objects it read
 function kind.query()
   return ([[
 SELECT d.classoid, d.objoid, d.objsubid, d.description
   FROM pg_catalog.pg_description d
- WHERE d.objoid >= %d]]):format(catalog.FIRST_NORMAL_OID)
+ WHERE d.objoid >= %d OR d.classoid = 'pg_catalog.pg_namespace'::pg_catalog.regclass]])
+    :format(catalog.FIRST_NORMAL_OID)
+end
+
+-- the rows wait until every kind has finished its maps
+function kind.read(r, rows)
+  r.comment_rows = rows
 end
 
 -- (an extension member's comment is not its extension's)
-function kind.read(r, rows)
+function kind.finish(r)
   local class, snap = r.class, r.snap
+  local rows = r.comment_rows
+  r.comment_rows = nil
   for _, row in ipairs(rows) do
     local obj
     if row.objsubid > 0 then
