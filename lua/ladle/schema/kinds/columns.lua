@@ -90,7 +90,8 @@ end
 function kind.definition(col, default)
   local s = col.column .. " " .. col.type
   if col.collation then s = s .. " COLLATE " .. col.collation end
-  if col.generated then s = s .. " GENERATED ALWAYS AS " .. col.generated .. " STORED" end
+  -- pg_get_expr leaves a bare function call without parentheses
+  if col.generated then s = s .. " GENERATED ALWAYS AS (" .. col.generated .. ") STORED" end
   if col.identity then
     s = s .. " GENERATED " .. (col.identity == "always" and "ALWAYS" or "BY DEFAULT") .. " AS IDENTITY"
   end
@@ -139,11 +140,12 @@ function kind.alter(a, b, ctx)
     return "rebuild"
   end
   local out, breaks = {}, false
+  -- an identity column cannot lose its NOT NULL: the identity goes first
+  if oa.identity and not ob.identity then
+    out[#out + 1] = sql.stmt(string.format("ALTER TABLE %s ALTER COLUMN %s DROP IDENTITY;", t, c), "access_exclusive_lock")
+  end
   if oa.notnull and not ob.notnull then
     out[#out + 1] = sql.stmt(string.format("ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL;", t, c), "access_exclusive_lock")
-  end
-  if oa.identity and oa.identity ~= ob.identity and not ob.identity then
-    out[#out + 1] = sql.stmt(string.format("ALTER TABLE %s ALTER COLUMN %s DROP IDENTITY;", t, c), "access_exclusive_lock")
   end
   if oa.type ~= ob.type or oa.collation ~= ob.collation or b.recast then
     local s = string.format("ALTER TABLE %s ALTER COLUMN %s TYPE %s", t, c, ob.type)
