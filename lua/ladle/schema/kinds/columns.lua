@@ -4,10 +4,11 @@
 -- fills composite types' attributes and views' column lists.
 
 local sql = require "ladle.schema.sql"
+local sequences = require "ladle.schema.kinds.sequences"
 
 local kind = {
   name = "columns", singular = "column", comment = "COLUMN", inline = true,
-  fields = { "type", "collation", "notnull", "default", "identity", "generated" },
+  fields = { "type", "collation", "notnull", "default", "identity", "identity_options", "generated" },
   flags = { notnull = true },
 }
 
@@ -83,6 +84,14 @@ function kind.summary(obj)
   if obj.default then s = s .. " DEFAULT " .. obj.default end
   if obj.generated then s = s .. " GENERATED ALWAYS AS (" .. obj.generated .. ")" end
   if obj.identity then s = s .. " identity" end
+  if obj.identity_options then s = s .. " (" .. table.concat(obj.identity_options, " ") .. ")" end
+  return s
+end
+
+-- GENERATED ... AS IDENTITY, with the sequence's options.
+local function identity_clause(col)
+  local s = "GENERATED " .. (col.identity == "always" and "ALWAYS" or "BY DEFAULT") .. " AS IDENTITY"
+  if col.identity_options then s = s .. " (" .. table.concat(col.identity_options, " ") .. ")" end
   return s
 end
 
@@ -92,9 +101,7 @@ function kind.definition(col, default)
   if col.collation then s = s .. " COLLATE " .. col.collation end
   -- pg_get_expr leaves a bare function call without parentheses
   if col.generated then s = s .. " GENERATED ALWAYS AS (" .. col.generated .. ") STORED" end
-  if col.identity then
-    s = s .. " GENERATED " .. (col.identity == "always" and "ALWAYS" or "BY DEFAULT") .. " AS IDENTITY"
-  end
+  if col.identity then s = s .. " " .. identity_clause(col) end
   if default then s = s .. " DEFAULT " .. default end
   if col.notnull then s = s .. " NOT NULL" end
   return s
@@ -158,14 +165,22 @@ function kind.alter(a, b, ctx)
     out[#out + 1] = sql.stmt(string.format("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL;", t, c),
       "validation_scan", "access_exclusive_lock")
   end
-  if ob.identity and oa.identity ~= ob.identity then
-    local how = ob.identity == "always" and "ALWAYS" or "BY DEFAULT"
-    if oa.identity then
-      out[#out + 1] = sql.stmt(string.format("ALTER TABLE %s ALTER COLUMN %s SET GENERATED %s;", t, c, how),
+  if ob.identity and not oa.identity then
+    out[#out + 1] = sql.stmt(string.format("ALTER TABLE %s ALTER COLUMN %s ADD %s;", t, c, identity_clause(ob)),
+      "access_exclusive_lock")
+  elseif ob.identity then
+    local clauses = {}
+    if oa.identity ~= ob.identity then
+      clauses[1] = "SET GENERATED " .. (ob.identity == "always" and "ALWAYS" or "BY DEFAULT")
+    end
+    -- the sequence's type follows the column's
+    local changes, restart = sequences.identity_changes(oa.identity_options, ob.identity_options, ob.type)
+    for _, clause in ipairs(changes) do clauses[#clauses + 1] = clause end
+    if #clauses > 0 then
+      local st = sql.stmt(string.format("ALTER TABLE %s ALTER COLUMN %s %s;", t, c, table.concat(clauses, " ")),
         "access_exclusive_lock")
-    else
-      out[#out + 1] = sql.stmt(string.format("ALTER TABLE %s ALTER COLUMN %s ADD GENERATED %s AS IDENTITY;", t, c, how),
-        "access_exclusive_lock")
+      if restart then table.insert(st.hazards, 1, "deletes_data") end
+      out[#out + 1] = st
     end
   end
   return sql.changes(out, { breaks = breaks })

@@ -48,13 +48,84 @@ function kind.read(r, rows)
   end
 end
 
--- after the columns: OWNED BY as a column name, and identity sequences
--- standing for their column in pg_depend
+-- The bounds of the integer types a sequence can have.
+local type_bounds = {
+  smallint = { -32768, 32767 },
+  integer = { -2147483648, 2147483647 },
+  bigint = { math.mininteger, math.maxinteger },
+}
+
+-- The options a sequence of data_type gets when they are not given,
+-- given the increment (and the bounds, for the start).
+local function defaults(data_type, increment, min, max)
+  local bounds = type_bounds[data_type] or type_bounds.bigint
+  local up = increment > 0
+  local d = { increment = 1, cache = 1, cycle = false }
+  d.min = up and 1 or bounds[1]
+  d.max = up and bounds[2] or -1
+  d.start = up and (min or d.min) or (max or d.max)
+  return d
+end
+
+-- An identity sequence's options that differ from the defaults, in the
+-- order CREATE writes them: { "START WITH 10", "INCREMENT BY 5" }.
+function kind.identity_options(row)
+  local d = defaults(row.data_type, row.seqincrement, row.seqmin, row.seqmax)
+  local out = {}
+  if row.seqstart ~= d.start then out[#out + 1] = "START WITH " .. row.seqstart end
+  if row.seqincrement ~= d.increment then out[#out + 1] = "INCREMENT BY " .. row.seqincrement end
+  if row.seqmin ~= d.min then out[#out + 1] = "MINVALUE " .. row.seqmin end
+  if row.seqmax ~= d.max then out[#out + 1] = "MAXVALUE " .. row.seqmax end
+  if row.seqcache ~= d.cache then out[#out + 1] = "CACHE " .. row.seqcache end
+  if row.seqcycle then out[#out + 1] = "CYCLE" end
+  return #out > 0 and out or nil
+end
+
+-- identity_options -> every option's value, the defaults filled in.
+function kind.identity_values(options, data_type)
+  local given = {}
+  for _, o in ipairs(options or {}) do
+    local word, value = o:match("^(%u[%u ]-) (%-?%d+)$")
+    if word then given[word] = math.tointeger(tonumber(value)) end
+    if o == "CYCLE" then given.CYCLE = true end
+  end
+  local increment = given["INCREMENT BY"] or 1
+  local d = defaults(data_type, increment, given.MINVALUE, given.MAXVALUE)
+  return {
+    increment = increment, min = given.MINVALUE or d.min, max = given.MAXVALUE or d.max,
+    start = given["START WITH"] or d.start, cache = given.CACHE or d.cache, cycle = given.CYCLE or false,
+  }
+end
+
+-- ALTER COLUMN ... SET clauses that turn identity options a into b, and
+-- whether they RESTART the sequence: when the bounds narrow or the
+-- direction turns, the current value may lie outside them (this loses the
+-- sequence's position).
+function kind.identity_changes(a, b, data_type)
+  local va, vb = kind.identity_values(a, data_type), kind.identity_values(b, data_type)
+  local out = {}
+  if va.increment ~= vb.increment then out[#out + 1] = "SET INCREMENT BY " .. vb.increment end
+  if va.min ~= vb.min then out[#out + 1] = "SET MINVALUE " .. vb.min end
+  if va.max ~= vb.max then out[#out + 1] = "SET MAXVALUE " .. vb.max end
+  if va.start ~= vb.start then out[#out + 1] = "SET START WITH " .. vb.start end
+  if va.cache ~= vb.cache then out[#out + 1] = "SET CACHE " .. vb.cache end
+  if va.cycle ~= vb.cycle then out[#out + 1] = vb.cycle and "SET CYCLE" or "SET NO CYCLE" end
+  local restart = vb.min > va.min or vb.max < va.max or (va.increment > 0) ~= (vb.increment > 0)
+  if restart then out[#out + 1] = "RESTART" end
+  return out, restart
+end
+
+-- after the columns: OWNED BY as a column name, identity sequences'
+-- options on their column, and identity sequences standing for their
+-- column in pg_depend
 function kind.finish(r)
   local sequences, columns_of = r.snap.sequences, r.columns_of
   for oid, row in pairs(r.identity_sequence) do
     local col = columns_of[row.owner_rel] and columns_of[row.owner_rel][row.owner_col]
-    if col then r.by_class[oid] = col.inherited and col.table or col end
+    if col then
+      r.by_class[oid] = col.inherited and col.table or col
+      if col.kind == "columns" then col.identity_options = kind.identity_options(row) end
+    end
   end
   for name, obj in pairs(sequences) do
     if obj.owner_rel then
