@@ -78,6 +78,7 @@ function items.build(snap)
       if k.acl then
         add { key = "privileges " .. key, kind = "privileges", name = k.singular .. " " .. name, parent = key,
               target = item, what = privilege_target(k, obj), value = privileges.of(snap, obj, k.acl),
+              column = k.privilege_column and k.privilege_column(obj),
               default = snap.acl_defaults and snap.acl_defaults[k.acl] or {}, deps = { [key] = "p" } }
       end
       if obj.comment then

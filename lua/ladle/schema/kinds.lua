@@ -12,6 +12,7 @@
 --   acl                  acldefault's letter when objects have privileges
 --   comment              "TABLE": what COMMENT ON names (or comment_target(obj))
 --   privilege_target(obj)  "TABLE app.t": what GRANT names
+--   privilege_column(obj)  the column GRANT names, for column privileges
 --   first, global        its query goes out before the schemas are known /
 --                        takes no $1 (the schema OIDs)
 --   query(q) -> sql, ... its catalog queries (ladle.schema.query)

@@ -7,7 +7,7 @@ local sql = require "ladle.schema.sql"
 local sequences = require "ladle.schema.kinds.sequences"
 
 local kind = {
-  name = "columns", singular = "column", comment = "COLUMN", inline = true,
+  name = "columns", singular = "column", comment = "COLUMN", inline = true, acl = "c",
   fields = { "type", "collation", "notnull", "default", "identity", "identity_options", "generated" },
   flags = { notnull = true },
 }
@@ -17,7 +17,7 @@ function kind.query(q)
 SELECT a.attrelid AS rel, a.attnum, pg_catalog.quote_ident(a.attname) AS name,
        pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, NULLIF(a.attnotnull, false) AS attnotnull,
        NULLIF(%s, '') AS attidentity, NULLIF(%s, '') AS attgenerated, NULLIF(a.attinhcount, 0) AS attinhcount,
-       %s AS collation, %s
+       %s AS collation, %s AS acl, %s
        -- a default without column references is printed without opening
        -- its table, which saves building a relcache entry per table
        pg_catalog.pg_get_expr(d.adbin, CASE WHEN d.adbin::pg_catalog.text LIKE '%%{VAR %%'
@@ -31,7 +31,8 @@ SELECT a.attrelid AS rel, a.attnum, pg_catalog.quote_ident(a.attname) AS name,
    AND a.attnum > 0 AND NOT a.attisdropped
  ORDER BY a.attrelid, a.attnum]])
     :format("a.attidentity", q.since(120000, "a.attgenerated", "''::\"char\""),
-      q.collation("a.attcollation", "t.typcollation"), q.deps and "d.oid AS defoid," or "",
+      q.collation("a.attcollation", "t.typcollation"), q.acl("a.attacl", "c.relowner"),
+      q.deps and "d.oid AS defoid," or "",
       q.deps and "'r', 'p', 'v', 'm', 'c'" or "'r', 'p', 'c'")
 end
 
@@ -62,6 +63,7 @@ function kind.read(r, rows)
       local col = {
         kind = "columns", name = name, table = owner.name, column = row.name, schema = owner.schema,
         position = row.attnum, type = row.type, collation = row.collation, notnull = row.attnotnull,
+        acl = row.acl,
       }
       if row.attidentity then col.identity = row.attidentity == "a" and "always" or "by default" end
       if row.attgenerated then
@@ -76,6 +78,10 @@ function kind.read(r, rows)
     end
   end
 end
+
+-- column privileges: GRANT SELECT (c) ON TABLE t
+function kind.privilege_target(obj) return "TABLE " .. obj.table end
+function kind.privilege_column(obj) return obj.column end
 
 function kind.summary(obj)
   local s = obj.type
