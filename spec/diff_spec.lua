@@ -49,6 +49,29 @@ describe("ladle.diff", function()
   end)
 end)
 
+describe("ladle.diff of a column type change it cannot convert for sure", function()
+  it("writes USING through text, with a comment and the manual_step hazard", function()
+    local an, a = database("create table t (a int);")
+    local bn, b = database("create type pt as (x int); create table t (a pt);")
+    local sa, sb = assert(schema.snapshot(a)), assert(schema.snapshot(b))
+    -- a type neither server describes (what an older or odd server might do)
+    sa.conversions.categories["public.pt"] = nil
+    sb.conversions.categories["public.pt"] = nil
+    local changes = ladle.diff.plan(sa, sb)
+    assert.same({ "table_rewrite", "access_exclusive_lock", "manual_step" }, hazards_of(changes, "columns", "public.t.a"))
+    local function sql_of(list)
+      for _, c in ipairs(list) do if c.name == "public.t.a" then return c.sql[1] end end
+    end
+    assert.equal("-- ladle: no conversion from integer to public.pt is known; check the USING expression\n"
+      .. "ALTER TABLE public.t ALTER COLUMN a TYPE public.pt USING a::text::public.pt;", sql_of(changes))
+    -- with what the servers say, it is through text, without a comment
+    assert.equal("ALTER TABLE public.t ALTER COLUMN a TYPE public.pt USING a::text::public.pt;",
+      sql_of(assert(ladle.diff(a, b))))
+    a:close(); b:close()
+    env.drop_database(an); env.drop_database(bn)
+  end)
+end)
+
 describe("ladle.diff of a whole schema", function()
   local RICH = [[
     create extension hstore;

@@ -13,9 +13,9 @@
 --   comment              "TABLE": what COMMENT ON names (or comment_target(obj))
 --   privilege_target(obj)  "TABLE app.t": what GRANT names
 --   privilege_column(obj)  the column GRANT names, for column privileges
---   first, global        its query goes out before the schemas are known /
---                        takes no $1 (the schema OIDs)
---   query(q) -> sql, ... its catalog queries (ladle.schema.query)
+--   first                its queries go out before the schemas are known
+--   query(q) -> sql, ... its catalog queries (ladle.schema.query); $1 in
+--                        one is the array of the schemas' OIDs
 --   read(r, rows, ...)   turns their rows into objects (ladle.schema.reader)
 --   finish(r)            after every kind was read
 --   summary(obj)         a one-line summary of an object on one side only
@@ -36,7 +36,7 @@ local kinds = {}
 -- them.
 kinds.order = {
   "schemas", "extensions", "types", "domains", "sequences", "tables", "columns",
-  "constraints", "indexes", "views", "materialized_views", "functions", "triggers",
+  "constraints", "indexes", "views", "materialized_views", "functions", "casts", "triggers",
   "rules", "policies", "privileges", "comments",
 }
 
@@ -44,7 +44,7 @@ kinds.order = {
 -- left in the reader's maps.
 kinds.read_order = {
   "privileges", "schemas", "extensions", "types", "domains", "tables", "views", "materialized_views",
-  "sequences", "columns", "constraints", "indexes", "functions", "triggers", "rules", "policies",
+  "sequences", "columns", "constraints", "indexes", "functions", "casts", "triggers", "rules", "policies",
   "comments",
 }
 

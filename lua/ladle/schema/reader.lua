@@ -32,17 +32,10 @@ local filter = require "ladle.schema.filter"
 
 local reader = {}
 
+-- the OIDs of the catalogs, by name: r.class.pg_class, ...
 local META = [[
-SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid AS pg_class,
-       'pg_catalog.pg_type'::pg_catalog.regclass::pg_catalog.oid AS pg_type,
-       'pg_catalog.pg_proc'::pg_catalog.regclass::pg_catalog.oid AS pg_proc,
-       'pg_catalog.pg_constraint'::pg_catalog.regclass::pg_catalog.oid AS pg_constraint,
-       'pg_catalog.pg_attrdef'::pg_catalog.regclass::pg_catalog.oid AS pg_attrdef,
-       'pg_catalog.pg_trigger'::pg_catalog.regclass::pg_catalog.oid AS pg_trigger,
-       'pg_catalog.pg_rewrite'::pg_catalog.regclass::pg_catalog.oid AS pg_rewrite,
-       'pg_catalog.pg_policy'::pg_catalog.regclass::pg_catalog.oid AS pg_policy,
-       'pg_catalog.pg_namespace'::pg_catalog.regclass::pg_catalog.oid AS pg_namespace,
-       'pg_catalog.pg_extension'::pg_catalog.regclass::pg_catalog.oid AS pg_extension]]
+SELECT c.relname, c.oid FROM pg_catalog.pg_class c
+ WHERE c.relnamespace = 'pg_catalog'::pg_catalog.regnamespace AND c.relkind = 'r']]
 
 local EXTENSION_MEMBERS = [[
 SELECT d.classid, d.objid, d.refobjid AS extension
@@ -175,8 +168,9 @@ local function read_catalog(v, io, opts)
   local function send_kind(k, params)
     local list = { k.query(q) }
     counts[k.name] = #list
+    -- the schemas' OIDs go to the queries that take them
     for _, sql in ipairs(list) do
-      if k.global then io.send(sql) else io.send(sql, params) end
+      if sql:find("$1", 1, true) then io.send(sql, params) else io.send(sql) end
     end
   end
   local function read_kind(k)
@@ -192,7 +186,8 @@ local function read_catalog(v, io, opts)
     if k.first then send_kind(k) end
   end
 
-  r.class = io.receive()[1]
+  r.class = {}
+  for _, row in ipairs(io.receive()) do r.class[row.relname] = row.oid end
   r.refs = {}
   for _, oid in pairs(r.class) do r.refs[oid] = {} end
   r.by_class = r.refs[r.class.pg_class]

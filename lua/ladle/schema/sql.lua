@@ -12,6 +12,7 @@ sql.hazards = {
   "access_exclusive_lock",  -- blocks reads and writes of the table while it runs
   "index_build",            -- builds an index (blocks writes; CONCURRENTLY cannot run in a transaction)
   "validation_scan",        -- reads the whole table to check a constraint or NOT NULL
+  "manual_step",            -- ladle could not write it for sure: the comment above it says what to check
 }
 
 function sql.stmt(text, ...)

@@ -5,6 +5,7 @@
 
 local sql = require "ladle.schema.sql"
 local sequences = require "ladle.schema.kinds.sequences"
+local casts = require "ladle.schema.kinds.casts"
 
 local kind = {
   name = "columns", singular = "column", comment = "COLUMN", inline = true, acl = "c",
@@ -32,7 +33,7 @@ SELECT a.attrelid AS rel, a.attnum, pg_catalog.quote_ident(a.attname) AS name,
  ORDER BY a.attrelid, a.attnum]])
     :format("a.attidentity", q.since(120000, "a.attgenerated", "''::\"char\""),
       q.collation("a.attcollation", "t.typcollation"), q.acl("a.attacl", "c.relowner"),
-      q.deps and "d.oid AS defoid," or "",
+      q.deps and "d.oid AS defoid, pg_catalog.format_type(a.atttypid, NULL) AS base_type," or "",
       q.deps and "'r', 'p', 'v', 'm', 'c'" or "'r', 'p', 'c'")
 end
 
@@ -63,7 +64,7 @@ function kind.read(r, rows)
       local col = {
         kind = "columns", name = name, table = owner.name, column = row.name, schema = owner.schema,
         position = row.attnum, type = row.type, collation = row.collation, notnull = row.attnotnull,
-        acl = row.acl,
+        acl = row.acl, base_type = row.base_type,
       }
       if row.attidentity then col.identity = row.attidentity == "a" and "always" or "by default" end
       if row.attgenerated then
@@ -125,6 +126,29 @@ local function volatile(expr)
   return false
 end
 
+-- ALTER COLUMN ... TYPE, with USING when no assignment cast converts the
+-- old type to the new (ladle.schema.kinds.casts).
+local function change_type(oa, ob, b, ctx)
+  local t, c = ob.table, ob.column
+  local s = string.format("ALTER TABLE %s ALTER COLUMN %s TYPE %s", t, c, ob.type)
+  if ob.collation then s = s .. " COLLATE " .. ob.collation end
+  if b.recast then
+    return sql.stmt(s .. string.format(" USING %s::%s::%s;", c, b.recast_text, ob.type), "table_rewrite",
+      "access_exclusive_lock")
+  end
+  local how = oa.type == ob.type and "assign"
+    or casts.conversion(oa.base_type or oa.type, ob.base_type or ob.type, ctx.a, ctx.b)
+  if how == "cast" then
+    s = s .. string.format(" USING %s::%s", c, ob.type)
+  elseif how == "text" then
+    s = s .. string.format(" USING %s::text::%s", c, ob.type)
+  elseif how == "unknown" then
+    return sql.stmt(string.format("-- ladle: no conversion from %s to %s is known; check the USING expression\n%s"
+      .. " USING %s::text::%s;", oa.type, ob.type, s, c, ob.type), "manual_step", "table_rewrite", "access_exclusive_lock")
+  end
+  return sql.stmt(s .. ";", "table_rewrite", "access_exclusive_lock")
+end
+
 -- ctx.default_b[column]: the target's defaults
 function kind.create(item, ctx)
   local col = item.obj
@@ -161,10 +185,7 @@ function kind.alter(a, b, ctx)
     out[#out + 1] = sql.stmt(string.format("ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL;", t, c), "access_exclusive_lock")
   end
   if oa.type ~= ob.type or oa.collation ~= ob.collation or b.recast then
-    local s = string.format("ALTER TABLE %s ALTER COLUMN %s TYPE %s", t, c, ob.type)
-    if ob.collation then s = s .. " COLLATE " .. ob.collation end
-    if b.recast then s = s .. string.format(" USING %s::%s::%s", c, b.recast_text, ob.type) end
-    out[#out + 1] = sql.stmt(s .. ";", "table_rewrite", "access_exclusive_lock")
+    out[#out + 1] = change_type(oa, ob, b, ctx)
     breaks = true
   end
   if ob.notnull and not oa.notnull then

@@ -4,7 +4,7 @@
 local catalog = require "ladle.catalog"
 local sql = require "ladle.schema.sql"
 
-local kind = { name = "comments", singular = "comments", attribute = true, global = true }
+local kind = { name = "comments", singular = "comments", attribute = true }
 
 -- comments of user objects (and of schemas: public is older); the reader
 -- keeps those whose objects it read

@@ -13,6 +13,7 @@ function kind.query(q)
 SELECT t.oid, t.typnamespace AS nsp, pg_catalog.format_type(t.oid, NULL) AS name,
        NULLIF(t.typarray, 0) AS typarray, NULLIF(t.typnotnull, false) AS typnotnull,
        %s AS owner, %s AS acl, pg_catalog.format_type(t.typbasetype, t.typtypmod) AS base,
+       pg_catalog.format_type(t.typbasetype, NULL) AS base_type,
        pg_catalog.pg_get_expr(t.typdefaultbin, 0) AS default, %s AS collation
   FROM pg_catalog.pg_type t
   JOIN pg_catalog.pg_type bt ON bt.oid = t.typbasetype
@@ -25,7 +26,7 @@ function kind.read(r, rows)
   for _, row in ipairs(rows) do
     if not r.member(r.class.pg_type, row.oid) then
       local obj = {
-        kind = "domains", name = row.name, schema = r.nsp_name[row.nsp], base = row.base,
+        kind = "domains", name = row.name, schema = r.nsp_name[row.nsp], base = row.base, base_type = row.base_type,
         notnull = row.typnotnull, default = row.default, collation = row.collation,
         owner = row.owner, acl = row.acl,
       }

@@ -3,7 +3,7 @@
 
 local sql = require "ladle.schema.sql"
 
-local kind = { name = "extensions", singular = "extension", first = true, global = true,
+local kind = { name = "extensions", singular = "extension", first = true,
                fields = { "version", "schema" }, comment = "EXTENSION" }
 
 function kind.query()

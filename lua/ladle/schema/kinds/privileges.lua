@@ -6,7 +6,7 @@
 local sql = require "ladle.schema.sql"
 local util = require "ladle.schema.util"
 
-local kind = { name = "privileges", singular = "privileges", attribute = true, first = true, global = true }
+local kind = { name = "privileges", singular = "privileges", attribute = true, first = true }
 
 -- the built-in privileges of a new table, sequence, function, schema and
 -- column (none)

@@ -4,7 +4,7 @@
 local filter = require "ladle.schema.filter"
 local sql = require "ladle.schema.sql"
 
-local kind = { name = "schemas", singular = "schema", first = true, global = true, fields = {},
+local kind = { name = "schemas", singular = "schema", first = true, fields = {},
                acl = "n", comment = "SCHEMA" }
 
 function kind.query(q)
