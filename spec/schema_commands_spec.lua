@@ -88,6 +88,18 @@ describe("ladle check", function()
     assert.equal("", out)
   end)
 
+  it("takes pum's -P (columns by LIKE pattern) and several -N", function()
+    local status, out = env.ladle({ "check", "-p1", ac, "-p2", bc, "-i", "views", "indexes", "tables",
+      "-T", "gone", "-P", "ext%", "b" })
+    assert.equal(1, status)
+    assert.equal("~ columns public.t.a: type: integer -> bigint\n", out)
+    status, out = env.ladle({ "check", "-p1", ac, "-p2", bc, "-i", "views", "indexes", "tables",
+      "-T", "gone", "--exclude-field-pattern", "_", "-P", "%x%", "b" })
+    assert.equal(0, status, out)
+    status, out = env.ladle({ "check", "-p1", ac, "-p2", bc, "-N", "audit", "public" })
+    assert.equal(0, status, out)
+  end)
+
   it("prints JSON with --json", function()
     local status, out = env.ladle({ "check", "-p1", ac, "-p2", bc, "--json" })
     assert.equal(1, status)
@@ -222,6 +234,9 @@ describe("ladle diff", function()
     status, out, err = env.ladle({ "diff", dir .. "/dump.sql", bc })
     assert.equal(0, status, err)
     assert.equal("", out)
+    -- check takes files too
+    status, out = env.ladle({ "check", "-p1", dir .. "/dump.sql", "-p2", bc })
+    assert.equal(0, status, out)
     -- two files
     env.write(dir .. "/a.sql", A)
     status, out = env.ladle({ "diff", dir .. "/a.sql", dir .. "/dump.sql", "--unsafe" })

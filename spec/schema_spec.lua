@@ -236,6 +236,16 @@ describe("ladle.schema.check", function()
     end
   end)
 
+  it("leaves out columns by LIKE pattern, on a live database and on a snapshot", function()
+    local opts = { exclude_field_patterns = { "b", "\\_%" }, exclude_tables = { "added", "dropped" },
+      ignore = { "tables", "views", "functions", "privileges", "comments", "indexes" } }
+    assert.same({ "~ columns public.keep.a: type: integer -> bigint" }, lines(assert(schema.check(a, b, opts))))
+    local sa, sb = assert(schema.snapshot(a)), assert(schema.snapshot(b))
+    assert.same({ "~ columns public.keep.a: type: integer -> bigint" }, lines(assert(schema.check(sa, sb, opts))))
+    opts.exclude_field_patterns = { "_" }
+    assert.same({}, lines(assert(schema.check(a, b, opts))))
+  end)
+
   it("returns nil and a message for a database it cannot reach", function()
     local d, message = schema.check(a, "host=/nonexistent dbname=x")
     assert.is_nil(d)

@@ -62,7 +62,7 @@ function schema.snapshots(conns, opts)
   if not snaps then return nil, message, details end
   for _, snap in ipairs(snaps) do
     snap.options = { schemas = opts.schemas, exclude_schemas = opts.exclude_schemas,
-                     exclude_tables = opts.exclude_tables }
+                     exclude_tables = opts.exclude_tables, exclude_field_patterns = opts.exclude_field_patterns }
     setmetatable(snap, schema.Snapshot)
   end
   return snaps
@@ -73,6 +73,8 @@ end
 --   opts.exclude_schemas  leave these schemas out
 --   opts.exclude_tables   leave these tables out ("public.ladle_upgrades"),
 --                         with everything that belongs to them
+--   opts.exclude_field_patterns  leave out the columns of tables whose
+--                         names match one of these SQL LIKE patterns
 --   opts.dependencies     read pg_depend (default true; check does not need it)
 function schema.snapshot(conn, opts)
   if type(conn) ~= "userdata" and type(conn) ~= "table" then
@@ -115,7 +117,7 @@ function schema.pair(a, b, opts, fname)
   check_options(opts, fname or "pair")
   local snap_opts = {
     schemas = opts.schemas, exclude_schemas = opts.exclude_schemas, exclude_tables = opts.exclude_tables,
-    dependencies = opts.dependencies,
+    exclude_field_patterns = opts.exclude_field_patterns, dependencies = opts.dependencies,
   }
   local sides, conns, opened = { a, b }, {}, {}
   local function close_opened()
@@ -158,8 +160,9 @@ end
 
 -- schema.check(a, b, opts) -> differences | nil, message, details
 -- a and b are connections, snapshots, or what ladle.connect takes.
--- opts: ignore, schemas, exclude_schemas, exclude_tables, column_order.
--- An unknown category in opts.ignore raises.
+-- opts: ignore, schemas, exclude_schemas, exclude_tables,
+-- exclude_field_patterns, column_order. An unknown category in opts.ignore
+-- raises.
 function schema.check(a, b, opts)
   opts = opts or {}
   local pair_opts = setmetatable({ dependencies = false }, { __index = opts })

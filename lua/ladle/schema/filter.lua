@@ -1,6 +1,6 @@
 -- ladle.schema.filter: the options that leave parts of a schema out
--- (schemas, exclude_schemas, exclude_tables), for the reader and for a
--- snapshot taken before.
+-- (schemas, exclude_schemas, exclude_tables, exclude_field_patterns), for
+-- the reader and for a snapshot taken before.
 --
 -- Names are given as they are stored ("Audit" is the schema Audit, public
 -- is public) or quoted as the server prints them ('"My App".t').
@@ -52,15 +52,53 @@ function filter.table_matcher(names)
   end
 end
 
+-- SQL LIKE patterns -> a matcher of raw names (% any run of characters,
+-- _ one character, \ takes the next one as it is). Nil without patterns.
+function filter.like_matcher(patterns)
+  if not patterns or #patterns == 0 then return nil end
+  local lua_patterns = {}
+  for i, like in ipairs(patterns) do
+    local out, j = { "^" }, 1
+    while j <= #like do
+      local ch = like:sub(j, j)
+      if ch == "\\" and j < #like then
+        j = j + 1
+        out[#out + 1] = "%" .. like:sub(j, j)
+      elseif ch == "%" then
+        out[#out + 1] = ".*"
+      elseif ch == "_" then
+        out[#out + 1] = "."
+      elseif ch:match("%W") then
+        out[#out + 1] = "%" .. ch
+      else
+        out[#out + 1] = ch
+      end
+      j = j + 1
+    end
+    out[#out + 1] = "$"
+    lua_patterns[i] = table.concat(out)
+  end
+  return function(name)
+    for _, p in ipairs(lua_patterns) do
+      if name:find(p) then return true end
+    end
+    return false
+  end
+end
+
 -- A copy of snap without the schemas, tables and kinds opts leaves out
 -- (objects are shared, not copied). Same options as the snapshot's.
 -- object_kinds: the kinds to filter (ladle.schema.kinds.object_kinds).
 function filter.apply(snap, opts, metatable, object_kinds)
   opts = opts or {}
-  if not (opts.schemas or opts.exclude_schemas or opts.exclude_tables) then return snap end
+  if not (opts.schemas or opts.exclude_schemas or opts.exclude_tables or opts.exclude_field_patterns) then
+    return snap
+  end
   local schema_kept = filter.schema_matcher(opts)
   local excluded_table = filter.table_matcher(opts.exclude_tables)
+  local excluded_field = filter.like_matcher(opts.exclude_field_patterns)
   local function keep(obj)
+    if excluded_field and obj.kind == "columns" and excluded_field(ident.unquote(obj.column)) then return false end
     local s = obj.schema
     if obj.kind == "schemas" then s = obj.name end
     if s and not schema_kept(s) then return false end

@@ -3,6 +3,8 @@
 -- all columns of partitions, are compared on the parent. The same query
 -- fills composite types' attributes and views' column lists.
 
+local filter = require "ladle.schema.filter"
+local ident = require "ladle.ident"
 local sql = require "ladle.schema.sql"
 local sequences = require "ladle.schema.kinds.sequences"
 local casts = require "ladle.schema.kinds.casts"
@@ -40,6 +42,8 @@ end
 function kind.read(r, rows)
   local columns, by_class, composite_rel = r.snap.columns, r.by_class, r.composite_rel
   local attrdef = r.refs[r.class.pg_attrdef]
+  -- exclude_field_patterns: columns of tables left out by name (pum's -P)
+  local excluded = filter.like_matcher(r.opts.exclude_field_patterns)
   local last_rel, owner, cols, composite
   for _, row in ipairs(rows) do
     local rel = row.rel
@@ -56,6 +60,8 @@ function kind.read(r, rows)
     elseif owner.kind ~= "tables" then
       owner.columns[#owner.columns + 1] = row.name .. " " .. row.type
       cols[row.attnum] = owner
+    elseif excluded and excluded(ident.unquote(row.name)) then
+      -- left out
     elseif row.attinhcount or r.partition_children[rel] then
       -- what depends on it depends on the parent's column (see the reader)
       cols[row.attnum] = { inherited = true, table = owner, column = row.name }
