@@ -3,7 +3,9 @@
 -- An item is kept, created, dropped, altered in place, or rebuilt (dropped
 -- and created again); "ignored" when its category is left out. Whatever
 -- depends on an item that goes away, or on a column whose type changes, is
--- rebuilt around it; a column of an enum that is recreated is recast.
+-- rebuilt around it; a column of a type or collation that is recreated in
+-- place (its alter says recreate, and recast(column) which columns hold
+-- it) is recast.
 --
 --   decide.run(A, B, ctx, opts) -> state, alters, reasons
 --     state[key]   "keep" | "create" | "drop" | "alter" | "rebuild" | "ignored"
@@ -73,11 +75,10 @@ local function once(A, B, ctx, opts)
       elseif st == "alter" and gone(x) and not B.items[y].deps[x] then
         -- its own change lets go of x first
       elseif recreated and B.items[y].kind == "columns" and A.items[y].obj.type == B.items[y].obj.type
-          and (B.items[y].obj.type == B.items[x].name or B.items[y].obj.type == B.items[x].name .. "[]") then
-        -- a column of an enum that is recreated: recast its values
+          and A.items[y].obj.collation == B.items[y].obj.collation and alters[x].recast(B.items[y].obj) then
+        -- a column of a type or collation that is recreated: recast it
         local ib = B.items[y]
-        ib.recast = true
-        ib.recast_text = ib.obj.type:sub(-2) == "[]" and "text[]" or "text"
+        ib.recast = alters[x].recast(ib.obj)
         outcome(y, kinds.items.columns.alter(A.items[y], ib, ctx))
         reasons[y] = x
         push(y)
@@ -110,7 +111,7 @@ end
 function decide.run(A, B, ctx, opts)
   local state, alters, reasons
   for _ = 1, 100 do
-    for _, item in pairs(B.items) do item.recast = nil; item.recast_text = nil end
+    for _, item in pairs(B.items) do item.recast = nil end
     state, alters, reasons = once(A, B, ctx, opts)
     local again = false
     for key, al in pairs(alters) do

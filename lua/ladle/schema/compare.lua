@@ -94,7 +94,7 @@ function compare.compare(a, b, opts)
     local pk = kinds.parent_key(obj)
     while pk do
       local kind, name = pk:match("^(%S+) (.*)$")
-      if ignored[kind] then return false end
+      if ignored[kinds.category[kind] or kind] then return false end
       local parent = snap[kind] and snap[kind][name]
       if not parent then return false end
       if not (other[kind] and other[kind][name]) then return true end
@@ -104,15 +104,16 @@ function compare.compare(a, b, opts)
   end
   for _, kind in ipairs(kinds.object_kinds) do
     local k = kinds.by_name[kind]
+    local category = kinds.category[kind]
     local ta, tb = a[kind] or {}, b[kind] or {}
     for name, oa in pairs(ta) do
       local ob = tb[name]
       if not ob then
-        if not folded(a, b, oa) then emit("-", kind, name, compare.summary(oa), oa, nil) end
+        if not folded(a, b, oa) then emit("-", category, name, compare.summary(oa), oa, nil) end
       else
         if differs(k, oa, ob, opts) then
           local what = compare.describe(kind, oa, ob, opts)
-          if #what > 0 then emit("~", kind, name, table.concat(what, "; "), oa, ob) end
+          if #what > 0 then emit("~", category, name, table.concat(what, "; "), oa, ob) end
         end
         if k.acl and (oa.acl or ob.acl) then
           local changes = util.set_changes(privileges.of(a, oa, k.acl), privileges.of(b, ob, k.acl))
@@ -127,7 +128,7 @@ function compare.compare(a, b, opts)
       end
     end
     for name, ob in pairs(tb) do
-      if not ta[name] and not folded(b, a, ob) then emit("+", kind, name, compare.summary(ob), nil, ob) end
+      if not ta[name] and not folded(b, a, ob) then emit("+", category, name, compare.summary(ob), nil, ob) end
     end
   end
   local rank = kinds.rank

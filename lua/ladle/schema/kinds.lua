@@ -31,49 +31,58 @@
 
 local kinds = {}
 
--- In the order check reports them; pum's categories (tables columns
--- constraints views sequences indexes triggers functions rules) are among
--- them.
+-- The categories of differences, in the order check reports them (and
+-- -i takes them); pum's (tables columns constraints views sequences
+-- indexes triggers functions rules) are among them.
 kinds.order = {
-  "schemas", "extensions", "types", "domains", "sequences", "tables", "columns",
+  "schemas", "extensions", "collations", "types", "domains", "sequences", "tables", "columns",
   "constraints", "indexes", "views", "materialized_views", "functions", "casts", "triggers",
   "rules", "policies", "privileges", "comments",
 }
 
--- In the order the catalog is read: each reads what the ones before it
--- left in the reader's maps.
+-- Every kind's module, in the order the catalog is read: each reads what
+-- the ones before it left in the reader's maps.
 kinds.read_order = {
-  "privileges", "schemas", "extensions", "types", "domains", "tables", "views", "materialized_views",
+  "privileges", "schemas", "extensions", "collations", "types", "domains", "tables", "views", "materialized_views",
   "sequences", "columns", "constraints", "indexes", "functions", "casts", "triggers", "rules", "policies",
   "comments",
 }
 
-kinds.by_name = {}
-for _, name in ipairs(kinds.order) do
-  kinds.by_name[name] = require("ladle.schema.kinds." .. name)
-end
-
 kinds.rank = {}
 for i, name in ipairs(kinds.order) do kinds.rank[name] = i end
 
--- Kinds whose objects a snapshot holds (privileges and comments are
--- attributes of those objects).
-kinds.object_kinds = {}
-for _, name in ipairs(kinds.order) do
-  if not kinds.by_name[name].attribute then kinds.object_kinds[#kinds.object_kinds + 1] = name end
+-- by_name[kind] = module; category[kind] = the category its differences
+-- are reported in (a kind's own name unless it says otherwise)
+kinds.by_name, kinds.category = {}, {}
+for _, name in ipairs(kinds.read_order) do
+  local k = require("ladle.schema.kinds." .. name)
+  kinds.by_name[name] = k
+  kinds.category[name] = k.category or name
 end
 
+-- Kinds whose objects a snapshot holds (privileges and comments are
+-- attributes of those objects), in the order of their categories.
+kinds.object_kinds = {}
+for _, name in ipairs(kinds.read_order) do
+  if not kinds.by_name[name].attribute then kinds.object_kinds[#kinds.object_kinds + 1] = name end
+end
+local read_position = {}
+for i, name in ipairs(kinds.read_order) do read_position[name] = i end
+table.sort(kinds.object_kinds, function(x, y)
+  local rx, ry = kinds.rank[kinds.category[x]], kinds.rank[kinds.category[y]]
+  if rx ~= ry then return rx < ry end
+  return read_position[x] < read_position[y]
+end)
+
 -- Item kinds of the planner: every kind, and the parts kinds have of their
--- own (a column's default, a sequence's OWNED BY), with the category their
--- differences are reported in.
-kinds.items, kinds.category = {}, {}
-for _, name in ipairs(kinds.order) do
+-- own (a column's default, a sequence's OWNED BY).
+kinds.items = {}
+for _, name in ipairs(kinds.read_order) do
   local k = kinds.by_name[name]
   kinds.items[name] = k
-  kinds.category[name] = name
   for part, handler in pairs(k.parts or {}) do
     kinds.items[part] = handler
-    kinds.category[part] = name
+    kinds.category[part] = kinds.category[name]
   end
 end
 

@@ -138,8 +138,11 @@ local function change_type(oa, ob, b, ctx)
   local t, c = ob.table, ob.column
   local s = string.format("ALTER TABLE %s ALTER COLUMN %s TYPE %s", t, c, ob.type)
   if ob.collation then s = s .. " COLLATE " .. ob.collation end
+  -- b.recast: around a recreated type, "text" or "text[]" (its values go
+  -- through text), or true (a collation: no conversion)
   if b.recast then
-    return sql.stmt(s .. string.format(" USING %s::%s::%s;", c, b.recast_text, ob.type), "table_rewrite",
+    if b.recast == true then return sql.stmt(s .. ";", "table_rewrite", "access_exclusive_lock") end
+    return sql.stmt(s .. string.format(" USING %s::%s::%s;", c, b.recast, ob.type), "table_rewrite",
       "access_exclusive_lock")
   end
   local how = oa.type == ob.type and "assign"

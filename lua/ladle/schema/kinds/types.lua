@@ -125,8 +125,8 @@ local function add_values(a, b)
   return out, added
 end
 
--- The name an enum is renamed to while a new one with its values replaces it.
-function kind.old_enum_name(name)
+-- The name an object is renamed to while a new one replaces it.
+function kind.old_name(name)
   local parts = ident.split(name)
   parts[#parts] = parts[#parts] .. "__ladle_old"
   for i, p in ipairs(parts) do parts[i] = ident.quote(p) end
@@ -167,9 +167,14 @@ local function alter_enum(a, b, ctx)
     local out, added = add_values(oa, ob)
     return { statements = out, added_labels = added }
   end
-  local old = kind.old_enum_name(ob.name)
+  local old = kind.old_name(ob.name)
   return {
     recreate = true, breaks = true,
+    -- a column of the type (or an array of it) goes through text
+    recast = function(col)
+      if col.type == ob.name then return "text" end
+      if col.type == ob.name .. "[]" then return "text[]" end
+    end,
     statements = {
       sql.stmt(string.format("ALTER TYPE %s RENAME TO %s;", oa.name, ident.last(old))),
       sql.stmt(create_type(ob)),
