@@ -36,16 +36,16 @@ local kinds = {}
 -- indexes triggers functions rules) are among them.
 kinds.order = {
   "schemas", "extensions", "collations", "types", "domains", "sequences", "tables", "columns",
-  "constraints", "indexes", "views", "materialized_views", "functions", "casts", "triggers",
-  "rules", "policies", "privileges", "comments",
+  "constraints", "indexes", "views", "materialized_views", "functions", "aggregates", "operators", "casts",
+  "triggers", "rules", "policies", "privileges", "comments",
 }
 
 -- Every kind's module, in the order the catalog is read: each reads what
 -- the ones before it left in the reader's maps.
 kinds.read_order = {
   "privileges", "schemas", "extensions", "collations", "types", "domains", "tables", "views", "materialized_views",
-  "sequences", "columns", "constraints", "indexes", "functions", "casts", "triggers", "rules", "policies",
-  "comments",
+  "sequences", "columns", "constraints", "indexes", "functions", "aggregates", "operators", "casts",
+  "triggers", "rules", "policies", "comments",
 }
 
 kinds.rank = {}
