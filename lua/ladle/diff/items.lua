@@ -70,7 +70,7 @@ function items.build(snap)
           default_of[name] = obj.default
           local dkey = "defaults " .. name
           local d = add { key = dkey, kind = "defaults", name = name, parent = key, value = obj.default,
-                          table = obj.table, column = obj.column }
+                          table = obj.table, column = obj.column, table_kind = obj.table_kind }
           for ref, deptype in pairs(depends[dkey] or {}) do d.deps[ref] = deptype end
           d.deps[key] = "p"
         end

@@ -18,9 +18,12 @@ local plan = {}
 
 -- Creation order among steps that are free to go (drops use the reverse).
 local rank = {}
-for i, k in ipairs({ "schemas", "extensions", "collations", "types", "domains", "functions", "aggregates", "operators", "casts", "sequences", "tables",
-  "columns", "defaults", "owned_by", "constraints", "indexes", "views", "materialized_views", "triggers",
-  "rules", "policies", "privileges", "comments" }) do
+for i, k in ipairs({
+  "schemas", "extensions", "collations", "types", "domains", "functions", "aggregates", "operators", "casts",
+  "foreign_data_wrappers", "servers", "sequences", "tables", "foreign_tables", "columns", "defaults", "owned_by",
+  "constraints", "indexes", "views", "materialized_views", "triggers", "rules", "policies", "privileges",
+  "comments",
+}) do
   rank[k] = i
 end
 

@@ -102,7 +102,7 @@ function filter.apply(snap, opts, metatable, object_kinds)
     local s = obj.schema
     if obj.kind == "schemas" then s = obj.name end
     if s and not schema_kept(s) then return false end
-    if obj.kind == "tables" and excluded_table(obj.name) then return false end
+    if (obj.kind == "tables" or obj.kind == "foreign_tables") and excluded_table(obj.name) then return false end
     if obj.table and excluded_table(obj.table) then return false end
     if obj.kind == "sequences" and obj.owned_by then
       local t = obj.owned_by:match("^(.*)%.[^.]+$")

@@ -35,15 +35,16 @@ local kinds = {}
 -- -i takes them); pum's (tables columns constraints views sequences
 -- indexes triggers functions rules) are among them.
 kinds.order = {
-  "schemas", "extensions", "collations", "types", "domains", "sequences", "tables", "columns",
-  "constraints", "indexes", "views", "materialized_views", "functions", "aggregates", "operators", "casts",
-  "triggers", "rules", "policies", "privileges", "comments",
+  "schemas", "extensions", "collations", "types", "domains", "sequences", "tables", "foreign_tables",
+  "columns", "constraints", "indexes", "views", "materialized_views", "functions", "aggregates", "operators",
+  "casts", "triggers", "rules", "policies", "foreign_data_wrappers", "servers", "privileges", "comments",
 }
 
 -- Every kind's module, in the order the catalog is read: each reads what
 -- the ones before it left in the reader's maps.
 kinds.read_order = {
-  "privileges", "schemas", "extensions", "collations", "types", "domains", "tables", "views", "materialized_views",
+  "privileges", "schemas", "extensions", "foreign_data_wrappers", "servers", "collations", "types", "domains",
+  "tables", "foreign_tables", "views", "materialized_views",
   "sequences", "columns", "constraints", "indexes", "functions", "aggregates", "operators", "casts",
   "triggers", "rules", "policies", "comments",
 }

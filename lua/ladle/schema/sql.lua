@@ -4,6 +4,8 @@
 -- hazards a statement can carry are listed in sql.hazards, in the order a
 -- change lists them.
 
+local ident = require "ladle.ident"
+
 local sql = {}
 
 sql.hazards = {
@@ -73,6 +75,43 @@ function sql.option_statements(prefix, before, after)
   if #reset > 0 then out[#out + 1] = sql.stmt(string.format("%s RESET (%s);", prefix, table.concat(reset, ", "))) end
   if #set > 0 then out[#out + 1] = sql.stmt(string.format("%s SET (%s);", prefix, table.concat(set, ", "))) end
   return out
+end
+
+-- Foreign-data options ("name=value" strings, as the catalog keeps them).
+local function split_option(o)
+  local k, v = o:match("^([^=]+)=(.*)$")
+  return k, v
+end
+
+-- " OPTIONS (name 'value', ...)" for a list of options, "" for none.
+function sql.options_clause(options)
+  if not options or #options == 0 then return "" end
+  local parts = {}
+  for i, o in ipairs(options) do
+    local k, v = split_option(o)
+    parts[i] = ident.quote(k) .. " " .. sql.literal(v)
+  end
+  return " OPTIONS (" .. table.concat(parts, ", ") .. ")"
+end
+
+-- "OPTIONS (ADD a '1', SET b '2', DROP c)" turning the options `before`
+-- into `after`, or nil when they are the same.
+function sql.options_change(before, after)
+  local a, b = {}, {}
+  for _, o in ipairs(before or {}) do local k, v = split_option(o); a[k] = v end
+  for _, o in ipairs(after or {}) do local k, v = split_option(o); b[k] = v end
+  local parts = {}
+  for _, o in ipairs(after or {}) do
+    local k, v = split_option(o)
+    if a[k] == nil then parts[#parts + 1] = "ADD " .. ident.quote(k) .. " " .. sql.literal(v)
+    elseif a[k] ~= v then parts[#parts + 1] = "SET " .. ident.quote(k) .. " " .. sql.literal(v) end
+  end
+  for _, o in ipairs(before or {}) do
+    local k = split_option(o)
+    if b[k] == nil then parts[#parts + 1] = "DROP " .. ident.quote(k) end
+  end
+  if #parts == 0 then return nil end
+  return "OPTIONS (" .. table.concat(parts, ", ") .. ")"
 end
 
 -- GRANT and REVOKE statements that turn the privileges `from` into `to`

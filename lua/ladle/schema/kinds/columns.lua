@@ -6,13 +6,14 @@
 local filter = require "ladle.schema.filter"
 local ident = require "ladle.ident"
 local sql = require "ladle.schema.sql"
+local util = require "ladle.schema.util"
 local sequences = require "ladle.schema.kinds.sequences"
 local casts = require "ladle.schema.kinds.casts"
 
 local kind = {
   name = "columns", singular = "column", comment = "COLUMN", inline = true, acl = "c",
-  fields = { "type", "collation", "notnull", "default", "identity", "identity_options", "generated" },
-  flags = { notnull = true },
+  fields = { "type", "collation", "notnull", "default", "identity", "identity_options", "generated", "options" },
+  flags = { notnull = true }, unordered = { options = true },
 }
 
 function kind.query(q)
@@ -20,7 +21,7 @@ function kind.query(q)
 SELECT a.attrelid AS rel, a.attnum, pg_catalog.quote_ident(a.attname) AS name,
        pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, NULLIF(a.attnotnull, false) AS attnotnull,
        NULLIF(%s, '') AS attidentity, NULLIF(%s, '') AS attgenerated, NULLIF(a.attinhcount, 0) AS attinhcount,
-       %s AS collation, %s AS acl, %s
+       %s AS collation, %s AS acl, a.attfdwoptions AS fdwoptions, %s
        -- a default without column references is printed without opening
        -- its table, which saves building a relcache entry per table
        pg_catalog.pg_get_expr(d.adbin, CASE WHEN d.adbin::pg_catalog.text LIKE '%%{VAR %%'
@@ -36,7 +37,7 @@ SELECT a.attrelid AS rel, a.attnum, pg_catalog.quote_ident(a.attname) AS name,
     :format("a.attidentity", q.since(120000, "a.attgenerated", "''::\"char\""),
       q.collation("a.attcollation", "t.typcollation"), q.acl("a.attacl", "c.relowner"),
       q.deps and "d.oid AS defoid, pg_catalog.format_type(a.atttypid, NULL) AS base_type," or "",
-      q.deps and "'r', 'p', 'v', 'm', 'c'" or "'r', 'p', 'c'")
+      q.deps and "'r', 'p', 'f', 'v', 'm', 'c'" or "'r', 'p', 'f', 'c'")
 end
 
 function kind.read(r, rows)
@@ -57,7 +58,7 @@ function kind.read(r, rows)
     elseif composite then
       composite.attributes[#composite.attributes + 1] = row.collation
         and (row.name .. " " .. row.type .. " COLLATE " .. row.collation) or (row.name .. " " .. row.type)
-    elseif owner.kind ~= "tables" then
+    elseif owner.kind ~= "tables" and owner.kind ~= "foreign_tables" then
       owner.columns[#owner.columns + 1] = row.name .. " " .. row.type
       cols[row.attnum] = owner
     elseif excluded and excluded(ident.unquote(row.name)) then
@@ -70,7 +71,8 @@ function kind.read(r, rows)
       local col = {
         kind = "columns", name = name, table = owner.name, column = row.name, schema = owner.schema,
         position = row.attnum, type = row.type, collation = row.collation, notnull = row.attnotnull,
-        acl = row.acl, base_type = row.base_type,
+        acl = row.acl, base_type = row.base_type, options = row.fdwoptions,
+        table_kind = owner.kind ~= "tables" and owner.kind or nil,
       }
       if row.attidentity then col.identity = row.attidentity == "a" and "always" or "by default" end
       if row.attgenerated then
@@ -108,9 +110,15 @@ local function identity_clause(col)
   return s
 end
 
+-- ALTER TABLE, or ALTER FOREIGN TABLE for a foreign table's column.
+local function alter_table(col)
+  return col.table_kind == "foreign_tables" and "ALTER FOREIGN TABLE " or "ALTER TABLE "
+end
+kind.alter_table = alter_table
+
 -- "name type ..." as CREATE TABLE and ADD COLUMN write it.
 function kind.definition(col, default)
-  local s = col.column .. " " .. col.type
+  local s = col.column .. " " .. col.type .. sql.options_clause(col.options)
   if col.collation then s = s .. " COLLATE " .. col.collation end
   -- pg_get_expr leaves a bare function call without parentheses
   if col.generated then s = s .. " GENERATED ALWAYS AS (" .. col.generated .. ") STORED" end
@@ -136,8 +144,10 @@ end
 -- old type to the new (ladle.schema.kinds.casts).
 local function change_type(oa, ob, b, ctx)
   local t, c = ob.table, ob.column
-  local s = string.format("ALTER TABLE %s ALTER COLUMN %s TYPE %s", t, c, ob.type)
+  local s = string.format("%s%s ALTER COLUMN %s TYPE %s", alter_table(ob), t, c, ob.type)
   if ob.collation then s = s .. " COLLATE " .. ob.collation end
+  -- a foreign table's values are converted where they are stored
+  if ob.table_kind == "foreign_tables" then return sql.stmt(s .. ";", "access_exclusive_lock") end
   -- b.recast: around a recreated type, "text" or "text[]" (its values go
   -- through text), or true (a collation: no conversion)
   if b.recast then
@@ -164,23 +174,23 @@ function kind.create(item, ctx)
   local default = ctx.default_b[col.name]
   local hazards = { "access_exclusive_lock" }
   if col.generated or col.identity or volatile(default) then hazards[#hazards + 1] = "table_rewrite" end
-  return { { sql = string.format("ALTER TABLE %s ADD COLUMN %s;", col.table, kind.definition(col, default)),
+  return { { sql = string.format("%s%s ADD COLUMN %s;", alter_table(col), col.table, kind.definition(col, default)),
              hazards = hazards } }
 end
 
 function kind.drop(item)
   local col = item.obj
-  local s = string.format("ALTER TABLE %s DROP COLUMN %s;", col.table, col.column)
+  local s = string.format("%s%s DROP COLUMN %s;", alter_table(col), col.table, col.column)
   if col.generated then return { sql.stmt(s, "access_exclusive_lock") } end
   return { sql.stmt(s, "deletes_data", "access_exclusive_lock") }
 end
 
 function kind.alter(a, b, ctx)
   local oa, ob = a.obj, b.obj
-  local t, c = ob.table, ob.column
+  local t, c = alter_table(ob) .. ob.table, ob.column
   if (oa.generated or ob.generated) and oa.generated ~= ob.generated then
     if oa.generated and not ob.generated and (ctx.a.server_version or 0) >= 130000 then
-      return { statements = { sql.stmt(string.format("ALTER TABLE %s ALTER COLUMN %s DROP EXPRESSION;", t, c),
+      return { statements = { sql.stmt(string.format("%s ALTER COLUMN %s DROP EXPRESSION;", t, c),
         "access_exclusive_lock") } }
     end
     return "rebuild"
@@ -188,21 +198,21 @@ function kind.alter(a, b, ctx)
   local out, breaks = {}, false
   -- an identity column cannot lose its NOT NULL: the identity goes first
   if oa.identity and not ob.identity then
-    out[#out + 1] = sql.stmt(string.format("ALTER TABLE %s ALTER COLUMN %s DROP IDENTITY;", t, c), "access_exclusive_lock")
+    out[#out + 1] = sql.stmt(string.format("%s ALTER COLUMN %s DROP IDENTITY;", t, c), "access_exclusive_lock")
   end
   if oa.notnull and not ob.notnull then
-    out[#out + 1] = sql.stmt(string.format("ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL;", t, c), "access_exclusive_lock")
+    out[#out + 1] = sql.stmt(string.format("%s ALTER COLUMN %s DROP NOT NULL;", t, c), "access_exclusive_lock")
   end
   if oa.type ~= ob.type or oa.collation ~= ob.collation or b.recast then
     out[#out + 1] = change_type(oa, ob, b, ctx)
     breaks = true
   end
   if ob.notnull and not oa.notnull then
-    out[#out + 1] = sql.stmt(string.format("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL;", t, c),
+    out[#out + 1] = sql.stmt(string.format("%s ALTER COLUMN %s SET NOT NULL;", t, c),
       "validation_scan", "access_exclusive_lock")
   end
   if ob.identity and not oa.identity then
-    out[#out + 1] = sql.stmt(string.format("ALTER TABLE %s ALTER COLUMN %s ADD %s;", t, c, identity_clause(ob)),
+    out[#out + 1] = sql.stmt(string.format("%s ALTER COLUMN %s ADD %s;", t, c, identity_clause(ob)),
       "access_exclusive_lock")
   elseif ob.identity then
     local clauses = {}
@@ -213,12 +223,15 @@ function kind.alter(a, b, ctx)
     local changes, restart = sequences.identity_changes(oa.identity_options, ob.identity_options, ob.type)
     for _, clause in ipairs(changes) do clauses[#clauses + 1] = clause end
     if #clauses > 0 then
-      local st = sql.stmt(string.format("ALTER TABLE %s ALTER COLUMN %s %s;", t, c, table.concat(clauses, " ")),
+      local st = sql.stmt(string.format("%s ALTER COLUMN %s %s;", t, c, table.concat(clauses, " ")),
         "access_exclusive_lock")
       if restart then table.insert(st.hazards, 1, "deletes_data") end
       out[#out + 1] = st
     end
   end
+  local options = not util.same(util.sorted(oa.options), util.sorted(ob.options))
+    and sql.options_change(oa.options, ob.options)
+  if options then out[#out + 1] = sql.stmt(string.format("%s ALTER COLUMN %s %s;", t, c, options)) end
   return sql.changes(out, { breaks = breaks })
 end
 
@@ -228,15 +241,16 @@ kind.parts = {
     inline = true,
     summary = function(item) return "default " .. item.value end,
     create = function(item)
-      return { sql.stmt(string.format("ALTER TABLE %s ALTER COLUMN %s SET DEFAULT %s;", item.table, item.column,
+      return { sql.stmt(string.format("%s ALTER COLUMN %s SET DEFAULT %s;", alter_table(item) .. item.table, item.column,
         item.value)) }
     end,
     drop = function(item)
-      return { sql.stmt(string.format("ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT;", item.table, item.column)) }
+      return { sql.stmt(string.format("%s ALTER COLUMN %s DROP DEFAULT;", alter_table(item) .. item.table,
+        item.column)) }
     end,
     alter = function(a, b)
       if a.value == b.value then return nil end
-      return { statements = { sql.stmt(string.format("ALTER TABLE %s ALTER COLUMN %s SET DEFAULT %s;", b.table,
+      return { statements = { sql.stmt(string.format("%s ALTER COLUMN %s SET DEFAULT %s;", alter_table(b) .. b.table,
         b.column, b.value)) } }
     end,
   },

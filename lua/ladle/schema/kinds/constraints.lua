@@ -35,11 +35,12 @@ function kind.read(r, rows)
         or (row.coninhcount and r.partition_children[row.rel])
       if inherited then
         refs[row.oid] = parent
-      elseif parent.kind == "tables" then
+      elseif parent.kind == "tables" or parent.kind == "foreign_tables" then
         local name = parent.name .. "." .. row.name
         local obj = {
           kind = "constraints", name = name, table = parent.name, constraint = row.name,
           schema = parent.schema, type = row.contype, definition = row.def,
+          table_kind = parent.kind ~= "tables" and parent.kind or nil,
         }
         constraints[name] = obj
         refs[row.oid] = obj
@@ -70,12 +71,15 @@ function kind.summary(obj) return obj.definition end
 
 local function target(o)
   if o.domain then return "DOMAIN " .. o.domain end
+  if o.table_kind == "foreign_tables" then return "FOREIGN TABLE " .. o.table end
   return "TABLE " .. o.table
 end
 
+-- (a foreign table's constraints are not checked: its rows live elsewhere)
 local function hazards(o)
   local not_valid = o.definition:find(" NOT VALID$") ~= nil
   if o.domain then return not_valid and {} or { "validation_scan" } end
+  if o.table_kind == "foreign_tables" then return {} end
   if o.type == "p" or o.type == "u" or o.type == "x" then return { "index_build", "access_exclusive_lock" } end
   if o.type == "f" then return not_valid and {} or { "validation_scan" } end
   if not_valid then return { "access_exclusive_lock" } end
