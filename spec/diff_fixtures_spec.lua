@@ -14,7 +14,7 @@
 --     absent = { ... } not in the pair's forward statements,
 --     hazards = function(forward, back, schema) on the changes
 --     opts = { ... } diff and check options, solo = true, one_way = true }
--- In the substrings, {s} stands for the pair's schema.
+-- In the SQL and the substrings, {s} stands for the pair's schema.
 --
 -- global = true: the pair runs in public, in a batch with other global
 -- pairs (it names schemas or other database-wide objects, whose names must
@@ -145,11 +145,13 @@ end
 local function run_batch(pairs_list, solo)
   local a_sql, b_sql, data = {}, {}, {}
   for i, p in ipairs(pairs_list) do
+    local function expand(text) return text and (text:gsub("{s}", p.schema)) end
     if solo then
-      a_sql[i], b_sql[i], data[i] = p.a, p.b, p.data
+      a_sql[i], b_sql[i], data[i] = expand(p.a), expand(p.b), expand(p.data)
     else
-      a_sql[i], b_sql[i] = in_schema(p.a, p.schema), in_schema(p.b, p.schema)
-      data[i] = p.data and string.format("SET search_path = %s, public;\n%s;\nRESET search_path;", p.schema, p.data)
+      a_sql[i], b_sql[i] = in_schema(expand(p.a), p.schema), in_schema(expand(p.b), p.schema)
+      data[i] = p.data and string.format("SET search_path = %s, public;\n%s;\nRESET search_path;", p.schema,
+        expand(p.data))
     end
   end
   local opts = pairs_list[1].opts

@@ -20,9 +20,10 @@ local plan = {}
 local rank = {}
 for i, k in ipairs({
   "schemas", "extensions", "collations", "types", "domains", "functions", "aggregates", "operators", "casts",
-  "foreign_data_wrappers", "servers", "sequences", "tables", "foreign_tables", "columns", "defaults", "owned_by",
-  "constraints", "indexes", "views", "materialized_views", "triggers", "rules", "policies", "privileges",
-  "comments",
+  "transforms", "text_search_dictionaries", "text_search_configurations", "foreign_data_wrappers", "servers",
+  "sequences", "tables", "foreign_tables", "columns", "defaults", "owned_by", "constraints", "indexes",
+  "statistics", "views", "materialized_views", "triggers", "rules", "policies", "event_triggers", "publications",
+  "default_privileges", "privileges", "comments",
 }) do
   rank[k] = i
 end

@@ -26,6 +26,7 @@ end
 -- compares column positions too.
 function compare.describe(kind, a, b, opts)
   local k = kinds.by_name[kind]
+  if k and k.describe then return k.describe(a, b) end
   local out = {}
   for _, field in ipairs(k and k.fields or {}) do
     local va, vb = field_value(k, a, field), field_value(k, b, field)

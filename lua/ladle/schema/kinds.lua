@@ -36,17 +36,20 @@ local kinds = {}
 -- indexes triggers functions rules) are among them.
 kinds.order = {
   "schemas", "extensions", "collations", "types", "domains", "sequences", "tables", "foreign_tables",
-  "columns", "constraints", "indexes", "views", "materialized_views", "functions", "aggregates", "operators",
-  "casts", "triggers", "rules", "policies", "foreign_data_wrappers", "servers", "privileges", "comments",
+  "columns", "constraints", "indexes", "statistics", "views", "materialized_views", "functions", "aggregates",
+  "operators", "casts", "transforms", "triggers", "rules", "policies", "event_triggers",
+  "foreign_data_wrappers", "servers", "publications", "text_search_dictionaries",
+  "text_search_configurations", "privileges", "comments",
 }
 
 -- Every kind's module, in the order the catalog is read: each reads what
 -- the ones before it left in the reader's maps.
 kinds.read_order = {
   "privileges", "schemas", "extensions", "foreign_data_wrappers", "servers", "collations", "types", "domains",
-  "tables", "foreign_tables", "views", "materialized_views",
-  "sequences", "columns", "constraints", "indexes", "functions", "aggregates", "operators", "casts",
-  "triggers", "rules", "policies", "comments",
+  "tables", "foreign_tables", "views", "materialized_views", "sequences", "columns", "constraints", "indexes",
+  "statistics", "functions", "aggregates", "operators", "casts", "transforms", "triggers", "rules", "policies",
+  "event_triggers", "publications", "text_search_dictionaries", "text_search_configurations",
+  "default_privileges", "comments",
 }
 
 kinds.rank = {}
