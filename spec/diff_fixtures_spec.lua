@@ -87,10 +87,6 @@ local function normalize(out)
   return entries
 end
 
-local function normalized_dump(dbname)
-  return normalize(start_dump(dbname)())
-end
-
 -- The first entries that differ, for a message.
 local function dump_difference(got, want)
   local in_want, in_got = {}, {}
@@ -124,16 +120,21 @@ local function apply(from_name, from, to, to_dump, opts)
     if not done then error(message, 0) end
   end)
   if not ok then error("applying the script failed: " .. tostring(err) .. "\n--- script:\n" .. script, 0) end
-  local left = lines(assert(schema.check(from, to, opts)))
+  -- pg_dump works while the two sides are read again (once, for both
+  -- check's comparison and the second diff)
+  local wait_dump = start_dump(from_name)
+  local sa, sb = schema.pair(from, to, opts)
+  local dump = wait_dump()
+  assert(sa, sb)
+  local left = lines(schema.compare(sa, sb, opts))
   if #left > 0 then
     error("check still finds differences:\n" .. table.concat(left, "\n") .. "\n--- script:\n" .. script, 0)
   end
-  local again = assert(ladle.diff(from, to, opts))
+  local again = ladle.diff.plan(sa, sb, opts)
   if #again > 0 then
     error("a second diff is not empty:\n" .. table.concat(lines(again), "\n") .. "\n--- script:\n" .. script, 0)
   end
-  local dump = normalized_dump(from_name)
-  local difference = dump_difference(dump, to_dump)
+  local difference = dump_difference(normalize(dump), to_dump)
   if difference ~= "" then
     error("pg_dump differs after the script:\n" .. difference .. "\n--- script:\n" .. script, 0)
   end
