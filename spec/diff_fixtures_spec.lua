@@ -168,7 +168,7 @@ local function run_batch(pairs_list, solo)
       if not done then error(string.format("%s: B does not load: %s", p.name, message), 0) end
       if data[i] then assert(a:exec(data[i])) end
     end
-    local original = assert(schema.snapshot(a))
+    local original = assert(schema.snapshot(a, opts))
     local wait_a, wait_b = start_dump(an), start_dump(bn)
     local a_dump, b_dump = normalize(wait_a()), normalize(wait_b())
     result.forward, result.forward_script = apply(an, a, b, b_dump, opts)

@@ -76,6 +76,8 @@ end
 --   opts.exclude_field_patterns  leave out the columns of tables whose
 --                         names match one of these SQL LIKE patterns
 --   opts.dependencies     read pg_depend (default true; check does not need it)
+--   opts.owners           read owners (a diff always does)
+--   opts.sequence_values  read sequences' current values
 function schema.snapshot(conn, opts)
   if type(conn) ~= "userdata" and type(conn) ~= "table" then
     error("bad argument #1 to 'snapshot' (connection expected, got " .. type(conn) .. ")", 2)
@@ -118,6 +120,7 @@ function schema.pair(a, b, opts, fname)
   local snap_opts = {
     schemas = opts.schemas, exclude_schemas = opts.exclude_schemas, exclude_tables = opts.exclude_tables,
     exclude_field_patterns = opts.exclude_field_patterns, dependencies = opts.dependencies,
+    owners = opts.owners, sequence_values = opts.sequence_values,
   }
   local sides, conns, opened = { a, b }, {}, {}
   local function close_opened()
@@ -161,8 +164,9 @@ end
 -- schema.check(a, b, opts) -> differences | nil, message, details
 -- a and b are connections, snapshots, or what ladle.connect takes.
 -- opts: ignore, schemas, exclude_schemas, exclude_tables,
--- exclude_field_patterns, column_order. An unknown category in opts.ignore
--- raises.
+-- exclude_field_patterns, column_order, owners (compare owners),
+-- sequence_values (compare sequences' current values). An unknown category
+-- in opts.ignore raises.
 function schema.check(a, b, opts)
   opts = opts or {}
   local pair_opts = setmetatable({ dependencies = false }, { __index = opts })

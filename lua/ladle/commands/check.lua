@@ -55,6 +55,8 @@ SERVICE may also be a conninfo string, a postgresql:// URI, or a .sql file
     { "-P", "--exclude-field-pattern", key = "exclude_field_pattern", arg = "PATTERN", many = true,
       help = "leave out columns whose name matches this SQL LIKE pattern (pum's -P)" },
     { "--column-order", key = "column_order", help = "report columns whose position differs" },
+    { "--owners", key = "owners", help = "compare owners too" },
+    { "--sequence-values", key = "sequence_values", help = "compare sequences' current values too" },
     { "-s", "--silent", key = "silent", help = "print nothing; the exit code tells" },
     { "--json", key = "json", help = "print {equal, differences} as JSON" },
   },
@@ -67,6 +69,7 @@ function command.run(opts, positional)
   local snap_opts = {
     schemas = opts.schema, exclude_schemas = opts.exclude_schema, exclude_tables = opts.exclude_table,
     exclude_field_patterns = opts.exclude_field_pattern, dependencies = false,
+    owners = opts.owners, sequence_values = opts.sequence_values,
   }
   local sides = { opts.pg_service1, opts.pg_service2 }
   local labels = { "-p1 (" .. pg.target_name(sides[1]) .. ")", "-p2 (" .. pg.target_name(sides[2]) .. ")" }
@@ -75,7 +78,8 @@ function command.run(opts, positional)
   local snaps, message, details = ws:snapshots(sides, snap_opts, labels)
   ws:close()
   if not snaps then errors.fail(details and details.kind or "database", "check: %s", message) end
-  local differences = schema.compare(snaps[1], snaps[2], { ignore = opts.ignore, column_order = opts.column_order })
+  local differences = schema.compare(snaps[1], snaps[2], { ignore = opts.ignore, column_order = opts.column_order,
+    owners = opts.owners })
   if opts.json then
     local list = {}
     for i, d in ipairs(differences) do

@@ -40,6 +40,8 @@ for "refused", codes that also meant bad usage and a database failure.)]],
     { "-T", "--exclude-table", key = "exclude_table", arg = "TABLE", many = true, help = "leave these tables out" },
     { "-i", "--ignore", key = "ignore", arg = "KIND", many = true, check = schema.known_kind,
       help = "kinds of differences to leave out" },
+    { "--owners", key = "owners", help = "compare owners too, and write ALTER ... OWNER TO" },
+    { "--sequence-values", key = "sequence_values", help = "set sequences to the target's current values (setval)" },
     { "--scratch", key = "scratch", arg = "SERVICE", help = "load .sql sides into temporary databases on this server" },
     { "--no-comments", key = "no_comments", help = "no comment line before each change" },
     { "--json", key = "json", help = "print {changes, refused, sql} as JSON" },
@@ -52,12 +54,12 @@ function command.run(opts, positional)
       #positional == 1 and "" or "s", command.usage)
   end
   local snap_opts = { schemas = opts.schema, exclude_schemas = opts.exclude_schema,
-                      exclude_tables = opts.exclude_table }
+                      exclude_tables = opts.exclude_table, sequence_values = opts.sequence_values }
   local ws <close> = source.workspace({ scratch = opts.scratch })
   local snaps, message, details = ws:snapshots(positional, snap_opts)
   ws:close()
   if not snaps then errors.fail(details and details.kind or "database", "diff: %s", message) end
-  local changes = diff.plan(snaps[1], snaps[2], { ignore = opts.ignore })
+  local changes = diff.plan(snaps[1], snaps[2], { ignore = opts.ignore, owners = opts.owners })
   local destructive = changes:hazards("deletes_data")
   local refused = #destructive > 0 and not opts.unsafe
   if opts.json then

@@ -30,7 +30,7 @@ function describe.change(st, ia, ib, reason, opts)
   if st == "drop" then return "-", summary(ia) end
   local kind = (ib or ia).kind
   local what = {}
-  if kind == "defaults" or kind == "owned_by" or kind == "comments" then
+  if kind == "defaults" or kind == "owned_by" or kind == "comments" or kind == "owners" then
     if ia.value ~= ib.value then
       what[1] = string.format("%s: %s -> %s", kind == "owned_by" and "owned by" or kind:gsub("s$", ""),
         util.show(ia.value), util.show(ib.value))

@@ -2,7 +2,8 @@
 --
 -- Every object is an item, and so is every part of an object that changes
 -- on its own: a column's default, a sequence's OWNED BY (the kinds'
--- `parts`), an object's privileges and its comment. An item:
+-- `parts`), an object's privileges, its comment and (when compared) its
+-- owner. An item:
 --   { key = "kind name", kind, name, obj, deps = { ["kind name"] = deptype },
 --     parent = key, value = ... (parts), target = item (privileges, comments) }
 -- deps are pg_depend's plus the structure: parent ("p"), schema ("s"),
@@ -23,9 +24,10 @@ local function comment_target(k, obj)
   return k.comment .. " " .. obj.name
 end
 
--- items.build(snap) -> { items = {key -> item}, columns_of = {table -> columns
--- in order}, default_of = {column -> default} }
-function items.build(snap)
+-- items.build(snap, opts) -> { items = {key -> item}, columns_of = {table
+-- -> columns in order}, default_of = {column -> default} }. opts.owners:
+-- owners are items too.
+function items.build(snap, opts)
   local all, columns_of, default_of = {}, {}, {}
   local function add(item)
     item.deps = item.deps or {}
@@ -33,6 +35,7 @@ function items.build(snap)
     return item
   end
   local depends = snap.depends or {}
+  local owners = opts and opts.owners
   -- "kind name" strings made once per schema and parent, not per item
   local schema_keys, parent_keys = {}, {}
   for name in pairs(snap.schemas or {}) do schema_keys[name] = "schemas " .. name end
@@ -42,48 +45,46 @@ function items.build(snap)
       local key = kind .. " " .. name
       local item = add { key = key, kind = kind, name = name, obj = obj }
       for ref, deptype in pairs(depends[key] or {}) do item.deps[ref] = deptype end
-      if kind == "sequences" then
-        if obj.owned_by then
-          local column = "columns " .. obj.owned_by
-          item.deps[column] = nil  -- the OWNED BY item holds this one
-          item.owner_column = column
-          add { key = "owned_by " .. name, kind = "owned_by", name = name, sequence = name, parent = key,
-                value = obj.owned_by, deps = { [column] = "a", [key] = "p" } }
-        end
-      else
-        local owner = obj.table or obj.domain
-        if owner then
-          local pk = parent_keys[owner]
-          if not pk then pk = kinds.parent_key(obj); parent_keys[owner] = pk end
-          item.parent = pk
-          item.deps[pk] = "p"
-        end
+      local owner = obj.table or obj.domain
+      if owner then
+        local pk = parent_keys[owner]
+        if not pk then pk = kinds.parent_key(obj); parent_keys[owner] = pk end
+        item.parent = pk
+        item.deps[pk] = "p"
       end
       local sk = obj.schema and schema_keys[obj.schema]
       if sk then item.deps[sk] = "s" end
       if k.depends then k.depends(obj, item.deps) end
+      -- the parts a kind has of its own: a column's default, ...
+      for part, handler in pairs(k.parts or {}) do
+        local p = handler.item(obj, item)
+        if p then
+          p.key, p.kind, p.name, p.parent = part .. " " .. name, part, name, key
+          add(p)
+          for ref, deptype in pairs(depends[p.key] or {}) do p.deps[ref] = deptype end
+          p.deps[key] = p.deps[key] or "p"
+        end
+      end
       if kind == "columns" then
         local list = columns_of[obj.table]
         if not list then list = {}; columns_of[obj.table] = list end
         list[#list + 1] = obj
-        if obj.default then
-          default_of[name] = obj.default
-          local dkey = "defaults " .. name
-          local d = add { key = dkey, kind = "defaults", name = name, parent = key, value = obj.default,
-                          table = obj.table, column = obj.column, table_kind = obj.table_kind }
-          for ref, deptype in pairs(depends[dkey] or {}) do d.deps[ref] = deptype end
-          d.deps[key] = "p"
-        end
+        default_of[name] = obj.default
       end
+      local display = k.singular .. " " .. name
       if k.acl then
-        add { key = "privileges " .. key, kind = "privileges", name = k.singular .. " " .. name, parent = key,
+        add { key = "privileges " .. key, kind = "privileges", name = display, parent = key,
               target = item, what = privilege_target(k, obj), value = privileges.of(snap, obj, k.acl),
               column = k.privilege_column and k.privilege_column(obj),
               default = snap.acl_defaults and snap.acl_defaults[k.acl] or {}, deps = { [key] = "p" } }
       end
       if obj.comment then
-        add { key = "comments " .. key, kind = "comments", name = k.singular .. " " .. name, parent = key,
+        add { key = "comments " .. key, kind = "comments", name = display, parent = key,
               target = item, what = comment_target(k, obj), value = obj.comment, deps = { [key] = "p" } }
+      end
+      if owners and k.owned and obj.owner then
+        add { key = "owners " .. key, kind = "owners", name = display, parent = key,
+              target = item, what = comment_target(k, obj), value = obj.owner, deps = { [key] = "p" } }
       end
     end
   end

@@ -21,9 +21,9 @@ local rank = {}
 for i, k in ipairs({
   "schemas", "extensions", "collations", "types", "domains", "functions", "aggregates", "operators", "casts",
   "transforms", "text_search_dictionaries", "text_search_configurations", "foreign_data_wrappers", "servers",
-  "sequences", "tables", "foreign_tables", "columns", "defaults", "owned_by", "constraints", "indexes",
+  "sequences", "tables", "foreign_tables", "columns", "defaults", "owned_by", "identity_values", "constraints", "indexes",
   "statistics", "views", "materialized_views", "triggers", "rules", "policies", "event_triggers", "publications",
-  "default_privileges", "privileges", "comments",
+  "default_privileges", "privileges", "comments", "owners",
 }) do
   rank[k] = i
 end
@@ -51,7 +51,7 @@ end
 -- plan.run(a, b, opts) -> changes. a and b are snapshots read with
 -- dependencies.
 function plan.run(a, b, opts)
-  local A, B = items.build(a), items.build(b)
+  local A, B = items.build(a, opts), items.build(b, opts)
   local ctx = context(a, b, B)
   local state, alters, reasons = decide.run(A, B, ctx, opts)
 

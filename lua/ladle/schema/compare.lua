@@ -80,7 +80,8 @@ end
 
 -- compare.compare(a, b, opts) -> list of differences (see the top).
 -- opts.ignore: categories to leave out; opts.column_order: compare column
--- positions too.
+-- positions too; opts.owners: compare owners (the snapshots must have
+-- been read with it, or for a diff).
 function compare.compare(a, b, opts)
   opts = opts or {}
   local ignored = util.set(opts.ignore)
@@ -119,6 +120,9 @@ function compare.compare(a, b, opts)
         if k.acl and (oa.acl or ob.acl) then
           local changes = util.set_changes(privileges.of(a, oa, k.acl), privileges.of(b, ob, k.acl))
           if changes ~= "" then emit("~", "privileges", k.singular .. " " .. name, changes, oa, ob) end
+        end
+        if opts.owners and k.owned and oa.owner ~= ob.owner then
+          emit("~", "owners", k.singular .. " " .. name, string.format("%s -> %s", oa.owner, ob.owner), oa, ob)
         end
         if oa.comment ~= ob.comment then
           local sign = oa.comment == nil and "+" or ob.comment == nil and "-" or "~"

@@ -10,6 +10,8 @@
 --   flags, unordered, long   fields that are yes/no, lists whose order does
 --                        not matter, long texts ("definition differs")
 --   acl                  acldefault's letter when objects have privileges
+--   owned                objects have owners (obj.owner; ALTER names them as
+--                        COMMENT ON does)
 --   comment              "TABLE": what COMMENT ON names (or comment_target(obj))
 --   privilege_target(obj)  "TABLE app.t": what GRANT names
 --   privilege_column(obj)  the column GRANT names, for column privileges
@@ -24,7 +26,8 @@
 --                        the SQL (ladle.diff: items and ctx); alter returns
 --                        nil when equal, "rebuild", or { statements, ... }
 --   inline               created as part of its parent when the parent is new
---   parts                item kinds of its own: a column's default, ...
+--   parts                item kinds of its own: a column's default, ...; each
+--                        handler's item(obj, parent_item) gives its item or nil
 --
 -- Privileges and comments are attributes of the objects (acl, comment);
 -- their modules read and write them for every kind.
@@ -39,7 +42,7 @@ kinds.order = {
   "columns", "constraints", "indexes", "statistics", "views", "materialized_views", "functions", "aggregates",
   "operators", "casts", "transforms", "triggers", "rules", "policies", "event_triggers",
   "foreign_data_wrappers", "servers", "publications", "text_search_dictionaries",
-  "text_search_configurations", "privileges", "comments",
+  "text_search_configurations", "privileges", "comments", "owners",
 }
 
 -- Every kind's module, in the order the catalog is read: each reads what
@@ -49,7 +52,7 @@ kinds.read_order = {
   "tables", "foreign_tables", "views", "materialized_views", "sequences", "columns", "constraints", "indexes",
   "statistics", "functions", "aggregates", "operators", "casts", "transforms", "triggers", "rules", "policies",
   "event_triggers", "publications", "text_search_dictionaries", "text_search_configurations",
-  "default_privileges", "comments",
+  "default_privileges", "comments", "owners",
 }
 
 kinds.rank = {}

@@ -166,7 +166,7 @@ local function read_catalog(v, io, opts)
   local r = new_state(v, opts)
   local counts = {}   -- kind -> number of queries it sent
   local function send_kind(k, params)
-    local list = { k.query(q) }
+    local list = k.query and { k.query(q) } or {}
     counts[k.name] = #list
     -- the schemas' OIDs go to the queries that take them
     for _, sql in ipairs(list) do
@@ -176,7 +176,7 @@ local function read_catalog(v, io, opts)
   local function read_kind(k)
     local results = {}
     for i = 1, counts[k.name] do results[i] = io.receive() end
-    k.read(r, table.unpack(results, 1, counts[k.name]))
+    if k.read then k.read(r, table.unpack(results, 1, counts[k.name])) end
   end
 
   io.send(META)

@@ -12,7 +12,8 @@ local casts = require "ladle.schema.kinds.casts"
 
 local kind = {
   name = "columns", singular = "column", comment = "COLUMN", inline = true, acl = "c",
-  fields = { "type", "collation", "notnull", "default", "identity", "identity_options", "generated", "options" },
+  fields = { "type", "collation", "notnull", "default", "identity", "identity_options", "identity_value",
+             "generated", "options" },
   flags = { notnull = true }, unordered = { options = true },
 }
 
@@ -235,10 +236,38 @@ function kind.alter(a, b, ctx)
   return sql.changes(out, { breaks = breaks })
 end
 
--- A column's default, as a part: { table, column, value }
+-- An identity column's sequence, for setval()
+local function identity_sequence(item)
+  return string.format("pg_catalog.pg_get_serial_sequence(%s, %s)", sql.literal(item.table),
+    sql.literal(ident.unquote(item.column)))
+end
+
+-- A column's default, as a part: { table, column, value }; an identity
+-- column's current value (read with sequence_values), as a part too: it is
+-- set once the column exists
 kind.parts = {
+  identity_values = {
+    item = function(col)
+      if col.identity and col.identity_value then
+        return { value = col.identity_value, table = col.table, column = col.column,
+                 start = sequences.identity_values(col.identity_options, col.type).start }
+      end
+    end,
+    summary = function(item) return "value " .. item.value end,
+    create = function(item) return { sequences.set_value(identity_sequence(item), item.value, item.start) } end,
+    drop = function() return {} end,
+    alter = function(a, b)
+      if a.value == b.value then return nil end
+      return { statements = { sequences.set_value(identity_sequence(b), b.value, b.start) } }
+    end,
+  },
   defaults = {
     inline = true,
+    item = function(col)
+      if col.default then
+        return { value = col.default, table = col.table, column = col.column, table_kind = col.table_kind }
+      end
+    end,
     summary = function(item) return "default " .. item.value end,
     create = function(item)
       return { sql.stmt(string.format("%s ALTER COLUMN %s SET DEFAULT %s;", alter_table(item) .. item.table, item.column,

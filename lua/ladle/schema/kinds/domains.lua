@@ -4,7 +4,7 @@
 local sql = require "ladle.schema.sql"
 
 local kind = {
-  name = "domains", singular = "domain", comment = "DOMAIN",
+  name = "domains", singular = "domain", comment = "DOMAIN", owned = true,
   fields = { "base", "collation", "notnull", "default" }, flags = { notnull = true },
 }
 

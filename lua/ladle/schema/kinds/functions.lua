@@ -5,7 +5,7 @@
 local sql = require "ladle.schema.sql"
 
 local kind = {
-  name = "functions", singular = "function", acl = "f",
+  name = "functions", singular = "function", acl = "f", owned = true,
   fields = { "definition" }, long = { definition = true },
 }
 

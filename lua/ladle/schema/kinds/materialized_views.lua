@@ -4,7 +4,7 @@ local sql = require "ladle.schema.sql"
 local views = require "ladle.schema.kinds.views"
 
 local kind = {
-  name = "materialized_views", singular = "materialized view", acl = "r", comment = "MATERIALIZED VIEW",
+  name = "materialized_views", singular = "materialized view", acl = "r", comment = "MATERIALIZED VIEW", owned = true,
   fields = { "definition", "options" }, long = { definition = true }, unordered = { options = true },
 }
 

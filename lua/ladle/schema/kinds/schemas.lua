@@ -5,7 +5,7 @@ local filter = require "ladle.schema.filter"
 local sql = require "ladle.schema.sql"
 
 local kind = { name = "schemas", singular = "schema", first = true, fields = {},
-               acl = "n", comment = "SCHEMA" }
+               acl = "n", comment = "SCHEMA", owned = true }
 
 function kind.query(q)
   return ([[

@@ -5,8 +5,8 @@
 local sql = require "ladle.schema.sql"
 
 local kind = {
-  name = "sequences", singular = "sequence", acl = "s", comment = "SEQUENCE",
-  fields = { "data_type", "start", "increment", "min", "max", "cache", "cycle", "owned_by" },
+  name = "sequences", singular = "sequence", acl = "s", comment = "SEQUENCE", owned = true,
+  fields = { "data_type", "start", "increment", "min", "max", "cache", "cycle", "owned_by", "value" },
   flags = { cycle = true },
 }
 
@@ -16,20 +16,25 @@ function kind.query(q)
 SELECT c.oid, c.relnamespace AS nsp, pg_catalog.quote_ident(c.relname) AS relname, %s AS owner, %s AS acl,
        pg_catalog.format_type(s.seqtypid, NULL) AS data_type,
        s.seqstart, s.seqincrement, s.seqmax, s.seqmin, s.seqcache, s.seqcycle,
-       d.refobjid AS owner_rel, d.refobjsubid AS owner_col, d.deptype AS owner_type
+       d.refobjid AS owner_rel, d.refobjsubid AS owner_col, d.deptype AS owner_type, %s AS value
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid
   LEFT JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
        AND d.objid = c.oid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
        AND d.refobjsubid > 0 AND d.deptype IN ('a', 'i')
  WHERE c.relnamespace = ANY ($1::pg_catalog.oid[]) AND c.relkind = 'S']])
-    :format(q.owner("c.relowner"), q.acl("c.relacl", "c.relowner"))
+    :format(q.owner("c.relowner"), q.acl("c.relacl", "c.relowner"),
+      -- the last value handed out; NULL before the first (or without the
+      -- privilege to see it)
+      q.opts.sequence_values and "pg_catalog.pg_sequence_last_value(c.oid)" or "NULL::pg_catalog.int8")
 end
 
 function kind.read(r, rows)
   local sequences = r.snap.sequences
   r.identity_sequence = {}
+  local values = r.opts.sequence_values
   for _, row in ipairs(rows) do
+    if values and row.value == nil then row.value = "unused" end
     if not r.member(r.class.pg_class, row.oid) then
       if row.owner_type == "i" then
         r.identity_sequence[row.oid] = row
@@ -38,7 +43,8 @@ function kind.read(r, rows)
         local obj = {
           kind = "sequences", name = name, schema = r.nsp_name[row.nsp], owner = row.owner, acl = row.acl,
           data_type = row.data_type, start = row.seqstart, increment = row.seqincrement, min = row.seqmin,
-          max = row.seqmax, cache = row.seqcache, cycle = row.seqcycle or nil,
+          max = row.seqmax, cache = row.seqcache, cycle = row.seqcycle or nil, value = row.value,
+          -- with sequence_values: the last value, or "unused"
           owner_rel = row.owner_rel, owner_col = row.owner_col,
         }
         sequences[name] = obj
@@ -124,7 +130,10 @@ function kind.finish(r)
     local col = columns_of[row.owner_rel] and columns_of[row.owner_rel][row.owner_col]
     if col then
       r.by_class[oid] = col.inherited and col.table or col
-      if col.kind == "columns" then col.identity_options = kind.identity_options(row) end
+      if col.kind == "columns" then
+        col.identity_options = kind.identity_options(row)
+        col.identity_value = row.value
+      end
     end
   end
   for name, obj in pairs(sequences) do
@@ -158,8 +167,20 @@ local function sequence_options(o, changed)
   return table.concat(parts, " ")
 end
 
+-- SELECT setval(...) that puts a sequence where `value` says ("unused":
+-- back at its start). sequence: an SQL expression naming it.
+function kind.set_value(sequence, value, start)
+  if value == "unused" then
+    return sql.stmt(string.format("SELECT pg_catalog.setval(%s, %s, false);", sequence, start or 1))
+  end
+  return sql.stmt(string.format("SELECT pg_catalog.setval(%s, %s, true);", sequence, value))
+end
+
 function kind.create(item)
-  return { sql.stmt("CREATE SEQUENCE " .. item.name .. " " .. sequence_options(item.obj) .. ";") }
+  local o = item.obj
+  local out = { sql.stmt("CREATE SEQUENCE " .. item.name .. " " .. sequence_options(o) .. ";") }
+  if o.value then out[2] = kind.set_value(sql.literal(o.name), o.value) end
+  return out
 end
 
 function kind.drop(item) return { sql.stmt("DROP SEQUENCE " .. item.name .. ";", "deletes_data") } end
@@ -169,13 +190,25 @@ function kind.alter(a, b)
   for _, f in ipairs({ "data_type", "increment", "min", "max", "start", "cache", "cycle" }) do
     if a.obj[f] ~= b.obj[f] then changed[f] = true; any = true end
   end
-  if not any then return nil end
-  return { statements = { sql.stmt("ALTER SEQUENCE " .. b.name .. " " .. sequence_options(b.obj, changed) .. ";") } }
+  local out = {}
+  if any then out[1] = sql.stmt("ALTER SEQUENCE " .. b.name .. " " .. sequence_options(b.obj, changed) .. ";") end
+  if a.obj.value ~= b.obj.value then
+    out[#out + 1] = kind.set_value(sql.literal(b.name), b.obj.value, b.obj.start)
+  end
+  return sql.changes(out)
 end
 
 -- OWNED BY, as a part: { sequence = name, value = "app.t.c" }
 kind.parts = {
   owned_by = {
+    -- the OWNED BY item holds the sequence's dependency on its column
+    item = function(obj, sequence)
+      if not obj.owned_by then return nil end
+      local column = "columns " .. obj.owned_by
+      sequence.deps[column] = nil
+      sequence.owner_column = column
+      return { sequence = obj.name, value = obj.owned_by, deps = { [column] = "a", [sequence.key] = "p" } }
+    end,
     summary = function(item) return "owned by " .. item.value end,
     create = function(item)
       return { sql.stmt(string.format("ALTER SEQUENCE %s OWNED BY %s;", item.sequence, item.value)) }

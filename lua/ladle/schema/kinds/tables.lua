@@ -7,7 +7,7 @@ local sql = require "ladle.schema.sql"
 local util = require "ladle.schema.util"
 
 local kind = {
-  name = "tables", singular = "table", acl = "r", comment = "TABLE",
+  name = "tables", singular = "table", acl = "r", comment = "TABLE", owned = true,
   fields = { "partitioned", "partition_key", "unlogged", "partition_of", "partition_bound", "inherits",
              "options", "row_security", "force_row_security" },
   flags = { unlogged = true, partitioned = true, row_security = true, force_row_security = true },

@@ -7,7 +7,7 @@ local sql = require "ladle.schema.sql"
 local util = require "ladle.schema.util"
 
 local kind = {
-  name = "types", singular = "type", comment = "TYPE",
+  name = "types", singular = "type", comment = "TYPE", owned = true,
   fields = { "type", "labels", "attributes", "subtype", "subtype_opclass", "collation", "canonical", "subtype_diff" },
 }
 

@@ -5,7 +5,7 @@ local sql = require "ladle.schema.sql"
 local util = require "ladle.schema.util"
 
 local kind = {
-  name = "views", singular = "view", acl = "r", comment = "VIEW",
+  name = "views", singular = "view", acl = "r", comment = "VIEW", owned = true,
   fields = { "definition", "options" }, long = { definition = true }, unordered = { options = true },
 }
 
