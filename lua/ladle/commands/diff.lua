@@ -40,6 +40,7 @@ for "refused", codes that also meant bad usage and a database failure.)]],
     { "-T", "--exclude-table", key = "exclude_table", arg = "TABLE", many = true, help = "leave these tables out" },
     { "-i", "--ignore", key = "ignore", arg = "KIND", many = true, check = schema.known_kind,
       help = "kinds of differences to leave out" },
+    { "--renames", key = "renames", help = "take a dropped and an added table or column alike for a rename" },
     { "--owners", key = "owners", help = "compare owners too, and write ALTER ... OWNER TO" },
     { "--sequence-values", key = "sequence_values", help = "set sequences to the target's current values (setval)" },
     { "--scratch", key = "scratch", arg = "SERVICE", help = "load .sql sides into temporary databases on this server" },
@@ -59,7 +60,7 @@ function command.run(opts, positional)
   local snaps, message, details = ws:snapshots(positional, snap_opts)
   ws:close()
   if not snaps then errors.fail(details and details.kind or "database", "diff: %s", message) end
-  local changes = diff.plan(snaps[1], snaps[2], { ignore = opts.ignore, owners = opts.owners })
+  local changes = diff.plan(snaps[1], snaps[2], { ignore = opts.ignore, owners = opts.owners, renames = opts.renames })
   local destructive = changes:hazards("deletes_data")
   local refused = #destructive > 0 and not opts.unsafe
   if opts.json then

@@ -21,7 +21,13 @@ for i, h in ipairs(sql.hazards) do hazard_order[h] = i end
 function Changes.build(ordered, plan)
   local changes, by_key = {}, {}
   for position, s in ipairs(ordered) do
-    if #s.statements > 0 then
+    if s.rename then
+      local c = { kind = kinds.category[s.rename.kind], item = s.rename.kind, name = s.item.name, sign = "~",
+                  what = "renamed from " .. s.rename.from .. " (inferred)", sql = { s.statements[1].sql },
+                  hazards = { table.unpack(s.statements[1].hazards) }, position = position }
+      changes[#changes + 1] = c
+      s.change = c
+    elseif #s.statements > 0 then
       local c = by_key[s.key]
       if not c then
         local ia, ib = plan.A.items[s.key], plan.B.items[s.key]

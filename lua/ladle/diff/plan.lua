@@ -13,6 +13,7 @@ local items = require "ladle.diff.items"
 local decide = require "ladle.diff.decide"
 local toposort = require "ladle.diff.toposort"
 local Changes = require "ladle.diff.changes"
+local renames = require "ladle.diff.renames"
 
 local plan = {}
 
@@ -49,8 +50,21 @@ local function context(a, b, B)
 end
 
 -- plan.run(a, b, opts) -> changes. a and b are snapshots read with
--- dependencies.
+-- dependencies. opts.renames: infer renames (ladle.diff.renames) and start
+-- with them.
 function plan.run(a, b, opts)
+  local renamed = {}
+  if opts.renames then
+    local list = renames.infer(a, b)
+    if #list > 0 then
+      a = renames.apply(a, list)
+      for i, r in ipairs(renames.statements(list)) do
+        local name = r.rename.kind == "tables" and r.rename.to or (r.rename.table .. "." .. r.rename.to)
+        renamed[i] = { key = "renames " .. i, phase = "R", rename = r.rename, statements = { r.statement },
+                       item = { kind = r.rename.kind, name = name } }
+      end
+    end
+  end
   local A, B = items.build(a, opts), items.build(b, opts)
   local ctx = context(a, b, B)
   local state, alters, reasons = decide.run(A, B, ctx, opts)
@@ -154,6 +168,8 @@ function plan.run(a, b, opts)
     end
   end
   local ordered, loops = toposort.sort(nodes, after, step_less)
+  -- the renames come first: the rest is planned from A as they leave it
+  for i = #renamed, 1, -1 do table.insert(ordered, 1, renamed[i]) end
 
   local changes = Changes.build(ordered, { A = A, B = B, state = state, reasons = reasons, opts = opts })
   rawset(changes, "steps", ordered)
