@@ -282,6 +282,11 @@ end
 describe("ladle.diff fixture pairs", function()
   setup(admin_setup)
   local batches = load_batches()
+  local total = 0
+  for _, batch in ipairs(batches) do total = total + #batch end
+  it(string.format("are at least 120 (%d)", total), function()
+    assert.is_true(total >= 120, total)
+  end)
   for _, batch in ipairs(batches) do
     local outcome  -- run once, for the first pair of the batch
     local function run()

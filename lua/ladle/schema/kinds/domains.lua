@@ -4,7 +4,7 @@
 local sql = require "ladle.schema.sql"
 
 local kind = {
-  name = "domains", singular = "domain", comment = "DOMAIN", owned = true,
+  name = "domains", singular = "domain", comment = "DOMAIN", owned = true, acl = "T",
   fields = { "base", "collation", "notnull", "default" }, flags = { notnull = true },
 }
 
@@ -36,6 +36,8 @@ function kind.read(r, rows)
     end
   end
 end
+
+function kind.privilege_target(obj) return "DOMAIN " .. obj.name end
 
 function kind.summary(obj) return "domain over " .. obj.base end
 

@@ -9,13 +9,13 @@ local util = require "ladle.schema.util"
 local kind = { name = "privileges", singular = "privileges", attribute = true, first = true }
 
 -- the built-in privileges of a new table, sequence, function, schema,
--- column (none), foreign-data wrapper and server
+-- column (none), foreign-data wrapper, server and type
 function kind.query()
   return [[
 SELECT k::pg_catalog.text AS objkind, ARRAY(
          SELECT CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE 'OWNER' END || '=' || x.privilege_type || CASE WHEN x.is_grantable THEN '*' ELSE '' END
            FROM pg_catalog.aclexplode(pg_catalog.acldefault(k, 10::pg_catalog.oid)) x ORDER BY 1) AS acl
-  FROM pg_catalog.unnest('{r,s,f,n,c,F,S}'::"char"[]) AS k]]
+  FROM pg_catalog.unnest('{r,s,f,n,c,F,S,T}'::"char"[]) AS k]]
 end
 
 function kind.read(r, rows)

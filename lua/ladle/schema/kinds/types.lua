@@ -7,8 +7,9 @@ local sql = require "ladle.schema.sql"
 local util = require "ladle.schema.util"
 
 local kind = {
-  name = "types", singular = "type", comment = "TYPE", owned = true,
-  fields = { "type", "labels", "attributes", "subtype", "subtype_opclass", "collation", "canonical", "subtype_diff" },
+  name = "types", singular = "type", comment = "TYPE", owned = true, acl = "T",
+  fields = { "type", "labels", "attributes", "subtype", "subtype_opclass", "collation", "canonical", "subtype_diff",
+             "multirange" },
 }
 
 function kind.query(q)
@@ -76,6 +77,8 @@ function kind.finish(r)
     if refs[oid] == nil then refs[oid] = obj end
   end
 end
+
+function kind.privilege_target(obj) return "TYPE " .. obj.name end
 
 function kind.summary(obj)
   if obj.type == "enum" then return "enum " .. util.show(obj.labels) end
@@ -188,6 +191,12 @@ local function alter_composite(a, b)
   if util.same(oa.attributes, ob.attributes) then return nil end
   local ma, order_a = parse_attributes(oa.attributes)
   local mb, order_b = parse_attributes(ob.attributes)
+  -- attributes are added at the end: when that does not give B's order,
+  -- only a new type will
+  local result = {}
+  for _, n in ipairs(order_a) do if mb[n] ~= nil then result[#result + 1] = n end end
+  for _, n in ipairs(order_b) do if ma[n] == nil then result[#result + 1] = n end end
+  if not util.same(result, order_b) then return "rebuild" end
   local out = {}
   for _, n in ipairs(order_a) do
     if mb[n] == nil then
@@ -201,7 +210,6 @@ local function alter_composite(a, b)
       out[#out + 1] = sql.stmt(string.format("ALTER TYPE %s ADD ATTRIBUTE %s %s;", ob.name, n, mb[n]))
     end
   end
-  if #out == 0 then return "rebuild" end  -- only the order changed
   return { statements = out }
 end
 
