@@ -121,6 +121,13 @@ function filter.apply(snap, opts, metatable, object_kinds)
       out[kind] = t
     end
   end
+  -- what belongs to a table or domain goes with it (its schema, say)
+  for _, kind in ipairs(object_kinds) do
+    for name, obj in pairs(out[kind] or {}) do
+      local parent = obj.table and out[obj.table_kind or "tables"] or obj.domain and out.domains
+      if parent and not parent[obj.table or obj.domain] then out[kind][name] = nil end
+    end
+  end
   return out
 end
 

@@ -92,8 +92,8 @@ local function new_state(v, opts)
   end
   function r.pseudo(kind, name) return { kind = kind, name = name } end
   function r.child(kind, parent, own_name, obj)
-    obj.kind, obj.name, obj.table, obj.schema = kind, parent.name .. "." .. own_name, parent.name, parent.schema
-    obj.table_kind = parent.kind ~= "tables" and parent.kind or nil
+    obj.kind, obj.name, obj.table = kind, parent.name .. "." .. own_name, parent.name
+    if parent.kind ~= "tables" then obj.table_kind = parent.kind end
     snap[kind][obj.name] = obj
     return obj
   end

@@ -17,12 +17,19 @@ local kind = {
   flags = { notnull = true }, unordered = { options = true },
 }
 
+-- One row per column, kept to eight fields (a check of a large database
+-- reads tens of thousands of columns): flags holds n (NOT NULL), a or d
+-- (identity always or by default), s (stored generated) and h
+-- (inherited). The options of foreign tables' columns come from a query
+-- of their own.
 function kind.query(q)
-  return ([[
+  local relkinds = q.deps and "'r', 'p', 'f', 'v', 'm', 'c'" or "'r', 'p', 'f', 'c'"
+  local main = ([[
 SELECT a.attrelid AS rel, a.attnum, pg_catalog.quote_ident(a.attname) AS name,
-       pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, NULLIF(a.attnotnull, false) AS attnotnull,
-       NULLIF(%s, '') AS attidentity, NULLIF(%s, '') AS attgenerated, NULLIF(a.attinhcount, 0) AS attinhcount,
-       %s AS collation, %s AS acl, a.attfdwoptions AS fdwoptions, %s
+       pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
+       NULLIF(CASE WHEN a.attnotnull THEN 'n' ELSE '' END || a.attidentity::pg_catalog.text || %s
+              || CASE WHEN a.attinhcount > 0 THEN 'h' ELSE '' END, '') AS flags,
+       CASE WHEN a.attcollation <> 0 THEN %s END AS collation, %s AS acl,%s
        -- a default without column references is printed without opening
        -- its table, which saves building a relcache entry per table
        pg_catalog.pg_get_expr(d.adbin, CASE WHEN d.adbin::pg_catalog.text LIKE '%%{VAR %%'
@@ -35,15 +42,23 @@ SELECT a.attrelid AS rel, a.attnum, pg_catalog.quote_ident(a.attname) AS name,
    AND c.relkind IN (%s)
    AND a.attnum > 0 AND NOT a.attisdropped
  ORDER BY a.attrelid, a.attnum]])
-    :format("a.attidentity", q.since(120000, "a.attgenerated", "''::\"char\""),
-      q.collation("a.attcollation", "t.typcollation"), q.acl("a.attacl", "c.relowner"),
-      q.deps and "d.oid AS defoid, pg_catalog.format_type(a.atttypid, NULL) AS base_type," or "",
-      q.deps and "'r', 'p', 'f', 'v', 'm', 'c'" or "'r', 'p', 'f', 'c'")
+    :format(q.since(120000, "a.attgenerated::pg_catalog.text", "''"), q.collation("a.attcollation", "t.typcollation"),
+      q.acl("a.attacl", "c.relowner"),
+      q.deps and " d.oid AS defoid, pg_catalog.format_type(a.atttypid, NULL) AS base_type," or "", relkinds)
+  local options = [[
+SELECT a.attrelid AS rel, a.attnum, a.attfdwoptions AS options
+  FROM pg_catalog.pg_class c
+  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
+ WHERE c.relnamespace = ANY ($1::pg_catalog.oid[]) AND c.relkind = 'f'
+   AND a.attnum > 0 AND a.attfdwoptions IS NOT NULL]]
+  return options, main
 end
 
-function kind.read(r, rows)
+function kind.read(r, rows_options, rows)
   local columns, by_class, composite_rel = r.snap.columns, r.by_class, r.composite_rel
   local attrdef = r.refs[r.class.pg_attrdef]
+  local options = {}
+  for _, o in ipairs(rows_options) do options[o.rel .. ":" .. o.attnum] = o.options end
   -- exclude_field_patterns: columns of tables left out by name (pum's -P)
   local excluded = filter.like_matcher(r.opts.exclude_field_patterns)
   local last_rel, owner, cols, composite
@@ -54,6 +69,7 @@ function kind.read(r, rows)
       cols = {}
       r.columns_of[rel] = cols
     end
+    local flags = row.flags
     if owner == nil then
       -- a relation left out
     elseif composite then
@@ -64,19 +80,30 @@ function kind.read(r, rows)
       cols[row.attnum] = owner
     elseif excluded and excluded(ident.unquote(row.name)) then
       -- left out
-    elseif row.attinhcount or r.partition_children[rel] then
+    elseif (flags and flags:find("h", 1, true)) or r.partition_children[rel] then
       -- what depends on it depends on the parent's column (see the reader)
       cols[row.attnum] = { inherited = true, table = owner, column = row.name }
     else
+      -- only the fields a column has: most columns fit a table of 8 slots
       local name = owner.name .. "." .. row.name
-      local col = {
-        kind = "columns", name = name, table = owner.name, column = row.name, schema = owner.schema,
-        position = row.attnum, type = row.type, collation = row.collation, notnull = row.attnotnull,
-        acl = row.acl, base_type = row.base_type, options = row.fdwoptions,
-        table_kind = owner.kind ~= "tables" and owner.kind or nil,
-      }
-      if row.attidentity then col.identity = row.attidentity == "a" and "always" or "by default" end
-      if row.attgenerated then
+      local col = { kind = "columns", name = name, table = owner.name, column = row.name, position = row.attnum,
+                    type = row.type }
+      if row.collation then col.collation = row.collation end
+      if row.acl then col.acl = row.acl end
+      if row.base_type then col.base_type = row.base_type end
+      if owner.kind ~= "tables" then
+        col.table_kind = owner.kind
+        col.options = options[rel .. ":" .. row.attnum]
+      end
+      local generated = false
+      if flags then
+        if flags:find("n", 1, true) then col.notnull = true end
+        if flags:find("a", 1, true) then col.identity = "always" elseif flags:find("d", 1, true) then
+          col.identity = "by default"
+        end
+        generated = flags:find("s", 1, true) ~= nil
+      end
+      if generated then
         col.generated = row.default
         if row.defoid then attrdef[row.defoid] = col end
       else

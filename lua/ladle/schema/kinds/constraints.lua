@@ -10,18 +10,20 @@ local kind = {
   fields = { "definition" }, long = { definition = true },
 }
 
+-- inh: 'y' inherited (from a parent or a partitioned table's own
+-- constraint), 'p' inherited when its table is a partition
 function kind.query(q)
   return ([[
 SELECT k.oid, NULLIF(k.conrelid, 0) AS rel, NULLIF(k.contypid, 0) AS typ,
        pg_catalog.quote_ident(k.conname) AS name, k.contype,
        pg_catalog.pg_get_constraintdef(k.oid) AS def,
        CASE WHEN k.contype IN ('p', 'u', 'x') THEN k.conindid END AS conindid,
-       NULLIF(k.conislocal, true) AS conislocal, NULLIF(k.coninhcount, 0) AS coninhcount,
-       NULLIF(%s, 0) AS conparentid
+       CASE WHEN %s <> 0 OR (k.coninhcount > 0 AND NOT k.conislocal) THEN 'y'
+            WHEN k.coninhcount > 0 THEN 'p' END AS inh
   FROM pg_catalog.pg_constraint k
  WHERE k.connamespace = ANY ($1::pg_catalog.oid[])
    AND k.contype NOT IN ('n', 't')]])
-    :format(q.since(110000, "k.conparentid", "0::pg_catalog.oid"))
+    :format(q.since(110000, "k.conparentid", "0"))
 end
 
 function kind.read(r, rows)
@@ -31,17 +33,14 @@ function kind.read(r, rows)
   for _, row in ipairs(rows) do
     local parent = row.rel and by_class[row.rel]
     if parent then
-      local inherited = row.conparentid or (row.coninhcount and row.conislocal == false)
-        or (row.coninhcount and r.partition_children[row.rel])
+      local inherited = row.inh == "y" or (row.inh == "p" and r.partition_children[row.rel])
       if inherited then
         refs[row.oid] = parent
       elseif parent.kind == "tables" or parent.kind == "foreign_tables" then
         local name = parent.name .. "." .. row.name
-        local obj = {
-          kind = "constraints", name = name, table = parent.name, constraint = row.name,
-          schema = parent.schema, type = row.contype, definition = row.def,
-          table_kind = parent.kind ~= "tables" and parent.kind or nil,
-        }
+        local obj = { kind = "constraints", name = name, table = parent.name, constraint = row.name,
+                      type = row.contype, definition = row.def }
+        if parent.kind ~= "tables" then obj.table_kind = parent.kind end
         constraints[name] = obj
         refs[row.oid] = obj
         if row.conindid then r.constraint_index[row.conindid] = obj end
@@ -50,10 +49,8 @@ function kind.read(r, rows)
       local domain = r.type_obj[row.typ]
       if domain and domain.kind == "domains" then
         local name = domain.name .. "." .. row.name
-        local obj = {
-          kind = "constraints", name = name, domain = domain.name, constraint = row.name,
-          schema = domain.schema, type = row.contype, definition = row.def,
-        }
+        local obj = { kind = "constraints", name = name, domain = domain.name, constraint = row.name,
+                      type = row.contype, definition = row.def }
         constraints[name] = obj
         refs[row.oid] = obj
       end

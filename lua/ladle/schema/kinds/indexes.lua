@@ -52,10 +52,9 @@ function kind.read(r, rows)
         by_class[row.oid] = parent
       else
         local name = parent.schema .. "." .. row.relname
-        local obj = {
-          kind = "indexes", name = name, table = parent.name, schema = parent.schema, definition = row.def,
-          table_kind = parent.kind ~= "tables" and parent.kind or nil, on_partitioned = parent.partitioned,
-        }
+        local obj = { kind = "indexes", name = name, table = parent.name, schema = parent.schema, definition = row.def }
+        if parent.kind ~= "tables" then obj.table_kind = parent.kind end
+        if parent.partitioned then obj.on_partitioned = true end
         indexes[name] = obj
         by_class[row.oid] = obj
       end

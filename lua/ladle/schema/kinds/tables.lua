@@ -15,41 +15,54 @@ local kind = {
 }
 
 -- names are put together by the reader: schema name and
--- quote_ident(relname) is what regclass prints
+-- quote_ident(relname) is what regclass prints. flags: p partitioned, u
+-- unlogged, c a partition, r row security, f forced. A check of a large
+-- database reads tens of thousands of tables: the row is kept narrow, and
+-- what only partitions and partitioned tables have comes with the
+-- inheritance query and a query of partition keys.
 function kind.query(q)
   return ([[
-SELECT c.oid, c.relnamespace AS nsp, pg_catalog.quote_ident(c.relname) AS relname, c.relkind,
-       NULLIF(c.relpersistence = 'u', false) AS unlogged, NULLIF(c.relispartition, false) AS relispartition,
-       c.reloptions, NULLIF(c.relrowsecurity, false) AS relrowsecurity,
-       NULLIF(c.relforcerowsecurity, false) AS relforcerowsecurity, %s AS owner, %s AS acl,
-       CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END AS bound,
-       CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END AS partkey%s
+SELECT c.oid, c.relnamespace AS nsp, pg_catalog.quote_ident(c.relname) AS relname,
+       NULLIF(CASE WHEN c.relkind = 'p' THEN 'p' ELSE '' END || CASE WHEN c.relpersistence = 'u' THEN 'u' ELSE '' END
+              || CASE WHEN c.relispartition THEN 'c' ELSE '' END || CASE WHEN c.relrowsecurity THEN 'r' ELSE '' END
+              || CASE WHEN c.relforcerowsecurity THEN 'f' ELSE '' END, '') AS flags,
+       c.reloptions, %s AS acl%s%s
   FROM pg_catalog.pg_class c
  WHERE c.relnamespace = ANY ($1::pg_catalog.oid[]) AND c.relkind IN ('r', 'p')]])
-    :format(q.owner("c.relowner"), q.acl("c.relacl", "c.relowner"), q.deps and [[,
+    :format(q.acl("c.relacl", "c.relowner"), (q.deps or q.opts.owners) and (", " .. q.owner("c.relowner") .. " AS owner")
+      or "", q.deps and [[,
        c.reltype, (SELECT NULLIF(rt.typarray, 0) FROM pg_catalog.pg_type rt WHERE rt.oid = c.reltype) AS rowtype_array]]
       or ""),
   [[
-SELECT i.inhrelid AS rel, i.inhparent::pg_catalog.regclass::pg_catalog.text AS parent
+SELECT i.inhrelid AS rel, i.inhparent::pg_catalog.regclass::pg_catalog.text AS parent,
+       CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END AS bound
   FROM pg_catalog.pg_inherits i
   JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
  WHERE c.relnamespace = ANY ($1::pg_catalog.oid[]) AND c.relkind IN ('r', 'p')
- ORDER BY i.inhrelid, i.inhseqno]]
+ ORDER BY i.inhrelid, i.inhseqno]],
+  [[
+SELECT c.oid, pg_catalog.pg_get_partkeydef(c.oid) AS partkey
+  FROM pg_catalog.pg_class c
+ WHERE c.relnamespace = ANY ($1::pg_catalog.oid[]) AND c.relkind = 'p']]
 end
 
-function kind.read(r, rows, inherits)
+function kind.read(r, rows, inherits, keys)
   local tables, by_class = r.snap.tables, r.by_class
   for _, row in ipairs(rows) do
     local name = r.nsp_name[row.nsp] .. "." .. row.relname
     if not r.excluded_table(name) and not r.member(r.class.pg_class, row.oid) then
-      local obj = {
-        kind = "tables", name = name, schema = r.nsp_name[row.nsp], owner = row.owner, acl = row.acl,
-        partitioned = row.relkind == "p" or nil, unlogged = row.unlogged, partition_key = row.partkey,
-        options = row.reloptions, row_security = row.relrowsecurity, force_row_security = row.relforcerowsecurity,
-      }
-      if row.relispartition then
-        obj.partition_bound = row.bound
-        r.partition_children[row.oid] = true
+      -- only the fields a table has (see columns)
+      local obj = { kind = "tables", name = name, schema = r.nsp_name[row.nsp] }
+      if row.owner then obj.owner = row.owner end
+      if row.acl then obj.acl = row.acl end
+      if row.reloptions then obj.options = row.reloptions end
+      local flags = row.flags
+      if flags then
+        if flags:find("p", 1, true) then obj.partitioned = true end
+        if flags:find("u", 1, true) then obj.unlogged = true end
+        if flags:find("c", 1, true) then r.partition_children[row.oid] = true end
+        if flags:find("r", 1, true) then obj.row_security = true end
+        if flags:find("f", 1, true) then obj.force_row_security = true end
       end
       tables[name] = obj
       by_class[row.oid] = obj
@@ -62,12 +75,16 @@ function kind.read(r, rows, inherits)
     local obj = by_class[row.rel]
     if obj and obj.kind == "tables" then
       if r.partition_children[row.rel] then
-        obj.partition_of = row.parent
+        obj.partition_of, obj.partition_bound = row.parent, row.bound
       else
         obj.inherits = obj.inherits or {}
         obj.inherits[#obj.inherits + 1] = row.parent
       end
     end
+  end
+  for _, row in ipairs(keys) do
+    local obj = by_class[row.oid]
+    if obj and obj.kind == "tables" then obj.partition_key = row.partkey end
   end
 end
 
