@@ -19,6 +19,7 @@
 -- the file names (OWNER TO, GRANT ... TO, AUTHORIZATION, policies' TO) are
 -- created first; a scratch server must have them already.
 
+local ident = require "ladle.ident"
 local pg = require "ladle.pg"
 local sys = require "ladle.sys"
 local sandbox = require "ladle.sandbox"
@@ -54,10 +55,10 @@ function source.role_names(text)
   local ignore = { public = true, current_user = true, session_user = true, current_role = true }
   local function add_list(list)
     for word in (list .. ","):gmatch("%s*(.-)%s*,") do
-      local name = word:match('^"(.-)"$')
-      if name then name = name:gsub('""', '"') else name = word:match("^([%w_$]+)$") end
-      if name and name ~= "" and not ignore[name:lower()] and not seen[name] then
-        if not word:match('^"') then name = name:lower() end
+      -- a name as typed: quoted as it is, else folded to lower case
+      local parts = ident.parse(word)
+      local name = parts and #parts == 1 and parts[1]
+      if name and not ignore[name] and not seen[name] then
         seen[name] = true
         names[#names + 1] = name
       end

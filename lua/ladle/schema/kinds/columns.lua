@@ -75,6 +75,7 @@ function kind.read(r, rows_options, rows)
     elseif composite then
       composite.attributes[#composite.attributes + 1] = row.collation
         and (row.name .. " " .. row.type .. " COLLATE " .. row.collation) or (row.name .. " " .. row.type)
+      composite.attribute_names[#composite.attribute_names + 1] = row.name
     elseif owner.kind ~= "tables" and owner.kind ~= "foreign_tables" then
       owner.columns[#owner.columns + 1] = row.name .. " " .. row.type
       cols[row.attnum] = owner

@@ -50,7 +50,7 @@ function kind.read(r, rows)
         obj.labels = row.labels or {}
       elseif row.typtype == "c" then
         obj.type = "composite"
-        obj.attributes = {}
+        obj.attributes, obj.attribute_names = {}, {}
         r.composite_rel[row.typrelid] = obj
         r.by_class[row.typrelid] = obj
       else
@@ -136,25 +136,14 @@ function kind.old_name(name)
   return table.concat(parts, ".")
 end
 
--- A composite type's attributes, "name type [COLLATE c]" with the name
--- quoted as the server quotes it -> map and order of names.
-local function parse_attributes(list)
+-- A composite type's attributes -> map name -> "type [COLLATE c]" and the
+-- names in order (attribute_names: the names as the server quotes them).
+local function parse_attributes(o)
   local m, order = {}, {}
-  for _, attr in ipairs(list) do
-    local n = attr:match('^("[^"]*")') or attr:match("^(%S+)")
-    if n:sub(1, 1) == '"' then
-      local j = 2
-      while j <= #attr do
-        if attr:sub(j, j) == '"' then
-          if attr:sub(j + 1, j + 1) == '"' then j = j + 2 else break end
-        else
-          j = j + 1
-        end
-      end
-      n = attr:sub(1, j)
-    end
+  for i, attr in ipairs(o.attributes) do
+    local n = o.attribute_names[i]
     m[n] = attr:sub(#n + 2)
-    order[#order + 1] = n
+    order[i] = n
   end
   return m, order
 end
@@ -189,8 +178,8 @@ end
 local function alter_composite(a, b)
   local oa, ob = a.obj, b.obj
   if util.same(oa.attributes, ob.attributes) then return nil end
-  local ma, order_a = parse_attributes(oa.attributes)
-  local mb, order_b = parse_attributes(ob.attributes)
+  local ma, order_a = parse_attributes(oa)
+  local mb, order_b = parse_attributes(ob)
   -- attributes are added at the end: when that does not give B's order,
   -- only a new type will
   local result = {}
