@@ -19,6 +19,7 @@
 --   r.excluded_table(name)   the exclude_tables option
 --   r.pseudo(kind, name)     stands for a part of an object in pg_depend
 --   r.child(kind, parent, own_name, obj)   adds an object of a relation
+--   r.add(catalog, oid, obj)  adds obj unless an extension owns it
 --
 -- The OID maps hold objects, not "kind name" strings: the strings are made
 -- only for what pg_depend names (a check of a large database reads tens of
@@ -91,6 +92,15 @@ local function new_state(v, opts)
     return m and m[oid]
   end
   function r.pseudo(kind, name) return { kind = kind, name = name } end
+  -- obj (with kind and name) is the object of row oid of a catalog, unless
+  -- an extension owns it (then it is left out): obj or nil
+  function r.add(catalog, oid, obj)
+    local class = r.class[catalog]
+    if r.member(class, oid) then return nil end
+    snap[obj.kind][obj.name] = obj
+    r.refs[class][oid] = obj
+    return obj
+  end
   function r.child(kind, parent, own_name, obj)
     obj.kind, obj.name, obj.table = kind, parent.name .. "." .. own_name, parent.name
     if parent.kind ~= "tables" then obj.table_kind = parent.kind end

@@ -51,16 +51,11 @@ SELECT p.oid, p.pronamespace AS nsp, p.oid::pg_catalog.regprocedure::pg_catalog.
 end
 
 function kind.read(r, rows)
-  local refs = r.refs[r.class.pg_proc]
   for _, row in ipairs(rows) do
-    if not r.member(r.class.pg_proc, row.oid) then
-      local obj = {
-        kind = "aggregates", name = row.name, schema = r.nsp_name[row.nsp], owner = row.owner, acl = row.acl,
-        arguments = row.arguments, definition = row.def,
-      }
-      r.snap.aggregates[row.name] = obj
-      refs[row.oid] = obj
-    end
+    r.add("pg_proc", row.oid, {
+      kind = "aggregates", name = row.name, schema = r.nsp_name[row.nsp], owner = row.owner, acl = row.acl,
+      arguments = row.arguments, definition = row.def,
+    })
   end
 end
 

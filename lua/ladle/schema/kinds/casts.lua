@@ -41,18 +41,12 @@ SELECT pg_catalog.format_type(t.oid, NULL) AS name, t.typcategory
 end
 
 function kind.read(r, rows, paths, types)
-  local casts = r.snap.casts
-  local refs = r.refs[r.class.pg_cast]
   for _, row in ipairs(rows) do
-    if not r.member(r.class.pg_cast, row.oid) then
-      local obj = {
-        kind = "casts", name = row.name, context = contexts[row.castcontext],
-        method = row.castmethod == "f" and ("function " .. row.func)
-          or row.castmethod == "i" and "inout" or "binary",
-      }
-      casts[row.name] = obj
-      refs[row.oid] = obj
-    end
+    r.add("pg_cast", row.oid, {
+      kind = "casts", name = row.name, context = contexts[row.castcontext],
+      method = row.castmethod == "f" and ("function " .. row.func)
+        or row.castmethod == "i" and "inout" or "binary",
+    })
   end
   if paths then
     local known = {}

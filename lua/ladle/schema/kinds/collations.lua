@@ -28,20 +28,15 @@ SELECT c.oid, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident
 end
 
 function kind.read(r, rows)
-  local refs = r.refs[r.class.pg_collation]
   for _, row in ipairs(rows) do
-    if not r.member(r.class.pg_collation, row.oid) then
-      local provider = providers[row.collprovider] or row.collprovider
-      local obj = {
-        kind = "collations", name = row.name, schema = row.schema, owner = row.owner, provider = provider,
-        -- before 15, an ICU collation's locale is in collcollate
-        collate = provider ~= "icu" and row.collcollate or nil, ctype = provider ~= "icu" and row.collctype or nil,
-        locale = row.locale or (provider == "icu" and row.collcollate or nil), rules = row.rules,
-        deterministic = row.collisdeterministic,
-      }
-      r.snap.collations[row.name] = obj
-      refs[row.oid] = obj
-    end
+    local provider = providers[row.collprovider] or row.collprovider
+    r.add("pg_collation", row.oid, {
+      kind = "collations", name = row.name, schema = row.schema, owner = row.owner, provider = provider,
+      -- before 15, an ICU collation's locale is in collcollate
+      collate = provider ~= "icu" and row.collcollate or nil, ctype = provider ~= "icu" and row.collctype or nil,
+      locale = row.locale or (provider == "icu" and row.collcollate or nil), rules = row.rules,
+      deterministic = row.collisdeterministic,
+    })
   end
 end
 

@@ -18,14 +18,11 @@ SELECT e.oid, pg_catalog.quote_ident(e.evtname) AS name, e.evtevent, e.evttags, 
 end
 
 function kind.read(r, rows)
-  local refs = r.refs[r.class.pg_event_trigger]
   for _, row in ipairs(rows) do
-    if not r.member(r.class.pg_event_trigger, row.oid) then
-      local obj = { kind = "event_triggers", name = row.name, owner = row.owner, event = row.evtevent,
-                    tags = row.evttags, ["function"] = row.func, enabled = row.evtenabled }
-      r.snap.event_triggers[row.name] = obj
-      refs[row.oid] = obj
-    end
+    r.add("pg_event_trigger", row.oid, {
+      kind = "event_triggers", name = row.name, owner = row.owner, event = row.evtevent,
+      tags = row.evttags, ["function"] = row.func, enabled = row.evtenabled,
+    })
   end
 end
 

@@ -20,14 +20,11 @@ SELECT w.oid, pg_catalog.quote_ident(w.fdwname) AS name, %s AS owner, %s AS acl,
 end
 
 function kind.read(r, rows)
-  local refs = r.refs[r.class.pg_foreign_data_wrapper]
   for _, row in ipairs(rows) do
-    if not r.member(r.class.pg_foreign_data_wrapper, row.oid) then
-      local obj = { kind = "foreign_data_wrappers", name = row.name, owner = row.owner, acl = row.acl,
-                    handler = row.handler, validator = row.validator, options = row.options }
-      r.snap.foreign_data_wrappers[row.name] = obj
-      refs[row.oid] = obj
-    end
+    r.add("pg_foreign_data_wrapper", row.oid, {
+      kind = "foreign_data_wrappers", name = row.name, owner = row.owner, acl = row.acl,
+      handler = row.handler, validator = row.validator, options = row.options,
+    })
   end
 end
 

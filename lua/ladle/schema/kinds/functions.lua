@@ -29,18 +29,12 @@ SELECT p.oid, p.pronamespace AS nsp, p.oid::pg_catalog.regprocedure::pg_catalog.
 end
 
 function kind.read(r, rows)
-  local functions = r.snap.functions
-  local refs = r.refs[r.class.pg_proc]
   for _, row in ipairs(rows) do
-    if not r.member(r.class.pg_proc, row.oid) then
-      local obj = {
-        kind = "functions", name = row.name, schema = r.nsp_name[row.nsp],
-        type = proc_kinds[row.prokind] or "function", definition = row.def,
-        result = row.result, arguments = row.arguments, owner = row.owner, acl = row.acl,
-      }
-      functions[row.name] = obj
-      refs[row.oid] = obj
-    end
+    r.add("pg_proc", row.oid, {
+      kind = "functions", name = row.name, schema = r.nsp_name[row.nsp],
+      type = proc_kinds[row.prokind] or "function", definition = row.def,
+      result = row.result, arguments = row.arguments, owner = row.owner, acl = row.acl,
+    })
   end
 end
 

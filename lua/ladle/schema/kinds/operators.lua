@@ -37,16 +37,11 @@ SELECT o.oid, o.oprnamespace AS nsp, o.oid::pg_catalog.regoperator::pg_catalog.t
 end
 
 function kind.read(r, rows)
-  local refs = r.refs[r.class.pg_operator]
   for _, row in ipairs(rows) do
-    if not r.member(r.class.pg_operator, row.oid) then
-      local obj = {
-        kind = "operators", name = row.name, schema = r.nsp_name[row.nsp], owner = row.owner,
-        operator = row.opname, definition = row.def,
-      }
-      r.snap.operators[row.name] = obj
-      refs[row.oid] = obj
-    end
+    r.add("pg_operator", row.oid, {
+      kind = "operators", name = row.name, schema = r.nsp_name[row.nsp], owner = row.owner,
+      operator = row.opname, definition = row.def,
+    })
   end
 end
 

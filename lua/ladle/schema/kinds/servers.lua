@@ -20,14 +20,11 @@ SELECT s.oid, pg_catalog.quote_ident(s.srvname) AS name, pg_catalog.quote_ident(
 end
 
 function kind.read(r, rows)
-  local refs = r.refs[r.class.pg_foreign_server]
   for _, row in ipairs(rows) do
-    if not r.member(r.class.pg_foreign_server, row.oid) then
-      local obj = { kind = "servers", name = row.name, owner = row.owner, acl = row.acl, wrapper = row.wrapper,
-                    type = row.srvtype, version = row.srvversion, options = row.srvoptions }
-      r.snap.servers[row.name] = obj
-      refs[row.oid] = obj
-    end
+    r.add("pg_foreign_server", row.oid, {
+      kind = "servers", name = row.name, owner = row.owner, acl = row.acl, wrapper = row.wrapper,
+      type = row.srvtype, version = row.srvversion, options = row.srvoptions,
+    })
   end
 end
 

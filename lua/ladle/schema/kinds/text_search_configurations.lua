@@ -29,15 +29,12 @@ SELECT c.oid, c.cfgnamespace AS nsp, pg_catalog.quote_ident(c.cfgname) AS cfgnam
 end
 
 function kind.read(r, rows)
-  local refs = r.refs[r.class.pg_ts_config]
   for _, row in ipairs(rows) do
-    if not r.member(r.class.pg_ts_config, row.oid) then
-      local name = r.nsp_name[row.nsp] .. "." .. row.cfgname
-      local obj = { kind = "text_search_configurations", name = name, schema = r.nsp_name[row.nsp],
-                    owner = row.owner, parser = row.parser, mappings = row.mappings or {} }
-      r.snap.text_search_configurations[name] = obj
-      refs[row.oid] = obj
-    end
+    local name = r.nsp_name[row.nsp] .. "." .. row.cfgname
+    r.add("pg_ts_config", row.oid, {
+      kind = "text_search_configurations", name = name, schema = r.nsp_name[row.nsp], owner = row.owner,
+      parser = row.parser, mappings = row.mappings or {},
+    })
   end
 end
 

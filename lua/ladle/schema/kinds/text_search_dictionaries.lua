@@ -21,15 +21,12 @@ SELECT d.oid, d.dictnamespace AS nsp, pg_catalog.quote_ident(d.dictname) AS dict
 end
 
 function kind.read(r, rows)
-  local refs = r.refs[r.class.pg_ts_dict]
   for _, row in ipairs(rows) do
-    if not r.member(r.class.pg_ts_dict, row.oid) then
-      local name = r.nsp_name[row.nsp] .. "." .. row.dictname
-      local obj = { kind = "text_search_dictionaries", name = name, schema = r.nsp_name[row.nsp], owner = row.owner,
-                    template = row.template, options = row.options }
-      r.snap.text_search_dictionaries[name] = obj
-      refs[row.oid] = obj
-    end
+    local name = r.nsp_name[row.nsp] .. "." .. row.dictname
+    r.add("pg_ts_dict", row.oid, {
+      kind = "text_search_dictionaries", name = name, schema = r.nsp_name[row.nsp], owner = row.owner,
+      template = row.template, options = row.options,
+    })
   end
 end
 

@@ -19,13 +19,10 @@ SELECT t.oid, 'FOR ' || pg_catalog.format_type(t.trftype, NULL) || ' LANGUAGE '
 end
 
 function kind.read(r, rows)
-  local refs = r.refs[r.class.pg_transform]
   for _, row in ipairs(rows) do
-    if not r.member(r.class.pg_transform, row.oid) then
-      local obj = { kind = "transforms", name = row.name, from_sql = row.from_sql, to_sql = row.to_sql }
-      r.snap.transforms[row.name] = obj
-      refs[row.oid] = obj
-    end
+    r.add("pg_transform", row.oid, {
+      kind = "transforms", name = row.name, from_sql = row.from_sql, to_sql = row.to_sql,
+    })
   end
 end
 
