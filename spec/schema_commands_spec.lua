@@ -307,3 +307,37 @@ CREATE POLICY p ON t TO dave, eve USING (true);
 GRANT ALL ON t TO current_user;]]))
   end)
 end)
+
+describe("ladle.source workspaces", function()
+  it("drop their scratch databases on close; a forgotten one is reported, not dropped, by the collector", function()
+    local file = env.write(env.tmpdir() .. "/side.sql", "create table side (a int);")
+    local script = string.format([[
+      local source = require "ladle.source"
+      local ws = source.workspace({ scratch = %q })
+      local conninfo = assert(ws:load(%q))
+      print(conninfo:match(".*dbname=(%%S+)"))
+      ws = nil
+      collectgarbage()
+      collectgarbage()
+    ]], env.conninfo("postgres"), file)
+    local status, out, err = env.ladle({ "-e", script })
+    assert.equal(0, status, err)
+    local dbname = out:match("^(%S+)\n$")
+    assert.truthy(dbname, out)
+    assert.matches("^ladle: warning: temporary database " .. dbname:gsub("%p", "%%%0") .. " left on .* %(the workspace "
+      .. "was not closed%)\n$", err)
+    local admin = env.connect()
+    assert.equal(1, #assert(admin:query("select 1 from pg_database where datname = $1", dbname)))
+    admin:close()
+    env.drop_database(dbname)
+
+    -- closed: gone, and nothing to report
+    script = script:gsub("ws = nil", "ws:close() ws = nil")
+    status, out, err = env.ladle({ "-e", script })
+    assert.equal(0, status, err)
+    assert.equal("", err)
+    admin = env.connect()
+    assert.equal(0, #assert(admin:query("select 1 from pg_database where datname = $1", (out:match("^(%S+)")))))
+    admin:close()
+  end)
+end)
