@@ -8,7 +8,7 @@ local json = require "ladle.json"
 
 local command = {
   summary = "print the SQL that turns one schema into another",
-  usage = "ladle diff FROM TO [--unsafe] [--schema S] [--exclude-schema S] [--json] [--scratch SERVICE]",
+  usage = "ladle diff FROM TO [--unsafe] [--renames] [--schema S] [--exclude-schema S] [--json] [--scratch SERVICE]",
   description = [[
 Prints the SQL that turns FROM's schema into TO's, in dependency order
 (what is needed is created first, what depends is dropped first; views
@@ -20,9 +20,16 @@ throwaway cluster.
 
 Each change is preceded by a comment naming it and its hazards:
 deletes_data, table_rewrite, access_exclusive_lock, index_build,
-validation_scan. Without --unsafe, changes that would delete data are not
-printed: the command lists them on stderr and exits 2 (the command line
-has to ask for them with --unsafe).
+validation_scan, manual_step (a statement to check by hand, with a
+comment saying what). A column type change gets USING when no assignment
+cast converts the values. With --renames, a dropped and an added table (or
+column) with the same definition become a rename, with a comment saying it
+was inferred. Owners and sequences' values are left alone unless --owners
+and --sequence-values ask for them.
+
+Without --unsafe, changes that would delete data are not printed: the
+command lists them on stderr and exits 2 (the command line has to ask for
+them with --unsafe).
 
 Exit codes: 0 nothing to do, 1 changes printed (differences found, as for
 check), 2 bad usage, a .sql file that does not load (the message names the
@@ -32,7 +39,8 @@ for "refused", codes that also meant bad usage and a database failure.)]],
   examples = [[
   ladle diff prod schema.sql
   ladle diff old.sql new.sql --scratch dev > migration.sql
-  ladle diff 'dbname=app' 'dbname=app_next' --exclude-schema audit --unsafe]],
+  ladle diff 'dbname=app' 'dbname=app_next' --exclude-schema audit --unsafe
+  ladle diff prod schema.sql --renames --owners]],
   flags = {
     { "--unsafe", key = "unsafe", help = "print changes that delete data too" },
     { "--schema", key = "schema", arg = "SCHEMA", many = true, help = "only these schemas" },
