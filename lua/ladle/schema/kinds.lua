@@ -61,10 +61,14 @@ for i, name in ipairs(kinds.order) do kinds.rank[name] = i end
 -- by_name[kind] = module; category[kind] = the category its differences
 -- are reported in (a kind's own name unless it says otherwise)
 kinds.by_name, kinds.category = {}, {}
+local seen_later = false
 for _, name in ipairs(kinds.read_order) do
   local k = require("ladle.schema.kinds." .. name)
   kinds.by_name[name] = k
   kinds.category[name] = k.category or name
+  -- the reader reads answers in the order it sent the queries
+  assert(not (k.first and seen_later), "kinds sent first must come first in read_order: " .. name)
+  seen_later = seen_later or not k.first
 end
 
 -- Kinds whose objects a snapshot holds (privileges and comments are
