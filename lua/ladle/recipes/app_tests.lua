@@ -22,7 +22,7 @@
 -- @flag --keep leave the state databases for inspection and print their services
 
 local ladle = require "ladle"
-local source = require "ladle.schema.source"
+local source = require "ladle.source"
 local sys = ladle.sys
 local opts = ...
 local r = ladle.recipe.new(opts)
