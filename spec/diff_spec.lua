@@ -115,3 +115,41 @@ describe("ladle.diff hazards", function()
     env.drop_database(an); env.drop_database(bn)
   end)
 end)
+
+describe("ladle.diff of names with control characters", function()
+  -- a newline in a name written into a `--` comment would end the comment
+  -- and make the rest of the name a statement of the script
+  local evil = 'x\nselect 1/0; --'
+
+  it("escapes them in the comments of the script, which applies as it is", function()
+    local an, a = database("create table plain (a int);")
+    local bn, b = database('create table plain (a int); create table "' .. evil .. '" (a int);')
+    local changes = assert(ladle.diff(a, b))
+    local script = changes:sql()
+    assert.matches('%-%- %+ tables public%."x\\nselect 1/0; %-%-"\n', script)
+    assert.equal("+ tables public.\"x\\nselect 1/0; --\": table", changes[1].line)
+    a:transaction(function(tx) assert(tx:exec(script)) end)
+    assert.equal(0, #assert(ladle.diff(a, b)))
+    a:close(); b:close()
+    env.drop_database(an); env.drop_database(bn)
+  end)
+
+  it("escapes them in check's lines and in the comment of a type change", function()
+    local an, a = database("create table t (a int);")
+    local bn, b = database('create type "' .. evil .. '" as (x int); create table t (a "' .. evil .. '");')
+    local differences = assert(schema.check(a, b))
+    for _, d in ipairs(differences) do assert.is_nil(d.line:find("\n", 1, true), d.line) end
+    assert.equal('+ types public."x\\nselect 1/0; --": composite (x integer)', differences[1].line)
+    local sa, sb = assert(schema.snapshot(a)), assert(schema.snapshot(b))
+    for name in pairs(sb.conversions.categories) do sb.conversions.categories[name] = nil end
+    local change_type
+    for _, st in ipairs(ladle.diff.plan(sa, sb):statements()) do
+      if st.sql:find("ALTER COLUMN a TYPE", 1, true) then change_type = st.sql end
+    end
+    -- the comment is one line, and the statement after it names the type quoted
+    assert.equal('-- ladle: no conversion from integer to public."x\\nselect 1/0; --" is known; '
+      .. "check the USING expression", change_type:match("^[^\n]*"))
+    a:close(); b:close()
+    env.drop_database(an); env.drop_database(bn)
+  end)
+end)

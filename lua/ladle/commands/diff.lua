@@ -5,6 +5,7 @@ local schema = require "ladle.schema"
 local source = require "ladle.source"
 local diff = require "ladle.diff"
 local json = require "ladle.json"
+local sql = require "ladle.schema.sql"
 
 local command = {
   summary = "print the SQL that turns one schema into another",
@@ -86,7 +87,8 @@ function command.run(opts, positional)
   if refused then
     if not opts.json then
       for _, h in ipairs(destructive) do
-        io.stderr:write(string.format("  %s %s %s: %s\n", h.change.sign, h.change.kind, h.change.name, h.sql))
+        io.stderr:write("  ", sql.printable(string.format("%s %s %s: %s", h.change.sign, h.change.kind, h.change.name,
+          h.sql)), "\n")
       end
     end
     errors.fail("usage", "diff: refusing to print changes that delete data (%d statement%s above); "

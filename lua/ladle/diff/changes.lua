@@ -52,7 +52,7 @@ function Changes.build(ordered, plan)
   end
   for _, c in ipairs(changes) do
     table.sort(c.hazards, function(x, y) return hazard_order[x] < hazard_order[y] end)
-    c.line = string.format("%s %s %s%s", c.sign, c.kind, c.name, c.what ~= "" and (": " .. c.what) or "")
+    c.line = sql.printable(string.format("%s %s %s%s", c.sign, c.kind, c.name, c.what ~= "" and (": " .. c.what) or ""))
   end
   return setmetatable(changes, Changes)
 end
@@ -101,8 +101,8 @@ function Changes:sql(opts)
             if not seen[h] then seen[h] = true; hz[#hz + 1] = h end
           end
         end
-        lines[1] = string.format("-- %s %s %s%s", s.change.sign, s.change.kind, s.change.name,
-          #hz > 0 and ("  [" .. table.concat(hz, ", ") .. "]") or "")
+        lines[1] = sql.printable(string.format("-- %s %s %s%s", s.change.sign, s.change.kind, s.change.name,
+          #hz > 0 and ("  [" .. table.concat(hz, ", ") .. "]") or ""))
       end
       for _, st in ipairs(s.statements) do lines[#lines + 1] = st.sql end
       parts[#parts + 1] = table.concat(lines, "\n") .. "\n"

@@ -12,6 +12,7 @@
 local kinds = require "ladle.schema.kinds"
 local privileges = require "ladle.schema.kinds.privileges"
 local util = require "ladle.schema.util"
+local sql = require "ladle.schema.sql"
 
 local compare = {}
 
@@ -143,7 +144,7 @@ function compare.compare(a, b, opts)
     return x.sign < y.sign
   end)
   for _, d in ipairs(out) do
-    d.line = string.format("%s %s %s%s", d.sign, d.category, d.name, d.what ~= "" and (": " .. d.what) or "")
+    d.line = sql.printable(string.format("%s %s %s%s", d.sign, d.category, d.name, d.what ~= "" and (": " .. d.what) or ""))
   end
   return out
 end

@@ -30,6 +30,16 @@ function sql.changes(list, fields)
   return out
 end
 
+-- Text as it may stand in a `--` comment of a script or in a one-line
+-- message: control characters written as escapes (\n, \r, \t, \x1B), since
+-- a newline in a name would end the comment and start a statement.
+local escapes = { ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
+function sql.printable(text)
+  return (tostring(text):gsub("%c", function(ch)
+    return escapes[ch] or string.format("\\x%02X", ch:byte())
+  end))
+end
+
 function sql.literal(s)
   return "'" .. tostring(s):gsub("'", "''") .. "'"
 end

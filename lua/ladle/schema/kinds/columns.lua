@@ -191,8 +191,10 @@ local function change_type(oa, ob, b, ctx)
   elseif how == "text" then
     s = s .. string.format(" USING %s::text::%s", c, ob.type)
   elseif how == "unknown" then
-    return sql.stmt(string.format("-- ladle: no conversion from %s to %s is known; check the USING expression\n%s"
-      .. " USING %s::text::%s;", oa.type, ob.type, s, c, ob.type), "manual_step", "table_rewrite", "access_exclusive_lock")
+    local note = sql.printable(string.format("-- ladle: no conversion from %s to %s is known; check the USING expression",
+      oa.type, ob.type))
+    return sql.stmt(string.format("%s\n%s USING %s::text::%s;", note, s, c, ob.type), "manual_step", "table_rewrite",
+      "access_exclusive_lock")
   end
   return sql.stmt(s .. ";", "table_rewrite", "access_exclusive_lock")
 end
