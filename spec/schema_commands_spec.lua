@@ -219,6 +219,16 @@ describe("ladle diff", function()
     assert.equal(2, status)
     assert.matches('"refused":true', out, 1, true)
     assert.is_nil(out:find('"sql":"', 1, true))
+    -- a refused statement is not printed, in JSON either; the others are
+    local result = require("ladle.json").decode(out)
+    local seen = {}
+    for _, c in ipairs(result.changes) do
+      seen[c.name] = c
+      if c.refused then assert.is_nil(c.sql, c.name) else assert.is_table(c.sql, c.name) end
+    end
+    assert.is_true(seen["public.gone"].refused)
+    assert.same({ "deletes_data", "access_exclusive_lock" }, seen["public.gone"].hazards)
+    assert.is_nil(seen["public.t.a"].refused)
   end)
 
   it("loads a .sql side into a database on --scratch and drops it afterwards", function()

@@ -55,7 +55,7 @@ for "refused", codes that also meant bad usage and a database failure.)]],
     { "--sequence-values", key = "sequence_values", help = "set sequences to the target's current values (setval)" },
     { "--scratch", key = "scratch", arg = "SERVICE", help = "load .sql sides into temporary databases on this server" },
     { "--no-comments", key = "no_comments", help = "no comment line before each change" },
-    { "--json", key = "json", help = "print {changes, refused, sql} as JSON" },
+    { "--json", key = "json", help = "print {changes, refused, sql} as JSON (no SQL for what is refused)" },
   },
 }
 
@@ -75,8 +75,14 @@ function command.run(opts, positional)
   local refused = #destructive > 0 and not opts.unsafe
   if opts.json then
     local list = {}
+    -- a refused change's statements are not printed here either
+    local refused_change = {}
+    if refused then
+      for _, h in ipairs(destructive) do refused_change[h.change] = true end
+    end
     for i, c in ipairs(changes) do
-      list[i] = { sign = c.sign, kind = c.kind, name = c.name, what = c.what, sql = c.sql, hazards = c.hazards }
+      list[i] = { sign = c.sign, kind = c.kind, name = c.name, what = c.what, hazards = c.hazards,
+                  sql = not refused_change[c] and c.sql or nil, refused = refused_change[c] }
     end
     local out = { changes = list, refused = refused }
     if not refused then out.sql = changes:sql({ comments = not opts.no_comments }) end
