@@ -73,8 +73,8 @@ end
 --   opts.exclude_schemas  leave these schemas out
 --   opts.exclude_tables   leave these tables out ("public.ladle_upgrades"),
 --                         with everything that belongs to them
---   opts.exclude_field_patterns  leave out the columns of tables whose
---                         names match one of these SQL LIKE patterns
+--   opts.exclude_field_patterns  leave out the columns whose names match
+--                         one of these SQL LIKE patterns (pum's -P)
 --   opts.dependencies     read pg_depend (default true; check does not need it)
 --   opts.owners           read owners (a diff always does)
 --   opts.sequence_values  read sequences' current values
