@@ -288,6 +288,19 @@ describe("ladle diff", function()
     assert.equal("ladle: diff: cannot read /nonexistent/schema.sql: No such file or directory\n", err)
   end)
 
+  it("says exit 2 has one meaning, bad usage or input, of which a missing --unsafe is a case", function()
+    local status, help = env.ladle({ "diff", "--help" })
+    assert.equal(0, status)
+    local codes = help:match("Exit codes:(.-)\n\n") or help:match("Exit codes:(.*)$")
+    codes = codes:gsub("%s+", " ")
+    assert.matches(" 2 bad usage or input: a command line that is wrong or lacks %-%-unsafe for changes that delete "
+      .. "data, or a %.sql file that does not load", codes)
+    assert.is_nil(codes:find("refused", 1, true))
+    local manual = env.read("doc/schema-diff.md")
+    assert.matches("| 2 | bad usage or input: a command line that is wrong or lacks `--unsafe` for changes that delete "
+      .. "data, or a `.sql` file that does not load |", manual, 1, true)
+  end)
+
   it("exits 2 on bad usage and 3 when a database cannot be read", function()
     local status, _, err = env.ladle({ "diff", ac })
     assert.equal(2, status)

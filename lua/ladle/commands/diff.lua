@@ -29,14 +29,14 @@ was inferred. Owners and sequences' values are left alone unless --owners
 and --sequence-values ask for them.
 
 Without --unsafe, changes that would delete data are not printed: the
-command lists them on stderr and exits 2 (the command line has to ask for
-them with --unsafe).
+command lists them on stderr and exits 2, the code of a command line that
+lacks what it needs (here --unsafe).
 
 Exit codes: 0 nothing to do, 1 changes printed (differences found, as for
-check), 2 bad usage, a .sql file that does not load (the message names the
-file and line), or output refused without --unsafe, 3 a database could not
-be reached or read. (Earlier builds exited 2 for "changes printed" and 3
-for "refused", codes that also meant bad usage and a database failure.)]],
+check), 2 bad usage or input: a command line that is wrong or lacks
+--unsafe for changes that delete data, or a .sql file that does not load
+(the message names the file and line), 3 a database could not be reached
+or read.]],
   examples = [[
   ladle diff prod schema.sql
   ladle diff old.sql new.sql --scratch dev > migration.sql
