@@ -133,6 +133,13 @@ describe("ladle check", function()
     assert.equal('{"differences":[],"equal":true}\n', out)
   end)
 
+  it("exits 2 naming a --schema that is in neither database", function()
+    local status, out, err = env.ladle({ "check", "-p1", ac, "-p2", bc, "--schema", "audit", "audti" })
+    assert.equal(2, status)
+    assert.equal("", out)
+    assert.equal("ladle: check: no schema audti in either database\n", err)
+  end)
+
   it("exits 2 on bad usage and 3 when a database cannot be read", function()
     local status, _, err = env.ladle({ "check", "-p1", ac })
     assert.equal(2, status)
@@ -301,6 +308,35 @@ describe("ladle diff", function()
       .. "data, or a `.sql` file that does not load |", manual, 1, true)
   end)
 
+  it("exits 2 naming a --schema that is in neither database", function()
+    local status, out, err = env.ladle({ "diff", ac, bc, "--schema", "audti", "public", "Public" })
+    assert.equal(2, status)
+    assert.equal("", out)
+    assert.equal("ladle: diff: no schemas audti, Public in either database\n", err)
+  end)
+
+  it("names a side it cannot read with its password masked", function()
+    -- a role that may not call a function the catalog queries call
+    local name, conninfo = env.new_database("cmd")
+    local db = env.connect(name)
+    assert(db:exec([[
+      do $$ begin
+        if not exists (select from pg_roles where rolname = 'ladle_cmd_plain') then create role ladle_cmd_plain login; end if;
+      end $$;
+      revoke execute on function pg_catalog.quote_ident(text) from public]]))
+    db:close()
+    local target = conninfo:gsub("user=postgres", "user=ladle_cmd_plain") .. " password=s3cret-horse"
+    for _, args in ipairs({ { "diff", ac, target }, { "diff", target, ac }, { "check", "-p1", ac, "-p2", target } }) do
+      local status, out, err = env.ladle(args)
+      assert.equal(3, status, err)
+      assert.equal("", out)
+      assert.is_nil(err:find("s3cret", 1, true), err)
+      assert.matches("password=%*%*%*.*: ERROR: +permission denied for function quote_ident", err)
+      assert.equal(1, count_lines(err))
+    end
+    env.drop_database(name)
+  end)
+
   it("exits 2 on bad usage and 3 when a database cannot be read", function()
     local status, _, err = env.ladle({ "diff", ac })
     assert.equal(2, status)
@@ -328,6 +364,35 @@ REVOKE ALL ON TABLE x FROM carol, PUBLIC;
 /* a comment; GRANT ALL ON t TO nobody; */
 CREATE POLICY p ON t TO dave, eve USING (true);
 GRANT ALL ON t TO current_user;]]))
+  end)
+end)
+
+describe("ladle.source.pair", function()
+  it("reads two sides, a .sql file among them, with one set of options, as check and diff do", function()
+    local source = require "ladle.source"
+    local side = [[
+      create schema keep; create table keep.t (a int, tmp_x int); create table public.other (b int);]]
+    local name, conninfo = database(side .. " alter table keep.t add column c text;")
+    local file = env.write(env.tmpdir() .. "/side.sql", side)
+    local sa, sb = source.pair(file, conninfo, { schemas = { "keep" }, exclude_field_patterns = { "tmp%" },
+      scratch = env.conninfo("postgres") })
+    assert.truthy(sa, sb)
+    assert.is_nil(sa.tables["public.other"])
+    assert.truthy(sa.columns["keep.t.a"])
+    assert.is_nil(sa.columns["keep.t.tmp_x"])
+    assert.same({ "+ columns keep.t.c: text" }, (function()
+      local out = {}
+      for i, d in ipairs(require("ladle.schema").compare(sa, sb)) do out[i] = d.line end
+      return out
+    end)())
+    -- a side that cannot be reached: the message names it, details say which
+    local a, message, details = source.pair(file, "host=/nonexistent dbname=x password=pw",
+      { scratch = env.conninfo("postgres"), labels = { "FROM", "TO" } })
+    assert.is_nil(a)
+    assert.matches("^cannot connect to TO: ", message)
+    assert.equal(2, details.index)
+    assert.equal("database", details.kind)
+    env.drop_database(name)
   end)
 end)
 

@@ -110,53 +110,64 @@ local function check_options(opts, fname)
 end
 
 -- schema.pair(a, b, opts, fname) -> snapshot_a, snapshot_b | nil, message, details
--- The one entry point behind check and diff: a and b are connections,
--- snapshots, or what ladle.connect takes; two databases are read at the
--- same time, one compared with itself once. opts as check's; a snapshot
--- taken before is filtered with them.
+-- The one entry point behind check and diff (ladle.source.pair takes the
+-- commands' sides through it): a and b are connections, snapshots, or
+-- what opts.open takes; two databases are read at the same time, one
+-- compared with itself once. opts as check's, and
+--   open(side, i) -> connection | nil, message, details
+-- opens a side that is a string or a plain table (ladle.connect's
+-- arguments by default); pair closes what it opened. A snapshot taken
+-- before is filtered with opts. details.index says which side failed;
+-- schemas asked for (opts.schemas) that neither side has fail with
+-- details.kind "input".
 function schema.pair(a, b, opts, fname)
   opts = opts or {}
   check_options(opts, fname or "pair")
+  local open = opts.open or function(side) return pg.connect(side) end
   local snap_opts = {
     schemas = opts.schemas, exclude_schemas = opts.exclude_schemas, exclude_tables = opts.exclude_tables,
     exclude_field_patterns = opts.exclude_field_patterns, dependencies = opts.dependencies,
     owners = opts.owners, sequence_values = opts.sequence_values,
   }
-  local sides, conns, opened = { a, b }, {}, {}
+  local sides, read, opened = { a, b }, {}, {}
   local function close_opened()
     for _, c in ipairs(opened) do c:close() end
+  end
+  local function fail(i, message, details)
+    close_opened()
+    local out = { kind = "database" }
+    for k, v in pairs(details or {}) do out[k] = v end
+    out.index = i
+    return nil, message, out
   end
   for i, side in ipairs(sides) do
     if not schema.is_snapshot(side) then
       if type(side) == "string" or (type(side) == "table" and getmetatable(side) == nil) then
-        local conn, message, details = pg.connect(side)
-        if not conn then
-          close_opened()
-          return nil, message, details
-        end
+        local conn, message, details = open(side, i)
+        if not conn then return fail(i, message, details) end
         opened[#opened + 1] = conn
         sides[i] = conn
       end
-      conns[#conns + 1] = i
+      read[#read + 1] = i
     end
   end
-  if #conns == 2 and sides[1] == sides[2] then
-    -- one database compared with itself: read it once
-    local snaps, message, details = schema.snapshots({ sides[1] }, snap_opts)
-    close_opened()
-    if not snaps then return nil, message, details end
-    return snaps[1], snaps[1]
-  end
-  if #conns > 0 then
+  if #read > 0 then
     local list = {}
-    for j, i in ipairs(conns) do list[j] = sides[i] end
+    for j, i in ipairs(read) do list[j] = sides[i] end
+    -- one database compared with itself: read it once
+    if #list == 2 and list[1] == list[2] then list[2] = nil end
     local snaps, message, details = schema.snapshots(list, snap_opts)
-    close_opened()
-    if not snaps then return nil, message, details end
-    for j, i in ipairs(conns) do sides[i] = snaps[j] end
+    if not snaps then return fail(read[details and details.index or 1], message, details) end
+    for j, i in ipairs(read) do sides[i] = snaps[j] or snaps[1] end
   end
+  close_opened()
   for i = 1, 2 do
-    if conns[1] ~= i and conns[2] ~= i then sides[i] = schema.filter(sides[i], snap_opts) end
+    if read[1] ~= i and read[2] ~= i then sides[i] = schema.filter(sides[i], snap_opts) end
+  end
+  local missing = filter.missing_schemas(opts.schemas, sides)
+  if #missing > 0 then
+    return nil, string.format("no schema%s %s in either database", #missing == 1 and "" or "s",
+      table.concat(missing, ", ")), { kind = "input", schemas = missing }
   end
   return sides[1], sides[2]
 end

@@ -3,15 +3,22 @@
 -- first: on a server given as `scratch` (a database is created there and
 -- dropped afterwards), or else on a throwaway cluster.
 --
+--   local snap_a, snap_b = assert(source.pair("prod", "schema.sql", { scratch = "dev" }))
+--
+-- source.pair is what `ladle check` and `ladle diff` call: it reads both
+-- sides through ladle.schema.pair. Underneath, a workspace holds the
+-- temporary databases:
+--
 --   local ws <close> = source.workspace({ scratch = "dev" })
---   local snap, message, details = ws:snapshot("schema.sql")
+--   local conn, message, details = ws:connect("schema.sql")
 --
 -- Failures return nil, message, details with details.kind "input" (a
--- file that cannot be read or loaded: details.file, details.line),
--- "database" (a server that cannot be reached or read) or "system".
--- close() (or <close>) drops the temporary databases and stops the
--- throwaway cluster; a workspace that is collected without being closed
--- only says on stderr what it left behind.
+-- file that cannot be read or loaded: details.file, details.line; a name
+-- that matches nothing), "database" (a server that cannot be reached or
+-- read) or "system". Messages name servers with pg.target_name (a
+-- password masked). close() (or <close>) drops the temporary databases
+-- and stops the throwaway cluster; a workspace that is collected without
+-- being closed only says on stderr what it left behind.
 --
 -- Files are loaded with psql from the server's bin directory (-X -q
 -- -v ON_ERROR_STOP=1), so a plain pg_dump --schema-only file, meta-commands
@@ -39,6 +46,15 @@ end
 
 function source.is_sql_file(spec)
   return type(spec) == "string" and spec:lower():match("%.sql$") ~= nil
+end
+
+-- How a message names a side: a .sql file by its path, a server as
+-- pg.target_name does (a service by name, a conninfo with its password
+-- masked).
+function source.name(spec)
+  if source.is_sql_file(spec) then return spec end
+  if spec == nil or type(spec) == "string" then return pg.target_name(spec) end
+  return "the database given"
 end
 
 local function psql_path()
@@ -204,8 +220,8 @@ function Workspace:load(path)
 end
 
 -- ws:connect(spec, label) -> connection or nil, message, details (a .sql
--- file is loaded first). label: how to name spec in a message (its
--- target name by default).
+-- file is loaded first). label: how to name spec in a message
+-- (source.name(spec) by default).
 function Workspace:connect(spec, label)
   local target = spec
   if source.is_sql_file(spec) then
@@ -217,44 +233,9 @@ function Workspace:connect(spec, label)
   if not conn then
     local out = { kind = "database" }
     for k, v in pairs(details or {}) do if k ~= "kind" then out[k] = v end end
-    return nil, string.format("cannot connect to %s: %s", label or pg.target_name(spec), message), out
+    return nil, string.format("cannot connect to %s: %s", label or source.name(spec), message), out
   end
   return conn
-end
-
--- ws:snapshots({spec, ...}, opts, labels) -> { snapshot, ... } or nil,
--- message, details (details.index: which side). The databases are read at
--- the same time. labels[i] names spec i in messages.
-function Workspace:snapshots(specs, opts, labels)
-  labels = labels or {}
-  local conns = {}
-  local function close_all()
-    for _, c in ipairs(conns) do c:close() end
-  end
-  for i, spec in ipairs(specs) do
-    local conn, message, details = self:connect(spec, labels[i])
-    if not conn then
-      close_all()
-      details = details or {}
-      details.index = i
-      return nil, message, details
-    end
-    conns[i] = conn
-  end
-  local snaps, message, details = schema.snapshots(conns, opts)
-  close_all()
-  if not snaps then
-    local which = details and details.index or 1
-    return nil, string.format("%s: %s", labels[which] or specs[which], message), details
-  end
-  return snaps
-end
-
--- ws:snapshot(spec, opts) -> snapshot or nil, message, details
-function Workspace:snapshot(spec, opts)
-  local snaps, message, details = self:snapshots({ spec }, opts)
-  if not snaps then return nil, message, details end
-  return snaps[1]
 end
 
 -- Drops the temporary databases and stops the throwaway cluster.
@@ -277,6 +258,38 @@ function Workspace:close()
 end
 
 Workspace.__close = Workspace.close
+
+-- source.pair(a, b, opts) -> snapshot_a, snapshot_b | nil, message, details
+-- The two sides of `ladle check` and `ladle diff`, read at the same time
+-- through ladle.schema.pair: a and b are service names, conninfo strings,
+-- URIs or .sql files (loaded into temporary databases, which are dropped
+-- before it returns). opts: schema.pair's options, plus scratch (as for
+-- source.workspace) and labels = { a's, b's }, how messages name the
+-- sides (source.name by default). A message says which side failed, and
+-- so does details.index.
+function source.pair(a, b, opts)
+  opts = opts or {}
+  local specs, labels = { a, b }, opts.labels or {}
+  local function label(i) return labels[i] or source.name(specs[i]) end
+  local ws <close> = source.workspace({ scratch = opts.scratch })
+  local unopened  -- a side that could not be opened: its message names it
+  local pair_opts = setmetatable({
+    open = function(spec, i)
+      local conn, message, details = ws:connect(spec, label(i))
+      if not conn then unopened = i end
+      return conn, message, details
+    end,
+  }, { __index = opts })
+  local sa, sb, details = schema.pair(a, b, pair_opts)
+  if not sa then
+    local message = sb
+    if details and details.index and details.index ~= unopened then
+      message = label(details.index) .. ": " .. message
+    end
+    return nil, message, details
+  end
+  return sa, sb
+end
 
 -- A finalizer only releases what it owns: the scratch databases live on a
 -- server, and dropping them is close()'s job; a workspace collected

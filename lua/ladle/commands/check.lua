@@ -5,7 +5,6 @@ local errors = require "ladle.errors"
 local schema = require "ladle.schema"
 local source = require "ladle.source"
 local json = require "ladle.json"
-local pg = require "ladle.pg"
 
 -- words -> lines of at most 72 characters
 local function wrap(text)
@@ -47,12 +46,12 @@ SERVICE may also be a conninfo string, a postgresql:// URI, or a .sql file
       help = "the second database" },
     { "-i", "--ignore", key = "ignore", arg = "KIND", many = true, check = schema.known_kind,
       help = "kinds of differences to leave out" },
-    { "-N", "--exclude-schema", key = "exclude_schema", arg = "SCHEMA", many = true,
+    { "-N", "--exclude-schema", key = "exclude_schemas", arg = "SCHEMA", many = true,
       help = "schemas to leave out" },
-    { "--schema", key = "schema", arg = "SCHEMA", many = true, help = "compare only these schemas" },
-    { "-T", "--exclude-table", key = "exclude_table", arg = "TABLE", many = true,
+    { "--schema", key = "schemas", arg = "SCHEMA", many = true, help = "compare only these schemas" },
+    { "-T", "--exclude-table", key = "exclude_tables", arg = "TABLE", many = true,
       help = "tables to leave out (schema.table), with their columns, indexes, ..." },
-    { "-P", "--exclude-field-pattern", key = "exclude_field_pattern", arg = "PATTERN", many = true,
+    { "-P", "--exclude-field-pattern", key = "exclude_field_patterns", arg = "PATTERN", many = true,
       help = "leave out columns whose name matches this SQL LIKE pattern (pum's -P)" },
     { "--column-order", key = "column_order", help = "report columns whose position differs" },
     { "--owners", key = "owners", help = "compare owners too" },
@@ -62,26 +61,20 @@ SERVICE may also be a conninfo string, a postgresql:// URI, or a .sql file
   },
 }
 
+-- The flags' keys are ladle.schema.pair's option names: opts goes to
+-- source.pair as it is.
 function command.run(opts)
-  local snap_opts = {
-    schemas = opts.schema, exclude_schemas = opts.exclude_schema, exclude_tables = opts.exclude_table,
-    exclude_field_patterns = opts.exclude_field_pattern, dependencies = false,
-    owners = opts.owners, sequence_values = opts.sequence_values,
-  }
   -- Two large catalogs make tens of thousands of short-lived rows: the
   -- collector starts a cycle when the heap has grown by half (not doubled),
   -- which keeps the peak near what the snapshots hold.
   collectgarbage("collect")
   collectgarbage("incremental", 150)
-  local sides = { opts.pg_service1, opts.pg_service2 }
-  local labels = { "-p1 (" .. pg.target_name(sides[1]) .. ")", "-p2 (" .. pg.target_name(sides[2]) .. ")" }
-  -- both databases are read at the same time
-  local ws <close> = source.workspace()
-  local snaps, message, details = ws:snapshots(sides, snap_opts, labels)
-  ws:close()
-  if not snaps then errors.fail(details and details.kind or "database", "check: %s", message) end
-  local differences = schema.compare(snaps[1], snaps[2], { ignore = opts.ignore, column_order = opts.column_order,
-    owners = opts.owners })
+  local a, b = opts.pg_service1, opts.pg_service2
+  local labels = { "-p1 (" .. source.name(a) .. ")", "-p2 (" .. source.name(b) .. ")" }
+  -- both databases are read at the same time; check needs no pg_depend
+  local sa, sb, details = source.pair(a, b, setmetatable({ labels = labels, dependencies = false }, { __index = opts }))
+  if not sa then errors.fail(details and details.kind or "database", "check: %s", sb) end
+  local differences = schema.compare(sa, sb, opts)
   if opts.json then
     local list = {}
     for i, d in ipairs(differences) do

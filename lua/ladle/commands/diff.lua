@@ -45,9 +45,9 @@ or read.]],
   positional = 2,
   flags = {
     { "--unsafe", key = "unsafe", help = "print changes that delete data too" },
-    { "--schema", key = "schema", arg = "SCHEMA", many = true, help = "only these schemas" },
-    { "-N", "--exclude-schema", key = "exclude_schema", arg = "SCHEMA", many = true, help = "leave these schemas out" },
-    { "-T", "--exclude-table", key = "exclude_table", arg = "TABLE", many = true, help = "leave these tables out" },
+    { "--schema", key = "schemas", arg = "SCHEMA", many = true, help = "only these schemas" },
+    { "-N", "--exclude-schema", key = "exclude_schemas", arg = "SCHEMA", many = true, help = "leave these schemas out" },
+    { "-T", "--exclude-table", key = "exclude_tables", arg = "TABLE", many = true, help = "leave these tables out" },
     { "-i", "--ignore", key = "ignore", arg = "KIND", many = true, check = schema.known_kind,
       help = "kinds of differences to leave out" },
     { "--renames", key = "renames", help = "take a dropped and an added table or column alike for a rename" },
@@ -64,13 +64,10 @@ function command.run(opts, positional)
     errors.fail(2, "diff: expected FROM and TO, got %d argument%s (usage: %s)", #positional,
       #positional == 1 and "" or "s", command.usage)
   end
-  local snap_opts = { schemas = opts.schema, exclude_schemas = opts.exclude_schema,
-                      exclude_tables = opts.exclude_table, sequence_values = opts.sequence_values }
-  local ws <close> = source.workspace({ scratch = opts.scratch })
-  local snaps, message, details = ws:snapshots(positional, snap_opts)
-  ws:close()
-  if not snaps then errors.fail(details and details.kind or "database", "diff: %s", message) end
-  local changes = diff.plan(snaps[1], snaps[2], { ignore = opts.ignore, owners = opts.owners, renames = opts.renames })
+  -- the flags' keys are ladle.schema.pair's option names
+  local sa, sb, details = source.pair(positional[1], positional[2], opts)
+  if not sa then errors.fail(details and details.kind or "database", "diff: %s", sb) end
+  local changes = diff.plan(sa, sb, opts)
   local destructive = changes:hazards("deletes_data")
   local refused = #destructive > 0 and not opts.unsafe
   if opts.json then

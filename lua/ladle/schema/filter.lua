@@ -31,6 +31,21 @@ function filter.schema_matcher(opts)
   end
 end
 
+-- The names of `wanted` (the schemas option) that match a schema of none
+-- of the snapshots, in the order given.
+function filter.missing_schemas(wanted, snaps)
+  local missing = {}
+  for _, n in ipairs(wanted or {}) do
+    local found = false
+    for _, snap in ipairs(snaps) do
+      local schemas = snap.schemas or {}
+      if schemas[n] or schemas[ident.quote(n)] then found = true end
+    end
+    if not found then missing[#missing + 1] = n end
+  end
+  return missing
+end
+
 -- "public.t", "t", '"My Schema".t' -> a matcher of qualified table names.
 function filter.table_matcher(names)
   if not names or #names == 0 then return function() return false end end
