@@ -365,6 +365,16 @@ REVOKE ALL ON TABLE x FROM carol, PUBLIC;
 CREATE POLICY p ON t TO dave, eve USING (true);
 GRANT ALL ON t TO current_user;]]))
   end)
+
+  it("finds the roles of default privileges and of role grants", function()
+    local source = require "ladle.source"
+    assert.same({ "alice", "bob", "Carol", "dave", "erin", "frank", "gina", "hal", "ivy", "jo" }, source.role_names([[
+ALTER DEFAULT PRIVILEGES FOR ROLE alice, bob IN SCHEMA app GRANT SELECT ON TABLES TO "Carol";
+ALTER DEFAULT PRIVILEGES FOR USER dave REVOKE GRANT OPTION FOR ALL ON FUNCTIONS FROM erin;
+GRANT frank TO gina WITH ADMIN OPTION GRANTED BY hal;
+REVOKE ADMIN OPTION FOR ivy FROM jo;
+GRANT SELECT ON t TO PUBLIC;]]))
+  end)
 end)
 
 describe("ladle.source.pair", function()
@@ -397,6 +407,54 @@ describe("ladle.source.pair", function()
 end)
 
 describe("ladle.source workspaces", function()
+  it("load a .sql file with default privileges on a throwaway cluster", function()
+    local file = env.write(env.tmpdir() .. "/defaults.sql", [[
+      CREATE SCHEMA app;
+      ALTER DEFAULT PRIVILEGES FOR ROLE ladle_src_owner IN SCHEMA app GRANT SELECT ON TABLES TO ladle_src_reader;
+      GRANT ladle_src_group TO ladle_src_reader;]])
+    local name, b = database("create table t (a int)")
+    local status, out, err = env.ladle({ "diff", file, b, "--unsafe" })
+    assert.equal(1, status, err)
+    assert.matches("DROP SCHEMA app;", out, 1, true)
+    env.drop_database(name)
+  end)
+
+  it("return an error when the throwaway cluster refuses them, rather than raising", function()
+    local source = require "ladle.source"
+    -- a cluster on which a new database can be made but not entered
+    local cluster <close> = assert(sandbox.start({ hba = { "local postgres all trust", "local all all reject" } }))
+    local ws <close> = source.workspace({ cluster = cluster })
+    local file = env.write(env.tmpdir() .. "/owned.sql", "create table t (a int); alter table t owner to someone;")
+    local conninfo, message, details = ws:load(file)
+    assert.is_nil(conninfo)
+    assert.matches("rejects connection", message)
+    assert.equal("database", details.kind)
+  end)
+
+  it("keep a --scratch URI's password and options for the databases they make", function()
+    local admin = env.connect()
+    assert(admin:exec("drop role if exists ladle_pw; create role ladle_pw login createdb password 'scratch-pw-3'"))
+    admin:close()
+    local uri = string.format("postgresql://ladle_pw:scratch-pw-3@/postgres?host=%s&port=5432&sslmode=disable"
+      .. "&application_name=ladle_scratch_spec", env.cluster_dir)
+    local file = env.write(env.tmpdir() .. "/side.sql", "create table side (a int);")
+    local source = require "ladle.source"
+    local ws <close> = source.workspace({ scratch = uri })
+    local conninfo, message = ws:load(file)
+    assert.truthy(conninfo, message)
+    assert.matches("sslmode='disable'", conninfo, 1, true)
+    assert.matches("application_name='ladle_scratch_spec'", conninfo, 1, true)
+    local db = assert(require("ladle").connect(conninfo))
+    assert.equal(0, assert(db:query("select count(*)::int as n from side"))[1].n)
+    db:close()
+    ws:close()
+    local name, other = database("create table other (b int)")
+    local status, out, err = env.ladle({ "diff", file, other, "--scratch", uri, "--unsafe" })
+    assert.equal(1, status, err)
+    assert.matches("DROP TABLE public.side;", out, 1, true)
+    env.drop_database(name)
+  end)
+
   it("drop their scratch databases on close; a forgotten one is reported, not dropped, by the collector", function()
     local file = env.write(env.tmpdir() .. "/side.sql", "create table side (a int);")
     local script = string.format([[

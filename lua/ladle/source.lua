@@ -37,11 +37,14 @@ local source = {}
 local Workspace = {}
 Workspace.__index = Workspace
 
--- source.workspace(opts) -> workspace; opts.scratch: a service or conninfo
--- of a server on which temporary databases may be created.
+-- source.workspace(opts) -> workspace; opts.scratch: a service, conninfo
+-- or URI of a server on which temporary databases may be created;
+-- opts.cluster: a throwaway cluster (ladle.sandbox) to use instead of
+-- starting one (its owner stops it).
 function source.workspace(opts)
   opts = opts or {}
-  return setmetatable({ scratch = opts.scratch, databases = {}, serial = 0 }, Workspace)
+  return setmetatable({ scratch = opts.scratch, cluster = opts.cluster, own_cluster = opts.cluster == nil,
+                        databases = {}, serial = 0 }, Workspace)
 end
 
 function source.is_sql_file(spec)
@@ -64,8 +67,10 @@ local function psql_path()
 end
 
 -- Role names a file grants to or makes owners, so that a throwaway
--- cluster can have them. Best effort: a name missed makes the load fail
--- with psql's own message.
+-- cluster can have them: OWNER TO, CREATE SCHEMA ... AUTHORIZATION, GRANT
+-- ... TO and REVOKE ... FROM (privileges and role memberships, GRANTED BY
+-- too), policies' TO, ALTER DEFAULT PRIVILEGES FOR ROLE. Best effort: a
+-- name missed makes the load fail with psql's own message.
 function source.role_names(text)
   local names, seen = {}, {}
   local ignore = { public = true, current_user = true, session_user = true, current_role = true }
@@ -80,33 +85,55 @@ function source.role_names(text)
       end
     end
   end
+  local function first_name(rest)
+    return rest:match('^("[^"]*")') or rest:match("^([^ ]+)") or ""
+  end
+  -- s up to the first of the words (" WITH ", ...) found in it
+  local function before(s, words)
+    local upper, stop = s:upper(), nil
+    for _, w in ipairs(words) do
+      local at = upper:find(w, 1, true)
+      if at and (not stop or at < stop) then stop = at end
+    end
+    return ((stop and s:sub(1, stop - 1) or s):gsub("%s+$", ""))
+  end
+  -- GRANT ... TO list / REVOKE ... FROM list, of privileges or of roles
+  -- (then the roles granted are named too); s starts with GRANT or REVOKE
+  local function grant_or_revoke(s)
+    local upper = s:upper()
+    local revoke = upper:match("^ ?REVOKE ") ~= nil
+    local to = upper:find(revoke and " FROM " or " TO ", 1, true)
+    if not to then return end
+    local head = upper:sub(1, to)
+    if not head:find(" ON ", 1, true) then
+      -- a role membership: GRANT r1, r2 TO ... / REVOKE [ADMIN OPTION FOR] r1 FROM ...
+      local roles = s:sub(1, to - 1):gsub("^ ?%a+ ", ""):gsub("^[Aa][Dd][Mm][Ii][Nn] [Oo][Pp][Tt][Ii][Oo][Nn] [Ff][Oo][Rr] ", "")
+      add_list(roles)
+    end
+    local rest = s:sub(to + (revoke and 6 or 4))
+    add_list(before(rest, { " WITH ", " GRANTED ", " CASCADE", " RESTRICT" }))
+    local by = rest:upper():find(" GRANTED BY ", 1, true)
+    if by then add_list(first_name(rest:sub(by + 12))) end
+  end
   text = text:gsub("/%*.-%*/", " "):gsub("%-%-[^\n]*", "")
   for statement in text:gmatch("[^;]+") do
     local s = statement:gsub("%s+", " ")
     local upper = s:upper()
-    local function first_name(rest)
-      return rest:match('^("[^"]*")') or rest:match("^([^ ]+)") or ""
-    end
     local owner = upper:find(" OWNER TO ", 1, true)
     if owner then add_list(first_name(s:sub(owner + 10))) end
     local auth = upper:find(" AUTHORIZATION ", 1, true)
     if auth and upper:match("^ ?CREATE SCHEMA") then add_list(first_name(s:sub(auth + 15))) end
-    if upper:match("^ ?GRANT ") or upper:match("^ ?CREATE POLICY ") or upper:match("^ ?ALTER POLICY ") then
+    if upper:match("^ ?GRANT ") or upper:match("^ ?REVOKE ") then
+      grant_or_revoke(s)
+    elseif upper:match("^ ?CREATE POLICY ") or upper:match("^ ?ALTER POLICY ") then
       local to = upper:find(" TO ", 1, true)
-      if to then
-        local rest = s:sub(to + 4)
-        local stop = rest:upper():find(" WITH ", 1, true) or rest:upper():find(" GRANTED ", 1, true)
-          or rest:upper():find(" USING ", 1, true)
-        add_list((stop and rest:sub(1, stop - 1) or rest):gsub("%s+$", ""))
-      end
-    elseif upper:match("^ ?REVOKE ") then
-      local from = upper:find(" FROM ", 1, true)
-      if from then
-        local rest = s:sub(from + 6)
-        local stop = rest:upper():find(" CASCADE", 1, true) or rest:upper():find(" RESTRICT", 1, true)
-          or rest:upper():find(" GRANTED ", 1, true)
-        add_list((stop and rest:sub(1, stop - 1) or rest):gsub("%s+$", ""))
-      end
+      if to then add_list(before(s:sub(to + 4), { " USING ", " WITH " })) end
+    elseif upper:match("^ ?ALTER DEFAULT PRIVILEGES ") then
+      -- ALTER DEFAULT PRIVILEGES [FOR ROLE|USER list] [IN SCHEMA list] GRANT|REVOKE ...
+      local action = math.min(upper:find(" GRANT ", 1, true) or #s + 1, upper:find(" REVOKE ", 1, true) or #s + 1)
+      local for_role = upper:find(" FOR ROLE ", 1, true) or upper:find(" FOR USER ", 1, true)
+      if for_role and for_role < action then add_list(before(s:sub(for_role + 10, action - 1), { " IN SCHEMA " })) end
+      if action <= #s then grant_or_revoke(s:sub(action)) end
     end
   end
   return names
@@ -132,6 +159,18 @@ local function psql_error(stderr, path)
   return string.format("%s: %s", path, one_line(stderr or "psql failed"))
 end
 
+-- A value in a conninfo string, quoted.
+local function conninfo_value(value)
+  return "'" .. value:gsub("[\\']", "\\%0") .. "'"
+end
+
+-- details (a copy) with kind set
+local function with_kind(details, kind)
+  local out = { kind = kind }
+  for k, v in pairs(details or {}) do if k ~= "kind" then out[k] = v end end
+  return out
+end
+
 function Workspace:_cluster()
   if not self.cluster then
     local cluster, message = sandbox.start()
@@ -155,22 +194,18 @@ function Workspace:_new_database(text)
     end
     local ok
     ok, message = admin:exec("CREATE DATABASE " .. admin:escape_identifier(name))
-    local info = admin:info()
     admin:close()
     if not ok then
       return nil, string.format("cannot create a database on %s: %s", pg.target_name(self.scratch), message),
         { kind = "database" }
     end
     self.databases[#self.databases + 1] = name
-    local conninfo
-    if self.scratch:match("^postgres") and self.scratch:find("://", 1, true) then
-      conninfo = string.format("host=%s port=%s user=%s dbname=%s", info.host, info.port, info.user, name)
-    elseif self.scratch:find("=", 1, true) then
-      conninfo = self.scratch .. " dbname=" .. name
-    else
-      conninfo = string.format("service=%s dbname=%s", self.scratch, name)
-    end
-    return conninfo
+    -- every setting of the scratch server (a URI's too: password, sslmode,
+    -- options), then this database (libpq keeps the last dbname); load()
+    -- hands psql the password through the environment
+    local settings, password = pg.conninfo_split(self.scratch)
+    if not settings then return nil, "--scratch: " .. password, { kind = "input" } end
+    return settings .. " dbname=" .. name .. (password and (" password=" .. conninfo_value(password)) or "")
   end
   local cluster, message, details = self:_cluster()
   if not cluster then return nil, message, details end
@@ -179,10 +214,19 @@ function Workspace:_new_database(text)
   if not conninfo then return nil, message, { kind = "database" } end
   local roles = source.role_names(text)
   if #roles > 0 then
-    local db = assert(cluster:connect(name))
+    local db, why, details = cluster:connect(name)
+    if not db then
+      return nil, "cannot connect to the throwaway cluster: " .. tostring(why), with_kind(details, "database")
+    end
     for _, role in ipairs(roles) do
-      local exists = db:query("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", role)
-      if exists and #exists == 0 then db:exec("CREATE ROLE " .. db:escape_identifier(role)) end
+      local exists
+      exists, why, details = db:query("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", role)
+      if exists and #exists == 0 then exists, why, details = db:exec("CREATE ROLE " .. db:escape_identifier(role)) end
+      if not exists then
+        db:close()
+        return nil, string.format("cannot create role %s on the throwaway cluster: %s", role, why),
+          with_kind(details, "database")
+      end
     end
     db:close()
   end
@@ -231,9 +275,8 @@ function Workspace:connect(spec, label)
   end
   local conn, message, details = pg.connect(target)
   if not conn then
-    local out = { kind = "database" }
-    for k, v in pairs(details or {}) do if k ~= "kind" then out[k] = v end end
-    return nil, string.format("cannot connect to %s: %s", label or source.name(spec), message), out
+    return nil, string.format("cannot connect to %s: %s", label or source.name(spec), message),
+      with_kind(details, "database")
   end
   return conn
 end
@@ -251,10 +294,8 @@ function Workspace:close()
     end
     self.databases = {}
   end
-  if self.cluster then
-    self.cluster:stop()
-    self.cluster = nil
-  end
+  if self.cluster and self.own_cluster then self.cluster:stop() end
+  self.cluster = nil
 end
 
 Workspace.__close = Workspace.close
