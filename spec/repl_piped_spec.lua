@@ -283,6 +283,34 @@ Expanded display is used automatically%.
 $]], out)
   end)
 
+  it("takes SQL that starts with a keyword Lua knows too as SQL, as psql does", function()
+    local status, out, err = repl([==[
+select true as t;
+select not false as nf;
+select -1 as minus;
+select(1) as one;
+explain(costs off) select 1;
+select -- a comment
+  2 as two;
+select = 7
+select + 1
+]==])
+    assert.equal("", err)
+    assert.equal(0, status)
+    assert.equal(table.concat({
+      " t\n---\n t\n(1 row)\n",
+      " nf\n----\n t\n(1 row)\n",
+      " minus\n-------\n    -1\n(1 row)\n",
+      " one\n-----\n   1\n(1 row)\n",
+      " QUERY PLAN\n------------\n Result\n(1 row)\n",
+      " two\n-----\n   2\n(1 row)\n",
+      "8\n" }), out)
+    -- nil is no SQL word: the server says so, not Lua
+    status, out, err = repl("select nil;\n")
+    assert.equal(3, status)
+    assert.equal('ladle: stdin:1: ERROR 42703: column "nil" does not exist (SQL line 1, column 8)\n', err)
+  end)
+
   it("names the input line of a failed statement and stops with exit 3", function()
     local status, out, err = repl("select 1 as a;\nselect *\n  from nope;\nselect 2;\n")
     assert.equal(3, status)
