@@ -341,6 +341,94 @@ select 'not reached';
       .. " column1\n---------\n       1\n(1 row)\nInput is Lua, or SQL when it starts with a SQL keyword.\n2\n", out)
   end)
 
+  it("runs the backslash lines of a file run with \\i where they stand, as psql does", function()
+    local file = env.write(dir .. "/mixed.sql", table.concat({
+      "select 1 as one; \\echo hi there",
+      "select 2 as two;",
+      "\\echo 'in  quotes' ok",
+      "create table cut",
+      "\\echo -n 'cut: '",
+      "  (n int);",
+      "select",
+      "\\r",
+      "select 3 as three",
+      "\\g",
+      "\\x on",
+      "select 4 as four;",
+      "\\restrict nothing-to-see",
+      "",
+    }, "\n"))
+    local status, out, err = repl(string.format("\\i %s\nselect 'after' as next;\n", file))
+    assert.equal("", err)
+    assert.equal(0, status)
+    assert.equal(table.concat({
+      " one\n-----\n   1\n(1 row)\n",
+      "hi there\n",
+      " two\n-----\n   2\n(1 row)\n",
+      "in  quotes ok\n",
+      "cut: CREATE TABLE\n",
+      " three\n-------\n     3\n(1 row)\n",
+      "Expanded display is on.\n",
+      "-[ RECORD 1 ]\nfour | 4\n",
+      "-[ RECORD 1 ]\nnext | after\n" }), out)
+  end)
+
+  it("loads pg_dump's output with \\i: \\restrict and \\unrestrict are ignored", function()
+    local source, source_info = env.new_database("repl_dump_from")
+    local target, target_info = env.new_database("repl_dump_to")
+    local conn = env.connect(source)
+    assert(conn:exec("create table dumped (id int primary key, label text); insert into dumped values (1, 'one'), (2, 'two')"))
+    conn:close()
+    local dump = dir .. "/dump.sql"
+    assert.equal(0, (sys.spawn({ "pg_dump", "--inserts", "--no-owner", "-f", dump, source_info })))
+    -- the dump empties search_path, in psql too
+    local status, out, err = repl(string.format("\\i %s\nselect count(*) as n from public.dumped;\n", dump),
+      { "-p", target_info })
+    assert.equal("", err)
+    assert.equal(0, status)
+    assert.equal(" n\n---\n 2\n(1 row)\n", out:sub(-#" n\n---\n 2\n(1 row)\n"))
+    assert.matches("\\restrict", env.read(dump), 1, true)
+    conn = env.connect(target)
+    assert.equal(2, conn:query("select count(*) as n from dumped")[1].n)
+    conn:close()
+    env.drop_database(source)
+    env.drop_database(target)
+  end)
+
+  it("stops a file at a backslash line that cannot run, naming FILE:LINE, with a non-zero status", function()
+    local file = env.write(dir .. "/stops.sql",
+      "create table before_it (n int);\n\\frobnicate\ncreate table after_it (n int);\n")
+    local status, out, err = repl(string.format("\\i %s\nselect 1;\n", file))
+    assert.equal(2, status)
+    assert.equal("CREATE TABLE\n", out)
+    assert.equal("ladle: " .. file .. ":2: invalid command \\frobnicate (\\? lists the commands)\n", err)
+    file = env.write(dir .. "/connect.sql",
+      "create table before_c (n int);\n\\connect host=/nonexistent dbname=x\ncreate table after_c (n int);\n")
+    status, out, err = repl(string.format("\\i %s\n", file))
+    assert.equal(3, status)
+    assert.equal("CREATE TABLE\n", out)
+    assert.matches("^ladle: " .. file:gsub("%p", "%%%0") .. ":2: connect: connection to server on socket", err)
+    local db = env.connect(dbname)
+    assert.is_not_nil(db:query("select 1 from before_c"))
+    assert.is_nil(db:query("select 1 from after_c"))
+    db:close()
+    -- COPY's data is not read from the file: the statement fails, and its lines are not run as SQL
+    file = env.write(dir .. "/copy.sql", "create table copied (n int);\ncopy copied from stdin;\n1\n\\.\n")
+    status, out, err = repl(string.format("\\i %s\n", file))
+    assert.equal(3, status)
+    assert.equal("CREATE TABLE\n", out)
+    assert.matches("^ladle: " .. file:gsub("%p", "%%%0") .. ":2: ERROR.*COPY FROM STDIN is not supported", err)
+    -- a statement that fails names its line in the file; \q in a file ends the run
+    file = env.write(dir .. "/fails.sql", "select 1 as a;\n\nselect *\n  from nope;\n")
+    status, _, err = repl(string.format("\\i %s\n", file))
+    assert.equal(3, status)
+    assert.equal("ladle: " .. file .. ':3: ERROR 42P01: relation "nope" does not exist (SQL line 2, column 8)\n', err)
+    file = env.write(dir .. "/quits.sql", "\\echo bye\n\\q\n\\echo not reached\n")
+    status, out = repl(string.format("\\i %s\nselect 'not reached';\n", file))
+    assert.equal(0, status)
+    assert.equal("bye\n", out)
+  end)
+
   it("describes with + as \\d+, and a function as \\df+ shows it", function()
     local status, out, err = repl([==[
 create table jar (id int primary key, lid text);

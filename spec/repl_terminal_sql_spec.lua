@@ -170,6 +170,19 @@ Indexes:
     assert.equal(0, quit(t))
   end)
 
+  it("runs a file with \\i, its backslash lines included, and names FILE:LINE of a failure", function()
+    local file = env.write(home .. "/script.sql", "\\echo from the file\nselect 5 as five;\n\nselect nope;\nselect 6;\n")
+    local t = open()
+    t:line("\\i " .. file)
+    local shown = t:expect(prompt)
+    assert.matches("\nfrom the file\n five\n------\n    5\n(1 row)\n" .. file .. ':4: ERROR 42703: column "nope" does not exist\n'
+      .. "LINE 1: select nope;\n", shown, 1, true)
+    assert.not_matches(" 6\n", shown, 1, true)
+    t:line("select 7 as seven;")
+    t:expect("    7\n(1 row)\n" .. prompt)
+    assert.equal(0, quit(t))
+  end)
+
   describe("when the server asks for a password", function()
     local target
     setup(function()

@@ -3,6 +3,7 @@
 -- The pieces, each a module of its own:
 --   ladle.repl.session   reading, compiling, running and showing chunks
 --   ladle.repl.sql       SQL at the prompt: which input is SQL, statements
+--   ladle.repl.execute   running SQL text, its backslash lines included
 --   ladle.repl.commands  backslash commands (\d, \x, \timing, \c, \i, ...)
 --   ladle.repl.helpers   the globals chunks see (sql, describe, info, ...)
 --   ladle.repl.complete  Tab completion, Lua and SQL

@@ -19,8 +19,8 @@ asked for (echo off), as psql does.
 Input that starts with a SQL keyword (select, insert, create, begin, ...)
 is SQL and runs when a line ends with `;`; results print as psql prints
 them, with the command tag for other statements. \d, \dt, \df, \dn, \du,
-\dx, \l, \x, \timing, \c, \conninfo, \i, \e, \q do what they do in
-psql; \pending, \info, \check SERVICE, \diff SERVICE are ladle's; \sql
+\dx, \l, \x, \timing, \c, \conninfo, \i, \e, \echo, \q do what they do
+in psql; \pending, \info, \check SERVICE, \diff SERVICE are ladle's; \sql
 makes SQL the default and \lua switches back; \? lists them all. Anything
 else is Lua: an expression prints its value without `return`; an unfinished
 chunk continues on the next line. help() lists the helpers: sql[[...]],

@@ -2,7 +2,8 @@
 --
 --   sql.is_sql(line, env) -> true when the line starts SQL rather than Lua
 --   sql.scan(text) -> { statements, complete, meta, ... }
---   sql.run(session, text, opts)   runs the statements, printing each result
+--   sql.timing_text(seconds) -> psql's \timing line
+-- (ladle.repl.execute runs what this reads.)
 --
 -- Which input is SQL (doc/repl.md has the same rule for people): the first
 -- word is a SQL command keyword (any case), and what follows it is not one
@@ -30,8 +31,6 @@
 -- after a word that is no Lua function (`explain(costs off) ...`), `/*`.
 
 local ident = require "ladle.ident"
-local sys = require "ladle.sys"
-local query = require "ladle.repl.query"
 
 local sql = {}
 
@@ -147,20 +146,23 @@ end
 
 -- Scanning --------------------------------------------------------------------
 
--- sql.scan(text) -> {
+-- sql.scan(text[, init, depth]) -> {
 --   statements = { {text = "select 1;", offset = byte where it starts}, ... },
 --   complete = true when nothing but spaces and (closed) comments follows
 --     the last `;`,
 --   rest = the unfinished statement after it (or ""), rest_offset,
 --   meta = the backslash command that ends the input, if any ("gx", ...),
---   meta_at = where it starts }
+--   meta_at = where it starts, depth = the parentheses open there }
 -- Semicolons end statements only outside quotes ('...', E'...', "...",
 -- $tag$...$tag$), comments (-- and nested /* */) and parentheses; a
 -- backslash outside them starts a backslash command, as in psql.
-function sql.scan(text)
+-- init: the byte to start at (offsets stay those of text); depth: the
+-- parentheses already open there (a statement cut by a backslash line).
+function sql.scan(text, init, depth)
   local statements = {}
-  local i, n = 1, #text
-  local start, depth, seen = 1, 0, false  -- seen: a token other than a comment since `start`
+  local i, n = init or 1, #text
+  local start, seen = i, false  -- seen: a token other than a comment since `start`
+  depth = depth or 0
   local meta, meta_at, open_comment
   while i <= n do
     local c = text:sub(i, i)
@@ -220,7 +222,7 @@ function sql.scan(text)
   local rest = text:sub(start, stop)
   local lead = #rest:match("^%s*")
   return { statements = statements, complete = not seen and not open_comment and not meta,
-    rest = rest:sub(lead + 1), rest_offset = start + lead, meta = meta, meta_at = meta_at }
+    rest = rest:sub(lead + 1), rest_offset = start + lead, meta = meta, meta_at = meta_at, depth = depth }
 end
 
 -- Names a statement binds ----------------------------------------------------------
@@ -316,56 +318,6 @@ function sql.timing_text(seconds)
   local days = math.floor(hours / 24)
   hours = hours - 24 * days
   return string.format("Time: %.3f ms (%.0f d %02d:%02d:%06.3f)", ms, days, hours, minutes, s)
-end
-
--- Commands whose tag psql prints after the rows they return (RETURNING).
-local tagged = { INSERT = true, UPDATE = true, DELETE = true, MERGE = true }
-
-local function line_of(text, offset)
-  local _, newlines = text:sub(1, offset - 1):gsub("\n", "")
-  return newlines
-end
-
--- run_one(session, statement, where, opts): one statement, its result
--- printed as psql prints it. A failure raises a SQL error.
-local function run_one(session, statement, where, opts)
-  local db = session:need_db("SQL")
-  local started = sys.now()
-  local rows, message, err = db:query(statement)
-  local elapsed = sys.now() - started
-  if not rows then error(query.sql_error(message, err, statement, where), 0) end
-  if rows.copy then
-    -- COPY ... TO STDOUT: the data as the server sent it, as psql shows it
-    if rows.copy ~= "" then session:emit(rows.copy) end
-  elseif #rows.fields > 0 then
-    local shown = session:render(rows, true, opts)
-    local tag = rows.command and rows.command:match("^(%u+)")
-    if tag and tagged[tag] then shown = shown .. "\n" .. rows.command end
-    session:emit(shown)
-  elseif rows.command and rows.command ~= "" then
-    session:emit(rows.command)
-  end
-  if session.settings.timing then session:emit(sql.timing_text(elapsed)) end
-end
-
--- sql.run(session, text, opts) runs the statements of text one by one (a
--- last one without `;` included), stopping at the first that fails.
--- opts.first_line: the input line text starts on, for messages in piped
--- mode; opts.expanded overrides settings.expanded (\gx).
-function sql.run(session, text, opts)
-  opts = opts or {}
-  local scan = sql.scan(text)
-  local list = scan.statements
-  if scan.rest:match("%S") then list[#list + 1] = { text = scan.rest, offset = scan.rest_offset } end
-  for _, s in ipairs(list) do
-    if s.text:match("[^%s;]") then
-      local where
-      if opts.first_line and not session.interactive then
-        where = "stdin:" .. (opts.first_line + line_of(text, s.offset))
-      end
-      run_one(session, s.text, where, opts)
-    end
-  end
 end
 
 return sql
