@@ -93,7 +93,8 @@ function repl.password_prompt()
 end
 
 -- repl.run(opts) -> exit code. opts: db (and target, what it connects to),
--- table, dir, interactive (default: stdin is a terminal).
+-- table, dirs (or dir), plan (more ladle.plan options), interactive
+-- (default: stdin is a terminal).
 function repl.run(opts)
   local core = require "ladle.repl.core"
   opts = opts or {}
@@ -102,7 +103,7 @@ function repl.run(opts)
   local s = session.new {
     interactive = interactive,
     colour = interactive and wants_colour(),
-    db = opts.db, target = opts.target, table = opts.table, dir = opts.dir,
+    db = opts.db, target = opts.target, table = opts.table, dirs = opts.dirs, dir = opts.dir, plan = opts.plan,
     history = interactive and history_path() or false,
   }
   s.screen_size = core.screen_size

@@ -8,7 +8,7 @@ local common = require "ladle.commands.common"
 
 local repl = {
   summary = "explore a database and its migration state at a SQL and Lua prompt",
-  usage = "ladle repl [-p SERVICE|CONNINFO] [-t TABLE] [-d DIR] [-c FILE]",
+  usage = "ladle repl [-p SERVICE|CONNINFO] [-t TABLE] [-d DIR...] [-v TYPE NAME VALUE] [-c FILE]",
   description = [==[
 Opens a prompt that takes SQL and psql's backslash commands as well as Lua,
 with the ladle API as the global `ladle`. With -p, `db` is a connection to
@@ -44,7 +44,7 @@ ladle.fail; 130 after Ctrl-C). The end of the input exits 0.]==],
   ladle repl -p "host=db1 dbname=app" -t app.upgrades -d deltas/
   echo 'select count(*) from app.orders;' | ladle repl -p prod
   printf '\\d app.orders\n' | ladle repl -p prod]==],
-  flags = common.flags { "pg_service", "table", "dir", "config" },
+  flags = common.flags { "pg_service", "table", "dir", "variables", "unmarked", "on_changed", "config" },
 }
 
 function repl.run(opts, positional, global)
@@ -63,7 +63,10 @@ function repl.run(opts, positional, global)
       errors.fail("database", "cannot connect to %s: %s", common.target_name(o.pg_service), message)
     end
   end
-  local code = repl_module.run { db = db, target = o.pg_service, table = o.table, dir = o.dir }
+  local code = repl_module.run { db = db, target = o.pg_service, table = o.table, dirs = o.dirs,
+    -- info() and pending() see the deltas as ladle info does
+    plan = { variables = o.variables, variables_in = o.variables_in, unmarked = o.unmarked,
+      on_changed = o.on_changed, python = o.python } }
   if db then db:close() end
   return code
 end

@@ -44,7 +44,7 @@ Connection
   \c [SERVICE|CONNINFO]  connect db to another database (none: the same again)
   \conninfo              where db is connected
 ladle
-  \pending               the deltas still to apply (-d DIR, -t TABLE)
+  \pending               the deltas still to apply (-d DIR..., -t TABLE)
   \info                  every delta and its status
   \check SERVICE         compare db's schema with SERVICE's, as ladle check
   \diff SERVICE          the SQL that moves db's schema to SERVICE's]]

@@ -44,7 +44,9 @@ Session.__index = Session
 -- session.new(opts) -> session. opts: interactive (prompts, history,
 -- readline), colour, input/output/errors (files; default stdin, stdout,
 -- stderr), env (the globals chunks see; default _G), db (a connection) and
--- target (what it was connected to), table and dir (for info/pending),
+-- target (what it was connected to), table and dirs (for info/pending; dir:
+-- one folder), plan (more ladle.plan options for them: variables,
+-- variables_in, unmarked, on_changed, python),
 -- history (a file path, or false), language ("lua" or "sql": what input
 -- that is not clearly SQL is).
 function session.new(opts)
@@ -57,7 +59,8 @@ function session.new(opts)
     errors = opts.errors or io.stderr,
     env = opts.env or _G,
     table = opts.table,
-    dir = opts.dir,
+    dirs = opts.dirs or (opts.dir and { opts.dir }),
+    plan = opts.plan or {},
     history = opts.history,
     target = opts.target,
     language = opts.language or "lua",
