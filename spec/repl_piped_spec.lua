@@ -72,15 +72,21 @@ sql[[
     assert.equal("1 2 3 \n2\n line\n-------\n multi\n(1 row)\n", out)
   end)
 
-  it("runs without a connection, and lists its helpers", function()
-    local status, out = repl("help()\ndb\n", {})
+  it("connects to libpq's defaults without -p, as psql does, and lists its helpers", function()
+    local status, out, err = repl("help()\nselect current_database() as here;\n", {}, { PGDATABASE = dbname })
+    assert.equal("", err)
     assert.equal(0, status)
     assert.matches("^Helpers:\n", out)
     for _, helper in ipairs({ "sql%[%[", "tables%(", "describe \"", "info%(", "pending%(", "snapshot%(",
       "diff%(", "connect%(" }) do
       assert.matches("\n  " .. helper, out)
     end
-    assert.matches("\nnil\n$", out)
+    assert.matches("\n " .. dbname .. "\n%(1 row%)\n$", out)
+    -- piped, a default connection that cannot be made ends the run as -p's does
+    status, out, err = repl("print(1)\n", {}, { PGHOST = "/nonexistent" })
+    assert.equal(3, status)
+    assert.equal("", out)
+    assert.matches('^ladle: cannot connect to the default database %(PG%* variables%): connection to server on socket "/nonexistent/[^\n]*\n$', err)
   end)
 
   it("connects db with connect(target), closing the previous connection", function()

@@ -11,7 +11,7 @@ local helpers = {}
 local records = query.records
 
 local help_text = [==[
-  db                 the connection (-p SERVICE|CONNINFO, or connect())
+  db                 the connection (-p SERVICE|CONNINFO, PG*, or connect())
   connect(target)    connect db to a service, conninfo or URI (none: PG*)
   sql[[select ...]]  run SQL on db; the result prints as a table
   tables([pattern])  tables and views, their kind, rows and size ("app.*")
