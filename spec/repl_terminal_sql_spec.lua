@@ -223,6 +223,25 @@ Indexes:
       t:close()
     end)
 
+    it("ends at the password prompt on SIGTERM or SIGHUP, without waiting for Enter", function()
+      for _, signal in ipairs({ "TERM", "HUP" }) do
+        local t = open(no_password())
+        t:line("\\c " .. target)
+        t:expect("Password for user ladle_pw: ")
+        sys.sleep(0.1)
+        t.pty:kill(sys.signals[signal])
+        assert.equal(128 + sys.signals[signal], t:wait(5), signal)
+        t:close()
+      end
+      -- at the first connection, before the prompt's loop, too
+      local t = terminal.open({ "repl", "-p", target }, { env = no_password() })
+      t:expect("Password for user ladle_pw: ")
+      sys.sleep(0.1)
+      t.pty:kill(sys.signals.TERM)
+      assert.equal(128 + sys.signals.TERM, t:wait(5))
+      t:close()
+    end)
+
     it("asks again for \\c to a database that wants one", function()
       local t = open(no_password())
       t:line("\\c " .. target)
