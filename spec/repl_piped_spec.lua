@@ -72,15 +72,21 @@ sql[[
     assert.equal("1 2 3 \n2\n line\n-------\n multi\n(1 row)\n", out)
   end)
 
-  it("runs without a connection, and lists its helpers", function()
-    local status, out = repl("help()\ndb\n", {})
+  it("connects to libpq's defaults without -p, as psql does, and lists its helpers", function()
+    local status, out, err = repl("help()\nselect current_database() as here;\n", {}, { PGDATABASE = dbname })
+    assert.equal("", err)
     assert.equal(0, status)
     assert.matches("^Helpers:\n", out)
     for _, helper in ipairs({ "sql%[%[", "tables%(", "describe \"", "info%(", "pending%(", "snapshot%(",
       "diff%(", "connect%(" }) do
       assert.matches("\n  " .. helper, out)
     end
-    assert.matches("\nnil\n$", out)
+    assert.matches("\n " .. dbname .. "\n%(1 row%)\n$", out)
+    -- piped, a default connection that cannot be made ends the run as -p's does
+    status, out, err = repl("print(1)\n", {}, { PGHOST = "/nonexistent" })
+    assert.equal(3, status)
+    assert.equal("", out)
+    assert.matches('^ladle: cannot connect to the default database %(PG%* variables%): connection to server on socket "/nonexistent/[^\n]*\n$', err)
   end)
 
   it("connects db with connect(target), closing the previous connection", function()
@@ -283,6 +289,34 @@ Expanded display is used automatically%.
 $]], out)
   end)
 
+  it("takes SQL that starts with a keyword Lua knows too as SQL, as psql does", function()
+    local status, out, err = repl([==[
+select true as t;
+select not false as nf;
+select -1 as minus;
+select(1) as one;
+explain(costs off) select 1;
+select -- a comment
+  2 as two;
+select = 7
+select + 1
+]==])
+    assert.equal("", err)
+    assert.equal(0, status)
+    assert.equal(table.concat({
+      " t\n---\n t\n(1 row)\n",
+      " nf\n----\n t\n(1 row)\n",
+      " minus\n-------\n    -1\n(1 row)\n",
+      " one\n-----\n   1\n(1 row)\n",
+      " QUERY PLAN\n------------\n Result\n(1 row)\n",
+      " two\n-----\n   2\n(1 row)\n",
+      "8\n" }), out)
+    -- nil is no SQL word: the server says so, not Lua
+    status, out, err = repl("select nil;\n")
+    assert.equal(3, status)
+    assert.equal('ladle: stdin:1: ERROR 42703: column "nil" does not exist (SQL line 1, column 8)\n', err)
+  end)
+
   it("names the input line of a failed statement and stops with exit 3", function()
     local status, out, err = repl("select 1 as a;\nselect *\n  from nope;\nselect 2;\n")
     assert.equal(3, status)
@@ -311,6 +345,94 @@ select 'not reached';
     assert.equal('Did not find any relation named "no_such_thing".\n', err)
     assert.equal("CREATE TABLE\nINSERT 0 1\nfrom lua\t7\nInput is SQL (\\lua switches back).\n"
       .. " column1\n---------\n       1\n(1 row)\nInput is Lua, or SQL when it starts with a SQL keyword.\n2\n", out)
+  end)
+
+  it("runs the backslash lines of a file run with \\i where they stand, as psql does", function()
+    local file = env.write(dir .. "/mixed.sql", table.concat({
+      "select 1 as one; \\echo hi there",
+      "select 2 as two;",
+      "\\echo 'in  quotes' ok",
+      "create table cut",
+      "\\echo -n 'cut: '",
+      "  (n int);",
+      "select",
+      "\\r",
+      "select 3 as three",
+      "\\g",
+      "\\x on",
+      "select 4 as four;",
+      "\\restrict nothing-to-see",
+      "",
+    }, "\n"))
+    local status, out, err = repl(string.format("\\i %s\nselect 'after' as next;\n", file))
+    assert.equal("", err)
+    assert.equal(0, status)
+    assert.equal(table.concat({
+      " one\n-----\n   1\n(1 row)\n",
+      "hi there\n",
+      " two\n-----\n   2\n(1 row)\n",
+      "in  quotes ok\n",
+      "cut: CREATE TABLE\n",
+      " three\n-------\n     3\n(1 row)\n",
+      "Expanded display is on.\n",
+      "-[ RECORD 1 ]\nfour | 4\n",
+      "-[ RECORD 1 ]\nnext | after\n" }), out)
+  end)
+
+  it("loads pg_dump's output with \\i: \\restrict and \\unrestrict are ignored", function()
+    local source, source_info = env.new_database("repl_dump_from")
+    local target, target_info = env.new_database("repl_dump_to")
+    local conn = env.connect(source)
+    assert(conn:exec("create table dumped (id int primary key, label text); insert into dumped values (1, 'one'), (2, 'two')"))
+    conn:close()
+    local dump = dir .. "/dump.sql"
+    assert.equal(0, (sys.spawn({ "pg_dump", "--inserts", "--no-owner", "-f", dump, source_info })))
+    -- the dump empties search_path, in psql too
+    local status, out, err = repl(string.format("\\i %s\nselect count(*) as n from public.dumped;\n", dump),
+      { "-p", target_info })
+    assert.equal("", err)
+    assert.equal(0, status)
+    assert.equal(" n\n---\n 2\n(1 row)\n", out:sub(-#" n\n---\n 2\n(1 row)\n"))
+    assert.matches("\\restrict", env.read(dump), 1, true)
+    conn = env.connect(target)
+    assert.equal(2, conn:query("select count(*) as n from dumped")[1].n)
+    conn:close()
+    env.drop_database(source)
+    env.drop_database(target)
+  end)
+
+  it("stops a file at a backslash line that cannot run, naming FILE:LINE, with a non-zero status", function()
+    local file = env.write(dir .. "/stops.sql",
+      "create table before_it (n int);\n\\frobnicate\ncreate table after_it (n int);\n")
+    local status, out, err = repl(string.format("\\i %s\nselect 1;\n", file))
+    assert.equal(2, status)
+    assert.equal("CREATE TABLE\n", out)
+    assert.equal("ladle: " .. file .. ":2: invalid command \\frobnicate (\\? lists the commands)\n", err)
+    file = env.write(dir .. "/connect.sql",
+      "create table before_c (n int);\n\\connect host=/nonexistent dbname=x\ncreate table after_c (n int);\n")
+    status, out, err = repl(string.format("\\i %s\n", file))
+    assert.equal(3, status)
+    assert.equal("CREATE TABLE\n", out)
+    assert.matches("^ladle: " .. file:gsub("%p", "%%%0") .. ":2: connect: connection to server on socket", err)
+    local db = env.connect(dbname)
+    assert.is_not_nil(db:query("select 1 from before_c"))
+    assert.is_nil(db:query("select 1 from after_c"))
+    db:close()
+    -- COPY's data is not read from the file: the statement fails, and its lines are not run as SQL
+    file = env.write(dir .. "/copy.sql", "create table copied (n int);\ncopy copied from stdin;\n1\n\\.\n")
+    status, out, err = repl(string.format("\\i %s\n", file))
+    assert.equal(3, status)
+    assert.equal("CREATE TABLE\n", out)
+    assert.matches("^ladle: " .. file:gsub("%p", "%%%0") .. ":2: ERROR.*COPY FROM STDIN is not supported", err)
+    -- a statement that fails names its line in the file; \q in a file ends the run
+    file = env.write(dir .. "/fails.sql", "select 1 as a;\n\nselect *\n  from nope;\n")
+    status, _, err = repl(string.format("\\i %s\n", file))
+    assert.equal(3, status)
+    assert.equal("ladle: " .. file .. ':3: ERROR 42P01: relation "nope" does not exist (SQL line 2, column 8)\n', err)
+    file = env.write(dir .. "/quits.sql", "\\echo bye\n\\q\n\\echo not reached\n")
+    status, out = repl(string.format("\\i %s\nselect 'not reached';\n", file))
+    assert.equal(0, status)
+    assert.equal("bye\n", out)
   end)
 
   it("describes with + as \\d+, and a function as \\df+ shows it", function()
@@ -417,6 +539,31 @@ end;
     status, _, err = repl("pending()\n", { "-p", target })
     assert.equal(3, status)
     assert.matches("start ladle repl with %-d DIR", err)
+    env.drop_database(name)
+  end)
+
+  it("shows the deltas of every folder given with -d A B, with the options ladle info takes", function()
+    local name, target = env.new_database("repl_dirs")
+    local a = env.tmpdir()
+    local b = env.tmpdir()
+    env.write(a .. "/1.0.0_01_first.sql", "create table first (n int);\n")
+    env.write(b .. "/1.1.0_01_second.sql", "create table second (n int, srid int default %(SRID)s);\n")
+    local status, out, err = repl("pending()\n\\info\n", { "-p", target, "-d", a, b,
+      "-v", "int", "SRID", "2056", "--unmarked-phase", "pre", "--on-changed", "warn" })
+    assert.equal("", err)
+    assert.equal(0, status)
+    local pending = out:match("^pending %(current version: none%)\n(.-%(2 rows%))\n")
+    assert.is_not_nil(pending, out)
+    assert.matches(" folder +| version | phase | +file", pending)
+    assert.matches(" " .. a:gsub("%p", "%%%0") .. " +| 1%.0%.0 +| pre +| 1%.0%.0_01_first%.sql", pending)
+    assert.matches(" " .. b:gsub("%p", "%%%0") .. " +| 1%.1%.0 +| pre +| 1%.1%.0_01_second%.sql", pending)
+    assert.matches("current version: none\n +folder +| version", out)
+    -- the same from a config file's delta_dirs
+    local cfg = env.write(a .. "/../repl_dirs.yaml", string.format("pg_service: '%s'\ndelta_dirs: ['%s', '%s']\n", target, a, b))
+    status, out, err = repl("#pending()\n", { "-c", cfg })
+    assert.equal("", err)
+    assert.equal(0, status)
+    assert.equal("2\n", out)
     env.drop_database(name)
   end)
 

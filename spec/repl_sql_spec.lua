@@ -34,6 +34,35 @@ describe("SQL at the REPL", function()
       assert.is_false(sql.is_sql("values", scope))
       assert.is_true(sql.is_sql("values (1, 'a'), (2, 'b');", scope))
     end)
+
+    it("takes SQL a psql user types after a keyword that is also a Lua name", function()
+      -- literals and keywords Lua has too, a sign, a comment, parentheses
+      for _, line in ipairs({ "select true;", "select not false;", "select nil;", "select -1;", "select - 1;",
+        "select +1;", "select -- a comment", "select /* a comment */ 1;", "select(1);", "select (1, 2);",
+        "explain(costs off) select 1;", "vacuum(analyze);", "analyze(verbose) t;", "values(1);", "select .5;",
+        "select ~1;", "select $1;" }) do
+        assert.is_true(sql.is_sql(line, scope), line)
+      end
+      -- and what follows the comment decides, on the next lines
+      assert.is_true(sql.is_sql("select -- c\n1;", scope))
+      assert.is_false(sql.is_sql("table -- the library\n", scope))
+    end)
+
+    it("keeps Lua that operates on the value a keyword names in scope", function()
+      local lua_scope = setmetatable({ values = function(t) return t end, update = 5, show = "x",
+        set = setmetatable({}, { __add = function() return 1 end }) }, { __index = _G })
+      for _, line in ipairs({ "select = 1", "select=1", "values(t)", "values{1}", "values'x'", "values\"x\"",
+        "table.insert(t, 1)", "update - 1", "update * 2", "update // 2", "show .. 'y'", "show < 'y'", "set + 1",
+        "values == nil", "values ~= nil", "select and 1", "table or {}", "update", "show;", "update -- the number" }) do
+        assert.is_false(sql.is_sql(line, lua_scope), line)
+      end
+      -- a call needs something to call; select with one argument does nothing in Lua
+      assert.is_true(sql.is_sql("values(t)", scope))
+      assert.is_true(sql.is_sql("select(1)", lua_scope))
+      assert.is_false(sql.is_sql("select(1, 'a')", lua_scope))
+      assert.is_false(sql.is_sql("select('#', f(1, 2))", lua_scope))
+      assert.is_true(sql.is_sql("select(f(1, 2))", lua_scope))
+    end)
   end)
 
   describe("scan", function()

@@ -170,6 +170,19 @@ Indexes:
     assert.equal(0, quit(t))
   end)
 
+  it("runs a file with \\i, its backslash lines included, and names FILE:LINE of a failure", function()
+    local file = env.write(home .. "/script.sql", "\\echo from the file\nselect 5 as five;\n\nselect nope;\nselect 6;\n")
+    local t = open()
+    t:line("\\i " .. file)
+    local shown = t:expect(prompt)
+    assert.matches("\nfrom the file\n five\n------\n    5\n(1 row)\n" .. file .. ':4: ERROR 42703: column "nope" does not exist\n'
+      .. "LINE 1: select nope;\n", shown, 1, true)
+    assert.not_matches(" 6\n", shown, 1, true)
+    t:line("select 7 as seven;")
+    t:expect("    7\n(1 row)\n" .. prompt)
+    assert.equal(0, quit(t))
+  end)
+
   describe("when the server asks for a password", function()
     local target
     setup(function()
@@ -207,6 +220,25 @@ Indexes:
       t:send("not-it" .. keys.enter)
       t:expect('password authentication failed for user "ladle_pw"')
       assert.equal(3, t:wait(10))
+      t:close()
+    end)
+
+    it("ends at the password prompt on SIGTERM or SIGHUP, without waiting for Enter", function()
+      for _, signal in ipairs({ "TERM", "HUP" }) do
+        local t = open(no_password())
+        t:line("\\c " .. target)
+        t:expect("Password for user ladle_pw: ")
+        sys.sleep(0.1)
+        t.pty:kill(sys.signals[signal])
+        assert.equal(128 + sys.signals[signal], t:wait(5), signal)
+        t:close()
+      end
+      -- at the first connection, before the prompt's loop, too
+      local t = terminal.open({ "repl", "-p", target }, { env = no_password() })
+      t:expect("Password for user ladle_pw: ")
+      sys.sleep(0.1)
+      t.pty:kill(sys.signals.TERM)
+      assert.equal(128 + sys.signals.TERM, t:wait(5))
       t:close()
     end)
 

@@ -420,25 +420,31 @@ static int repl_history_clear(lua_State *L) {
 /* Passwords                                                               */
 /* ---------------------------------------------------------------------- */
 
-static volatile sig_atomic_t password_interrupted;
+static volatile sig_atomic_t password_signal;
 
+/* Ctrl-C gives up the prompt; SIGTERM and SIGHUP, which end the session,
+   outrank it. */
 static void on_password_signal(int sig) {
-  (void)sig;
-  password_interrupted = 1;
+  if (sig != SIGINT || password_signal == 0) password_signal = sig;
 }
 
 /* read_password(prompt) -> the line typed at the terminal with echo off, as
    psql asks for one | nil at end of input or after Ctrl-C. The prompt and
    the newline the hidden Enter did not show go to the terminal. The
    terminal's settings are put back whatever happens, and the line is wiped
-   from this function's buffer once Lua has its copy. */
+   from this function's buffer once Lua has its copy. SIGTERM and SIGHUP
+   end the prompt at once (the wait is a pselect() with them blocked
+   outside it, so that none slips in before the wait) and are then raised
+   again for the handler that was there before: the REPL's loop ends with
+   128 + the signal, and outside it the process ends as it would have. */
 static int repl_read_password(lua_State *L) {
   const char *prompt = luaL_checkstring(L, 1);
   char line[1024];
   size_t len = 0;
   struct termios saved, quiet;
-  struct sigaction sa, old_int;
-  int in = STDIN_FILENO, out, echo_off = 0, done = 0;
+  struct sigaction sa, old_int, old_term, old_hup;
+  sigset_t block, unblocked;
+  int in = STDIN_FILENO, out, echo_off = 0, done = 0, sig;
   int tty = open("/dev/tty", O_RDWR | O_CLOEXEC);
   if (tty >= 0) in = tty;
   out = tty >= 0 ? tty : STDERR_FILENO;
@@ -450,14 +456,33 @@ static int repl_read_password(lua_State *L) {
     echo_off = tcsetattr(in, TCSAFLUSH, &quiet) == 0;
   }
   memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_password_signal;  /* no SA_RESTART: read() must return */
+  sa.sa_handler = on_password_signal;  /* no SA_RESTART: pselect() must return */
   sigemptyset(&sa.sa_mask);
-  password_interrupted = 0;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGTERM);
+  sigaddset(&block, SIGHUP);
+  sigprocmask(SIG_BLOCK, &block, &unblocked);
+  password_signal = 0;
   sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
+  sigaction(SIGHUP, &sa, &old_hup);
   while (!done) {
+    fd_set fds;
     char c;
-    ssize_t n = read(in, &c, 1);
-    if (n < 0 && errno == EINTR && !password_interrupted) continue;
+    ssize_t n;
+    if (password_signal) {
+      done = -1;
+      break;
+    }
+    FD_ZERO(&fds);
+    FD_SET(in, &fds);
+    if (pselect(in + 1, &fds, NULL, NULL, NULL, &unblocked) < 0) {
+      if (errno != EINTR) done = -1;
+      continue;
+    }
+    n = read(in, &c, 1);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n <= 0) {
       done = -1;
     } else if (c == '\n' || c == '\r') {
@@ -466,13 +491,18 @@ static int repl_read_password(lua_State *L) {
       line[len++] = c;
     }
   }
+  sig = password_signal;
   sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
+  sigaction(SIGHUP, &old_hup, NULL);
   if (echo_off) tcsetattr(in, TCSAFLUSH, &saved);
   if (write(out, "\n", 1) < 0) { /* the line is read; nothing to undo */ }
   if (tty >= 0) close(tty);
   if (done > 0) lua_pushlstring(L, line, len);
   else lua_pushnil(L);
   explicit_bzero(line, sizeof line);
+  sigprocmask(SIG_SETMASK, &unblocked, NULL);  /* one that came after the loop arrives now */
+  if (sig == SIGTERM || sig == SIGHUP) raise(sig);
   return 1;
 }
 

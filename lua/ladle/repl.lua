@@ -3,6 +3,7 @@
 -- The pieces, each a module of its own:
 --   ladle.repl.session   reading, compiling, running and showing chunks
 --   ladle.repl.sql       SQL at the prompt: which input is SQL, statements
+--   ladle.repl.execute   running SQL text, its backslash lines included
 --   ladle.repl.commands  backslash commands (\d, \x, \timing, \c, \i, ...)
 --   ladle.repl.helpers   the globals chunks see (sql, describe, info, ...)
 --   ladle.repl.complete  Tab completion, Lua and SQL
@@ -92,7 +93,8 @@ function repl.password_prompt()
 end
 
 -- repl.run(opts) -> exit code. opts: db (and target, what it connects to),
--- table, dir, interactive (default: stdin is a terminal).
+-- table, dirs (or dir), plan (more ladle.plan options), interactive
+-- (default: stdin is a terminal).
 function repl.run(opts)
   local core = require "ladle.repl.core"
   opts = opts or {}
@@ -101,7 +103,7 @@ function repl.run(opts)
   local s = session.new {
     interactive = interactive,
     colour = interactive and wants_colour(),
-    db = opts.db, target = opts.target, table = opts.table, dir = opts.dir,
+    db = opts.db, target = opts.target, table = opts.table, dirs = opts.dirs, dir = opts.dir, plan = opts.plan,
     history = interactive and history_path() or false,
   }
   s.screen_size = core.screen_size

@@ -9,6 +9,7 @@ local ladle = require "ladle"
 local pg = require "ladle.pg"
 local sys = require "ladle.sys"
 local describe = require "ladle.repl.describe"
+local execute = require "ladle.repl.execute"
 local lists = require "ladle.repl.lists"
 local query = require "ladle.repl.query"
 local sql = require "ladle.repl.sql"
@@ -26,6 +27,7 @@ Query
   \r                     drop the statement typed so far
   \e [FILE]              edit the last input (or FILE) in $EDITOR, then run it
   \i FILE                run FILE: Lua when it ends in .lua, SQL otherwise
+  \echo [-n] [TEXT]      print TEXT (-n: without a newline)
 Informational (+: more detail, S: system objects too)
   \d[S+] [PATTERN]       list relations, or describe the ones PATTERN matches
   \dt \dv \dm \di \ds[S+] [PATTERN]
@@ -42,7 +44,7 @@ Connection
   \c [SERVICE|CONNINFO]  connect db to another database (none: the same again)
   \conninfo              where db is connected
 ladle
-  \pending               the deltas still to apply (-d DIR, -t TABLE)
+  \pending               the deltas still to apply (-d DIR..., -t TABLE)
   \info                  every delta and its status
   \check SERVICE         compare db's schema with SERVICE's, as ladle check
   \diff SERVICE          the SQL that moves db's schema to SERVICE's]]
@@ -58,6 +60,47 @@ end
 local function first_word(args)
   local word = args:match('^%s*(%S*"[^"]*"%S*)') or args:match("^%s*(%S+)")
   return word
+end
+
+-- The words of \echo's line as psql reads them: 'single quotes' keep
+-- spaces ('' is a quote; \n, \t and \\ are escapes in them), other words
+-- stand as written.
+local function echo_words(args)
+  local words, i, n = {}, 1, #args
+  while true do
+    i = args:find("%S", i)
+    if not i then return words end
+    local word = {}
+    while i <= n and not args:sub(i, i):match("%s") do
+      local c = args:sub(i, i)
+      if c == "'" then
+        i = i + 1
+        while i <= n do
+          local d = args:sub(i, i)
+          if d == "'" and args:sub(i + 1, i + 1) == "'" then word[#word + 1], i = "'", i + 2
+          elseif d == "'" then break
+          elseif d == "\\" then
+            local e = args:sub(i + 1, i + 1)
+            word[#word + 1], i = (e == "n" and "\n") or (e == "t" and "\t") or e, i + 2
+          else word[#word + 1], i = d, i + 1 end
+        end
+        i = i + 1
+      else
+        word[#word + 1], i = c, i + 1
+      end
+    end
+    words[#words + 1] = table.concat(word)
+  end
+end
+
+local function echo(session, args)
+  local words = echo_words(args)
+  local newline = "\n"
+  if words[1] == "-n" then
+    table.remove(words, 1)
+    newline = ""
+  end
+  session.output:write(table.concat(words, " "), newline)
 end
 
 local function on_off(value, current, name)
@@ -143,7 +186,7 @@ local function edit(session, args)
   session:remember(text)
   session.last_input = text
   if file ~= "" and file:match("%.lua$") then language = "lua" end
-  session:run_text(text, language)
+  return session:run_text(text, language)
 end
 
 local function include(session, args)
@@ -158,7 +201,9 @@ local function include(session, args)
     if not fn then error(err, 0) end
     session:run_lua(fn)
   else
-    sql.run(session, text)
+    return execute.run(session, text, { file = path, command = function(line, where)
+      return commands.run_at(session, line, where)
+    end })
   end
 end
 
@@ -211,6 +256,7 @@ local handlers = {
   end,
   i = include,
   e = edit,
+  echo = echo,
   df = function(session, args, verbose, system)
     show(session, lists.functions(session:need_db("\\df"), first_word(args), { verbose = verbose, system = system }))
   end,
@@ -236,6 +282,24 @@ local handlers = {
   end,
 }
 handlers.dg, handlers.list, handlers.include, handlers.connect = handlers.du, handlers.l, handlers.i, handlers.c
+
+-- commands.run_at(session, line, where) runs a backslash line of a file
+-- (\i) or of edited text (\e): a failure names where it stands ("FILE:LINE",
+-- or nothing), as psql names it, and keeps its exit code.
+function commands.run_at(session, line, where)
+  local ok, result = pcall(commands.run, session, line)
+  if ok then return result end
+  if where == nil or errors.is_interrupt(result) then error(result, 0) end
+  if query.is_sql_error(result) then
+    if not result.from_file then result.where, result.from_file = where, true end
+    error(result, 0)
+  end
+  if errors.is_failure(result) then
+    if result.where then error(result, 0) end  -- placed in a file \i ran
+    error(errors.failure(result.exit, where .. ": " .. result.message, { where = where }), 0)
+  end
+  error(errors.failure("runtime", where .. ": " .. tostring(result), { where = where }), 0)
+end
 
 -- commands.run(session, line) runs one backslash command line.
 function commands.run(session, line)

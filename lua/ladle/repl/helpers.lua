@@ -11,13 +11,13 @@ local helpers = {}
 local records = query.records
 
 local help_text = [==[
-  db                 the connection (-p SERVICE|CONNINFO, or connect())
+  db                 the connection (-p SERVICE|CONNINFO, PG*, or connect())
   connect(target)    connect db to a service, conninfo or URI (none: PG*)
   sql[[select ...]]  run SQL on db; the result prints as a table
   tables([pattern])  tables and views, their kind, rows and size ("app.*")
   describe "name"    a relation as psql's \d shows it (describe("name", "+"): \d+)
-  info()             every delta and its status (-t TABLE -d DIR)
-  pending()          the deltas still to apply (-t TABLE -d DIR)
+  info()             every delta and its status (-t TABLE -d DIR...)
+  pending()          the deltas still to apply (-t TABLE -d DIR...)
   snapshot()         a snapshot of db's schema (ladle.schema)
   diff(target)       the SQL that moves db's schema to target's (ladle.diff)
   traceback()        the traceback of the last error
@@ -82,15 +82,21 @@ function helpers.install(self)
     error("describe: " .. message, 0)
   end
 
+  -- The plan as the runner sees it: -d, -t and the options ladle info
+  -- takes (-v, --unmarked-phase, --on-changed), or opts given to the helper.
   local function plan(helper, opts)
     opts = opts or {}
-    local dir = opts.dir or session.dir
-    local tbl = opts.table or session.table
-    if not dir then
+    local dirs = opts.dirs or (opts.dir and { opts.dir }) or session.dirs
+    if not dirs or #dirs == 0 then
       error(helper .. ": start ladle repl with -d DIR (and -t TABLE), or call "
         .. helper .. "{dir = ..., table = ...}", 0)
     end
-    local p, message = ladle.plan { conn = session:need_db(helper), table = tbl, dir = dir, reporter = false }
+    local plan_opts = { conn = session:need_db(helper), table = opts.table or session.table, dirs = dirs,
+      service = session.target, reporter = false }
+    for _, key in ipairs({ "variables", "variables_in", "unmarked", "on_changed", "python" }) do
+      if opts[key] ~= nil then plan_opts[key] = opts[key] else plan_opts[key] = session.plan[key] end
+    end
+    local p, message = ladle.plan(plan_opts)
     if not p then error(helper .. ": " .. tostring(message), 0) end
     return p
   end
@@ -100,14 +106,20 @@ function helpers.install(self)
     return tostring(v)
   end
 
+  -- the columns, with the folder first when there are several (-d A B)
+  local function columns(p, names)
+    if #p.dirs > 1 then table.insert(names, 1, "folder") end
+    return names
+  end
+
   function env.info(opts)
     local p = plan("info", opts)
     local rows = {}
     for i, d in ipairs(p.deltas or {}) do
-      rows[i] = { version = version_text(d.version), phase = d.phase, file = d.file,
+      rows[i] = { folder = d.dir, version = version_text(d.version), phase = d.phase, file = d.file,
         status = d.status, installed_on = d.installed_on, reason = d.reason }
     end
-    return records(rows, { "version", "phase", "file", "status", "installed_on", "reason" },
+    return records(rows, columns(p, { "version", "phase", "file", "status", "installed_on", "reason" }),
       "current version: " .. version_text(p.current_version))
   end
 
@@ -115,9 +127,9 @@ function helpers.install(self)
     local p = plan("pending", opts)
     local rows = {}
     for i, d in ipairs(p:pending() or {}) do
-      rows[i] = { version = version_text(d.version), phase = d.phase, file = d.file }
+      rows[i] = { folder = d.dir, version = version_text(d.version), phase = d.phase, file = d.file }
     end
-    return records(rows, { "version", "phase", "file" },
+    return records(rows, columns(p, { "version", "phase", "file" }),
       string.format("pending (current version: %s)", version_text(p.current_version)))
   end
 

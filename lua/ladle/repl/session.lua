@@ -9,6 +9,7 @@
 local errors = require "ladle.errors"
 local sys = require "ladle.sys"
 local commands = require "ladle.repl.commands"
+local execute = require "ladle.repl.execute"
 local format = require "ladle.repl.format"
 local query = require "ladle.repl.query"
 local sql = require "ladle.repl.sql"
@@ -43,7 +44,9 @@ Session.__index = Session
 -- session.new(opts) -> session. opts: interactive (prompts, history,
 -- readline), colour, input/output/errors (files; default stdin, stdout,
 -- stderr), env (the globals chunks see; default _G), db (a connection) and
--- target (what it was connected to), table and dir (for info/pending),
+-- target (what it was connected to), table and dirs (for info/pending; dir:
+-- one folder), plan (more ladle.plan options for them: variables,
+-- variables_in, unmarked, on_changed, python),
 -- history (a file path, or false), language ("lua" or "sql": what input
 -- that is not clearly SQL is).
 function session.new(opts)
@@ -56,7 +59,8 @@ function session.new(opts)
     errors = opts.errors or io.stderr,
     env = opts.env or _G,
     table = opts.table,
-    dir = opts.dir,
+    dirs = opts.dirs or (opts.dir and { opts.dir }),
+    plan = opts.plan or {},
     history = opts.history,
     target = opts.target,
     language = opts.language or "lua",
@@ -236,7 +240,8 @@ function Session:report(err)
     text = string.format("(error object is a %s value)", type(err))
   end
   if self.interactive then
-    if not query.is_sql_error(err) then text = format.colour(self, "1;31", text) end
+    if not query.is_sql_error(err) then text = format.colour(self, "1;31", text)
+    elseif err.from_file and err.where then text = err.where .. ": " .. text end
     self.errors:write(text, "\n")
     return nil
   end
@@ -356,13 +361,14 @@ function Session:run_lua(fn)
   self:show(table.pack(table.unpack(results, 2, results.n)))
 end
 
--- Runs input as it would have been typed (\e, \i): SQL or Lua by the same
--- rule as at the prompt, or by `language` when given.
+-- Runs input as it would have been typed (\e): SQL or Lua by the same
+-- rule as at the prompt, or by `language` when given; backslash lines in
+-- SQL run where they stand. Returns nil, or the exit code of a \q in it.
 function Session:run_text(text, language)
-  language = language or ((self.language == "sql" or sql.is_sql(text, self.env)) and "sql" or "lua")
+  language = language or ((self.language == "sql" or text:match("^%s*\\") or sql.is_sql(text, self.env))
+    and "sql" or "lua")
   if language == "sql" then
-    sql.run(self, text)
-    return
+    return execute.run(self, text, { command = function(line) return commands.run(self, line) end })
   end
   local fn, err = session.compile(text, self.env)
   if not fn then error(err, 0) end
@@ -379,7 +385,7 @@ function Session:step()
   if what == "syntax" then error(value, 0) end
   if what == "command" then return commands.run(self, value) end
   if what == "sql" then
-    sql.run(self, value, { first_line = first_line, expanded = opts and opts.expanded })
+    execute.run(self, value, { first_line = first_line, expanded = opts and opts.expanded })
     return nil
   end
   local started = sys.now()

@@ -2,28 +2,35 @@
 --
 --   sql.is_sql(line, env) -> true when the line starts SQL rather than Lua
 --   sql.scan(text) -> { statements, complete, meta, ... }
---   sql.run(session, text, opts)   runs the statements, printing each result
+--   sql.timing_text(seconds) -> psql's \timing line
+-- (ladle.repl.execute runs what this reads.)
 --
--- Which input is SQL (doc/repl.md has the same rule for people):
--- the first word is a SQL command keyword (any case), and
---   - it is not followed by what only Lua puts there: `.`, `:`, `[`, `=`,
---     `,` or `..` (after spaces or not), or a call's `(`, `"`, `'` or `{`
---     right after the word (`table.concat(t)`, `select('#', ...)`,
---     `update = true`);
---   - when the word is also a name Lua knows here (a global with a value,
---     as `table` and `select` are, or the keyword `do`), it must be followed
---     by SQL-looking text: a space, then a word that is not a Lua keyword, a
---     number, `*`, `(` or a quote (`table orders`, `values (1)`, `select *`);
---     for `do`, a dollar quote, a string or LANGUAGE. Alone on its line (or
---     before `;`) such a word is SQL unless it names a Lua table or is `do`
---     (`end;` commits):
---     `select` alone starts a statement, `table` alone shows Lua's table
---     library.
--- Otherwise the input is Lua.
+-- Which input is SQL (doc/repl.md has the same rule for people): the first
+-- word is a SQL command keyword (any case), and what follows it is not one
+-- of the few things Lua can write there. With `value` what the word names
+-- in Lua at this point (a global with a value, nil when it names nothing),
+-- the input is Lua when
+--   - the word is followed by `.name`, `:`, `[`, `,`, `{` or `=` (not `==`):
+--     a field, a method, an index, an assignment (`table.concat(t)`,
+--     `update = true`, `commit, x = 1, 2`, `insert{1}`);
+--   - a call's `(` or quote comes right after the word and value can be
+--     called (`values(t)` with a `values` function, `select('#', ...)`),
+--     except `select(x)` with one argument, which Lua's select does nothing
+--     with (`select(1);` is SQL);
+--   - a binary operator follows and applies to value: `and`, `or`, `==`,
+--     `~=` to any value, the others (`+ - * / // % ^ .. < > <= >= & | ~ << >>`)
+--     to a number, a string or a table with a metatable (`table or {}`;
+--     `select -1`, `select * from t` stay SQL: a function takes no `-`);
+--   - nothing but spaces, `--` comments or a `;` follows and value is
+--     something other than a function (`table` shows Lua's table library,
+--     `select` alone starts a statement);
+--   - the word is `do` and no dollar quote, string or LANGUAGE follows it
+--     (`do ... end` blocks stay Lua).
+-- Anything else after a SQL keyword is SQL: a word (`select true`, `select
+-- not false`, `select nil`), a number, `*`, `-`, `(` after a space or
+-- after a word that is no Lua function (`explain(costs off) ...`), `/*`.
 
 local ident = require "ladle.ident"
-local sys = require "ladle.sys"
-local query = require "ladle.repl.query"
 
 local sql = {}
 
@@ -36,16 +43,62 @@ for word in ([[select with insert update delete merge create alter drop truncate
   sql.KEYWORDS[word] = true
 end
 
-local lua_keywords = {}
-for word in ([[and break do else elseif end false for function goto if in local nil not or
-  repeat return then true until while]]):gmatch("%a+") do
-  lua_keywords[word] = true
+-- What word names in Lua at this point (nil: nothing, or a strict env
+-- that refuses the lookup).
+local function lua_value(env, word)
+  local ok, value = pcall(function() return env[word] end)
+  if ok then return value end
 end
 
-local function lua_name_in_scope(env, word)
-  if lua_keywords[word] then return true end
-  local ok, value = pcall(function() return env[word] end)
-  return ok and value ~= nil
+local function callable(value)
+  if type(value) == "function" then return true end
+  local mt = getmetatable(value)
+  return type(mt) == "table" and mt.__call ~= nil
+end
+
+-- Whether arithmetic, concatenation, comparison and bitwise operators
+-- can apply to value.
+local function operand(value)
+  local t = type(value)
+  return t == "number" or t == "string" or ((t == "table" or t == "userdata") and getmetatable(value) ~= nil)
+end
+
+-- Lua's binary operators, longest first; `and`, `or`, `==` and `~=` apply
+-- to any value.
+local binary_operators = { "//", "..", "==", "~=", "<=", ">=", "<<", ">>", "+", "-", "*", "/", "%", "^", "<",
+  ">", "&", "|", "~" }
+local any_value = { ["=="] = true, ["~="] = true, ["and"] = true, ["or"] = true }
+
+-- Whether the parentheses that open text hold at most one argument: no
+-- comma outside nested brackets and strings (up to the closing one, or
+-- the end of the text).
+local function single_argument(text)
+  local depth, i, n = 0, 1, #text
+  while i <= n do
+    local c = text:sub(i, i)
+    if c == "'" or c == '"' then
+      local close = text:find(c, i + 1, true)
+      i = close or n
+    elseif c == "(" or c == "[" or c == "{" then
+      depth = depth + 1
+    elseif c == ")" or c == "]" or c == "}" then
+      depth = depth - 1
+      if depth == 0 then return true end
+    elseif c == "," and depth == 1 then
+      return false
+    end
+    i = i + 1
+  end
+  return true
+end
+
+-- text without the spaces and `--` comments it starts with
+local function skip_blanks(text)
+  repeat
+    local before = text
+    text = text:gsub("^%s+", ""):gsub("^%-%-[^\n]*", "")
+  until text == before
+  return text
 end
 
 -- sql.is_sql(line, env) -> whether the input starting with this line is
@@ -53,42 +106,63 @@ end
 function sql.is_sql(line, env)
   local word, rest = line:match("^%s*([%a_][%w_]*)(.*)$")
   if not word or not sql.KEYWORDS[word:lower()] then return false end
-  -- what only Lua writes after a name
-  if rest:match("^%s*[%.:%[,]") or rest:match("^%s*=[^=]") or rest:match("^%s*=$")
-    or rest:match("^[%(\"'{]") then
+  if word == "do" then
+    return rest:match("^%s+%$") ~= nil or rest:match("^%s+'") ~= nil
+      or rest:match("^%s+[Ll][Aa][Nn][Gg][Uu][Aa][Gg][Ee]%f[^%w_]") ~= nil
+  end
+  -- a field, a method, an index, an assignment, a table constructor
+  if rest:match("^%s*%.[%a_]") or rest:match("^%s*[:%[,{]") or rest:match("^%s*=[^=]")
+    or rest:match("^%s*=$") then
     return false
   end
-  env = env or {}
-  if not lua_name_in_scope(env, word) then return true end
-  if rest:match("^%s*;?%s*$") then
-    if word == "do" then return false end
-    local ok, value = pcall(function() return env[word] end)
-    return not (ok and type(value) == "table")
+  local value = lua_value(env or {}, word)
+  local first = rest:sub(1, 1)
+  if first == "(" or first == "'" or first == '"' then
+    -- a call, when there is something to call
+    if not callable(value) then return true end
+    return word == "select" and first == "(" and single_argument(rest)
   end
-  if word:lower() == "do" then
-    return rest:match("^%s+%$") ~= nil or rest:match("^%s+'") ~= nil or rest:match("^%s+[Ll][Aa][Nn][Gg][Uu][Aa][Gg][Ee]%f[^%w_]") ~= nil
+  local body = skip_blanks(rest)
+  if body == "" or body:sub(1, 1) == ";" then
+    -- alone: Lua shows a value, SQL starts a statement
+    return value == nil or type(value) == "function"
   end
-  local next_word = rest:match("^%s+([%a_][%w_]*)")
-  if next_word then return not lua_keywords[next_word] end
-  return rest:match("^%s+[%d%*%(\"'%$]") ~= nil
+  if body:match("^/%*") then return true end
+  local operator = body:match("^(and)%f[^%w_]") or body:match("^(or)%f[^%w_]")
+  if not operator then
+    for _, op in ipairs(binary_operators) do
+      if body:sub(1, #op) == op then
+        operator = op
+        break
+      end
+    end
+  end
+  if operator then
+    if any_value[operator] then return value == nil end
+    return not operand(value)
+  end
+  return true
 end
 
 -- Scanning --------------------------------------------------------------------
 
--- sql.scan(text) -> {
+-- sql.scan(text[, init, depth]) -> {
 --   statements = { {text = "select 1;", offset = byte where it starts}, ... },
 --   complete = true when nothing but spaces and (closed) comments follows
 --     the last `;`,
 --   rest = the unfinished statement after it (or ""), rest_offset,
 --   meta = the backslash command that ends the input, if any ("gx", ...),
---   meta_at = where it starts }
+--   meta_at = where it starts, depth = the parentheses open there }
 -- Semicolons end statements only outside quotes ('...', E'...', "...",
 -- $tag$...$tag$), comments (-- and nested /* */) and parentheses; a
 -- backslash outside them starts a backslash command, as in psql.
-function sql.scan(text)
+-- init: the byte to start at (offsets stay those of text); depth: the
+-- parentheses already open there (a statement cut by a backslash line).
+function sql.scan(text, init, depth)
   local statements = {}
-  local i, n = 1, #text
-  local start, depth, seen = 1, 0, false  -- seen: a token other than a comment since `start`
+  local i, n = init or 1, #text
+  local start, seen = i, false  -- seen: a token other than a comment since `start`
+  depth = depth or 0
   local meta, meta_at, open_comment
   while i <= n do
     local c = text:sub(i, i)
@@ -148,7 +222,7 @@ function sql.scan(text)
   local rest = text:sub(start, stop)
   local lead = #rest:match("^%s*")
   return { statements = statements, complete = not seen and not open_comment and not meta,
-    rest = rest:sub(lead + 1), rest_offset = start + lead, meta = meta, meta_at = meta_at }
+    rest = rest:sub(lead + 1), rest_offset = start + lead, meta = meta, meta_at = meta_at, depth = depth }
 end
 
 -- Names a statement binds ----------------------------------------------------------
@@ -244,56 +318,6 @@ function sql.timing_text(seconds)
   local days = math.floor(hours / 24)
   hours = hours - 24 * days
   return string.format("Time: %.3f ms (%.0f d %02d:%02d:%06.3f)", ms, days, hours, minutes, s)
-end
-
--- Commands whose tag psql prints after the rows they return (RETURNING).
-local tagged = { INSERT = true, UPDATE = true, DELETE = true, MERGE = true }
-
-local function line_of(text, offset)
-  local _, newlines = text:sub(1, offset - 1):gsub("\n", "")
-  return newlines
-end
-
--- run_one(session, statement, where, opts): one statement, its result
--- printed as psql prints it. A failure raises a SQL error.
-local function run_one(session, statement, where, opts)
-  local db = session:need_db("SQL")
-  local started = sys.now()
-  local rows, message, err = db:query(statement)
-  local elapsed = sys.now() - started
-  if not rows then error(query.sql_error(message, err, statement, where), 0) end
-  if rows.copy then
-    -- COPY ... TO STDOUT: the data as the server sent it, as psql shows it
-    if rows.copy ~= "" then session:emit(rows.copy) end
-  elseif #rows.fields > 0 then
-    local shown = session:render(rows, true, opts)
-    local tag = rows.command and rows.command:match("^(%u+)")
-    if tag and tagged[tag] then shown = shown .. "\n" .. rows.command end
-    session:emit(shown)
-  elseif rows.command and rows.command ~= "" then
-    session:emit(rows.command)
-  end
-  if session.settings.timing then session:emit(sql.timing_text(elapsed)) end
-end
-
--- sql.run(session, text, opts) runs the statements of text one by one (a
--- last one without `;` included), stopping at the first that fails.
--- opts.first_line: the input line text starts on, for messages in piped
--- mode; opts.expanded overrides settings.expanded (\gx).
-function sql.run(session, text, opts)
-  opts = opts or {}
-  local scan = sql.scan(text)
-  local list = scan.statements
-  if scan.rest:match("%S") then list[#list + 1] = { text = scan.rest, offset = scan.rest_offset } end
-  for _, s in ipairs(list) do
-    if s.text:match("[^%s;]") then
-      local where
-      if opts.first_line and not session.interactive then
-        where = "stdin:" .. (opts.first_line + line_of(text, s.offset))
-      end
-      run_one(session, s.text, where, opts)
-    end
-  end
 end
 
 return sql
