@@ -864,8 +864,21 @@ static int send_prepared(lua_State *L, Conn *c, const char *sql, int nparams, co
   return 1;
 }
 
+/* The SQL at idx as a C string. libpq takes SQL up to its first zero byte,
+   so a string holding one would be sent cut short (and a script's COMMIT
+   with the rest): that is refused rather than half run. */
+static const char *check_sql(lua_State *L, int idx) {
+  size_t len;
+  const char *sql = luaL_checklstring(L, idx, &len);
+  const char *nul = memchr(sql, '\0', len);
+  if (nul != NULL)
+    luaL_argerror(L, idx, lua_pushfstring(L, "SQL contains a zero byte at byte %I",
+                                          (LUAI_UACINT)(nul - sql + 1)));
+  return sql;
+}
+
 static int send_query(lua_State *L, Conn *c, int sql_idx, int nparams, int first_arg) {
-  const char *sql = luaL_checkstring(L, sql_idx);
+  const char *sql = check_sql(L, sql_idx);
   int top = lua_gettop(L), ok;
   const char **values = nparams > 0 ? push_params(L, sql_idx + 1, nparams, first_arg) : NULL;
   ok = send_prepared(L, c, sql, nparams, values);
@@ -964,7 +977,7 @@ static int conn_query(lua_State *L) {
 /* conn:exec(script) -> true | nil, message, err */
 static int conn_exec(lua_State *L) {
   Conn *c = check_conn(L, 1);
-  luaL_checkstring(L, 2);
+  check_sql(L, 2);
   lua_settop(L, 2);
   if (!send_query(L, c, 2, 0, 3)) return 3;
   lua_settop(L, 1);
@@ -980,7 +993,7 @@ static int conn_exec(lua_State *L) {
    sync, so a failing one does not cancel the next. */
 static int conn_send(lua_State *L) {
   Conn *c = check_open(L, 1);
-  const char *sql = luaL_checkstring(L, 2);
+  const char *sql = check_sql(L, 2);
   int nparams = lua_gettop(L) - 2;
   const char **values;
   if (c->busy == BUSY_ROWS) return luaL_error(L, "connection is busy: a rows() loop on it is still open");
@@ -1152,7 +1165,7 @@ static int conn_rows(lua_State *L) {
   Conn *c = check_conn(L, 1);
   int nparams = lua_gettop(L) - 2;
   Cursor *cur;
-  luaL_checkstring(L, 2);
+  check_sql(L, 2);
   if (nparams < 0) nparams = 0;
   cur = (Cursor *)lua_newuserdatauv(L, sizeof(Cursor), 1);
   cur->conn = c;

@@ -325,8 +325,13 @@ function delta.scan(dir, opts)
       list.ignored[#list.ignored + 1] = { path = path, script = rel, reason = why }
       return true
     end
-    local checksum, size, first = core.file(path)
+    local checksum, size, first, nul_byte, nul_line = core.file(path)
     if not checksum then return nil, size, first end
+    if nul_byte then
+      -- libpq sends text up to its first zero byte: the rest, COMMIT included, would never run
+      list.problems[#list.problems + 1] = string.format("%s:%d: a zero byte (NUL) at byte %d; a delta is text and "
+        .. "cannot hold one", path, nul_line, nul_byte)
+    end
     local directive, unknown = first_line_directive(first)
     if directive == false then
       list.problems[#list.problems + 1] = string.format("%s:1: unknown ladle directive '%s' (known: %s)", path,
