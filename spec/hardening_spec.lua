@@ -53,5 +53,62 @@ describe("hardening", function()
       assert.equal(2, status)
       assert.truthy(out:find("post-all.sql:1: a zero byte (NUL) at byte 10", 1, true), out)
     end)
+
+    it("D2: a version, description or script name longer than its column is exit 2 at scan", function()
+      local long_version = "1." .. string.rep("1", 55)
+      local dir = folder { [long_version .. "_01_a.sql"] = "create table a (id int);\n" }
+      local status, out, err = ladle { "upgrade", "-d", dir }
+      assert.equal(2, status, out .. err)
+      assert.truthy(err:find(long_version .. "_01_a.sql: the version has 57 characters; the upgrades table keeps 50",
+        1, true), err)
+      assert.is_false(has_table("public.a"))
+      dir = folder { ["1.0.0_01_" .. string.rep("d", 210) .. ".sql"] = "create table a (id int);\n" }
+      status, out, err = ladle { "upgrade", "-d", dir }
+      assert.equal(2, status, out .. err)
+      assert.truthy(err:find("the description has 213 characters; the upgrades table keeps 200", 1, true), err)
+      assert.is_false(has_table())
+    end)
+
+    it("D3: a long non-ASCII name is recorded whole, a name that is not UTF-8 is exit 2 at scan", function()
+      local description = "01_" .. string.rep("\u{e9}", 120)
+      local dir = folder { ["1.0.0_" .. description .. ".sql"] = "create table a (id int);\n" }
+      local status, out, err = ladle { "upgrade", "-d", dir }
+      assert.equal(0, status, out .. err)
+      assert.equal(description, db:query("select description from public.ladle_upgrades")[1].description)
+      status, out, err = ladle { "upgrade", "-d", dir }
+      assert.equal(0, status, out .. err)
+      assert.truthy(out:find("Nothing to apply", 1, true), out)
+      -- not UTF-8: refused before anything runs, also as a no-transaction delta
+      dir = folder {
+        ["1.0.0_01_a.sql"] = "create table a (id int);\n",
+        ["1.0.0_02_caf\xe9.sql"] = "-- ladle: no-transaction\ncreate table b (id int);\n",
+      }
+      env.drop_database(dbname)
+      db:close()
+      dbname = env.new_database("hard")
+      db = env.connect(dbname)
+      status, out, err = ladle { "upgrade", "-d", dir }
+      assert.equal(2, status, out .. err)
+      assert.truthy(err:find("1.0.0_02_caf\\xe9.sql: the name is not UTF-8", 1, true), err)
+      assert.falsy(err:find("traceback", 1, true), err)
+      assert.is_false(has_table())
+    end)
+
+    it("D3: control and escape characters in names are shown escaped, and --json stays valid UTF-8", function()
+      local dir = folder { ["1.0.0_01_\27[31mred.sql"] = "create table a (id int);\n",
+                           ["notes_\255.sql"] = "select 1;\n" }
+      local status, out, err = ladle { "upgrade", "-d", dir }
+      assert.equal(0, status, out .. err)
+      assert.falsy(out:find("\27", 1, true), out)
+      assert.truthy(out:find("01_\\x1b[31mred", 1, true), out)
+      assert.falsy(err:find("\255", 1, true), err)
+      assert.truthy(err:find("notes_\\xff.sql", 1, true), err)
+      status, out, err = ladle { "info", "-d", dir, "--json" }
+      assert.equal(0, status, out .. err)
+      assert.truthy(utf8.len(out), "valid UTF-8")
+      local doc = json.decode(out)
+      assert.equal("01_\27[31mred", doc.deltas[1].description)
+      assert.equal(dir .. "/notes_\u{fffd}.sql", doc.ignored[1].file)
+    end)
   end)
 end)

@@ -1,6 +1,7 @@
 -- ladle.cli: the command line. The host calls cli.main(argv) and exits
--- with what it returns; failures raised with ladle.errors.fail carry their
--- own exit code and one-line message.
+-- with what it returns. A failure raised with ladle.errors.fail ends the
+-- command here: its one-line message (control characters shown escaped)
+-- on stderr, and its own exit code. An interruption goes on to the host.
 --
 -- Each command is a module in ladle/commands/ returning
 --   { summary = "...", usage = "...", description = "...",
@@ -99,7 +100,7 @@ local function wants_help(words)
   return false
 end
 
-function cli.main(argv)
+local function dispatch(argv)
   local global, i, ran_code = {}, 1, false
   while argv[i] do
     local word = argv[i]
@@ -153,6 +154,32 @@ function cli.main(argv)
   end
   local opts, positional = args.parse(mod.flags, words, name)
   return mod.run(opts, positional, global) or 0
+end
+
+-- Failures and interruptions pass as they are; anything else is a bug,
+-- kept with where it happened.
+local function handler(err)
+  if errors.is_failure(err) or errors.is_interrupt(err) then return err end
+  local message = type(err) == "string" and err or ("(error object is a " .. type(err) .. " value)")
+  return errors.failure("runtime", message, { traceback = debug.traceback("", 2) })
+end
+
+-- cli.report(failure[, out]) prints a failure the way the command line
+-- ends with one.
+function cli.report(f, out)
+  out = out or io.stderr
+  if f.message ~= "" then out:write("ladle: ", errors.printable(f.message), "\n") end
+  if f.traceback then out:write(f.traceback:gsub("^\n", ""), "\n") end
+end
+
+function cli.main(argv)
+  local results = table.pack(xpcall(dispatch, handler, argv))
+  if results[1] then return table.unpack(results, 2, results.n) end
+  local err = results[2]
+  if errors.is_interrupt(err) then error(err, 0) end
+  io.stdout:flush()
+  cli.report(err)
+  return err.exit
 end
 
 return cli

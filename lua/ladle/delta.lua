@@ -289,6 +289,24 @@ local function first_line_directive(line)
   return false, directive
 end
 
+-- The widths of the upgrades table's columns (pum 0.x's DDL): a name that
+-- does not fit would be recorded cut, never match its row, and run again
+-- on every upgrade.
+delta.COLUMN_LIMITS = { version = 50, description = 200, script = 1000 }
+
+-- What keeps d from being recorded as it is, or nil.
+local function unrecordable(d)
+  if not utf8.len(d.script) then return "the name is not UTF-8; rename the file" end
+  for _, column in ipairs { "version", "description", "script" } do
+    local value = d[column]
+    local length = value and utf8.len(value) or 0
+    if length > delta.COLUMN_LIMITS[column] then
+      return string.format("the %s has %d characters; the upgrades table keeps %d", column, length,
+        delta.COLUMN_LIMITS[column])
+    end
+  end
+end
+
 local function duplicate_error(a, b, what)
   return string.format("%s and %s are two deltas with the same %s", a.path, b.path, what)
 end
@@ -339,6 +357,8 @@ function delta.scan(dir, opts)
     end
     local d = setmetatable(fields, Delta)
     d.path, d.file, d.script, d.checksum, d.size = path, file, rel, checksum, size
+    local why_not = d.layout ~= "hook" and unrecordable(d)
+    if why_not then list.problems[#list.problems + 1] = path .. ": " .. why_not end
     d.transaction = directive ~= delta.MARKER
     -- the phase is settled here, once: the name's marker, else the
     -- configured phase of unmarked deltas

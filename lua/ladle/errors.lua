@@ -85,6 +85,28 @@ function errors.check(value, message, details, ...)
   return value, message, details, ...
 end
 
+-- errors.printable(text) -> text fit for one line of a terminal: control
+-- characters (C0, DEL, C1; newlines and ANSI escapes among them) and bytes
+-- that are not UTF-8 are shown as \xNN, so that a file name cannot move the
+-- cursor, colour the screen or split a message.
+function errors.printable(text)
+  text = tostring(text)
+  if not text:find("[%z\1-\31\127-\255]") then return text end
+  local out, i, n = {}, 1, #text
+  while i <= n do
+    -- a whole character when one starts here, else one byte
+    local char = utf8.len(text, i, i) and text:sub(i, (utf8.offset(text, 2, i) or n + 1) - 1) or text:sub(i, i)
+    local byte = char:byte(1)
+    if (#char == 1 and (byte < 0x20 or byte >= 0x7f)) or (byte == 0xc2 and char:byte(2) < 0xa0) then
+      out[#out + 1] = char:gsub(".", function(c) return string.format("\\x%02x", c:byte()) end)
+    else
+      out[#out + 1] = char
+    end
+    i = i + #char
+  end
+  return table.concat(out)
+end
+
 function errors.is_failure(value)
   return getmetatable(value) == Failure
 end

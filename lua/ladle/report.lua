@@ -16,16 +16,18 @@
 --   report.json{out = io.stdout}  one JSON object per line and event
 --   report.silent()               nothing
 
+local errors = require "ladle.errors"
 local json = require "ladle.json"
 local sys = require "ladle.sys"
 
 local report = {}
 
--- "delta 0.5.0 001_drop_started_at_column", as pum says it.
+-- "delta 0.5.0 001_drop_started_at_column", as pum says it (control
+-- characters in a name shown escaped).
 function report.label(d)
-  if d.layout == "hook" then return d.file end
-  if d.layout == "install" then return "install script " .. d.file end
-  return string.format("delta %s %s", d.version, d.description)
+  if d.layout == "hook" then return errors.printable(d.file) end
+  if d.layout == "install" then return "install script " .. errors.printable(d.file) end
+  return errors.printable(string.format("delta %s %s", d.version, d.description))
 end
 
 -- Console ---------------------------------------------------------------------------
@@ -92,7 +94,7 @@ function Console:waiting(holder)
 end
 
 function Console:note(text)
-  self.out:write(text, "\n")
+  self.out:write(errors.printable(text), "\n")
   self.out:flush()
 end
 

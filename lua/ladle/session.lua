@@ -71,7 +71,8 @@ function session.warn_ignored(p, out)
   for _, item in ipairs(p.ignored or {}) do
     local name = (item.script or item.path):lower()
     if not item.folder and (name:match("%.sql$") or name:match("%.lua$") or name:match("%.py$")) then
-      out:write(string.format("ladle: warning: %s %s; it is not a delta (see 'ladle lint')\n", item.path, item.reason))
+      out:write(errors.printable(string.format("ladle: warning: %s %s; it is not a delta (see 'ladle lint')",
+        item.path, item.reason)), "\n")
     end
   end
 end

@@ -206,9 +206,12 @@ end
 -- checksum, and execution_time (an integer, or SQL computing it).
 function Tracker:insert_sql(fields)
   local conn = self.conn
+  -- at most max characters, cut between two (scanning refuses names
+  -- that do not fit; this keeps any other caller's text valid)
   local function lit(s, max)
     s = tostring(s or "")
-    if max and #s > max then s = s:sub(1, max) end
+    local chars = max and #s > max and (utf8.len(s) or #s)
+    if chars and chars > max then s = s:sub(1, (utf8.len(s) and utf8.offset(s, max + 1) or max + 1) - 1) end
     return conn:escape_literal(s)
   end
   return string.format("INSERT INTO %s (version, description, type, script, checksum, installed_by, "

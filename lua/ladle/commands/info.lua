@@ -1,6 +1,7 @@
 -- ladle info: every delta with its status, the current version, what is pending.
 
 local common = require "ladle.commands.common"
+local errors = require "ladle.errors"
 local session = require "ladle.session"
 local json = require "ladle.json"
 
@@ -81,7 +82,7 @@ function info.print(plan, conn, out)
     plan.target and ("; target " .. plan.target) or ""))
   out:write("\n")
   if #plan.deltas == 0 then
-    out:write("No deltas in ", plan.dir, ".\n")
+    out:write("No deltas in ", errors.printable(plan.dir), ".\n")
   else
     local rows = { { "VERSION", "PHASE", "FILE", "STATUS", "INSTALLED ON", "MS", "NOTE" } }
     local any_note = false
@@ -115,6 +116,7 @@ function info.print(plan, conn, out)
   for _, item in ipairs(plan.ignored) do
     extras[#extras + 1] = string.format("Ignored: %s (%s)", item.script or item.path, item.reason)
   end
+  for i, line in ipairs(extras) do extras[i] = errors.printable(line) end
   if #extras > 0 then out:write("\n", table.concat(extras, "\n"), "\n") end
   local parts = { string.format("%d pending", counts.pending) }
   for _, status in ipairs { "applied", "below baseline", "changed", "missing" } do

@@ -34,7 +34,7 @@ function command.run(opts, _, global)
     for _, p in ipairs(problems) do out.problems[#out.problems + 1] = p.message end
     io.stdout:write(json.encode(out), "\n")
   else
-    for _, p in ipairs(problems) do print(p.message) end
+    for _, p in ipairs(problems) do print(errors.printable(p.message)) end
     if #problems == 0 then
       print(string.format("%s: %d delta%s, no problems.", o.dir, count, count == 1 and "" or "s"))
     else
