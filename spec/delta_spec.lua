@@ -291,6 +291,20 @@ describe("ladle.delta.core", function()
     }, got)
   end)
 
+  it("reads backslash escapes in '...' when standard_conforming_strings is off, and in E'...' always", function()
+    local sql = "select 'a\\' as q, ';\ncommit;\nselect E'b\\';', 2;\n"
+    local function texts(list)
+      local out = {}
+      for _, st in ipairs(list) do out[#out + 1] = sql:sub(st.start, st.stop) end
+      return out
+    end
+    assert.same({ "select 'a\\' as q, ';", "commit;", "select E'b\\';', 2;" },
+      texts(core.split(sql, { standard_conforming_strings = false })))
+    -- on (the default since PostgreSQL 9.1): the backslash is a plain character
+    assert.same({ sql:sub(1, -2) }, texts(core.split(sql)))
+    assert.same(texts(core.split(sql)), texts(core.split(sql, { standard_conforming_strings = true })))
+  end)
+
   it("finds psql meta-commands and survives unterminated quotes", function()
     local list, meta = core.split("select 1;\n\\set x 1\nselect :x;")
     assert.equal(2, meta.line)

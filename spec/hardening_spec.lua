@@ -69,6 +69,17 @@ describe("hardening", function()
       assert.is_false(has_table())
     end)
 
+    it("D4: the splitter follows standard_conforming_strings = off, so COMMIT inside a delta is still refused", function()
+      assert(db:exec("ALTER DATABASE " .. dbname .. " SET standard_conforming_strings = off"))
+      local dir = folder { ["1.0.0_01_a.sql"] = "create table a (id int);\nselect 'a\\' as q, ';\ncommit;\n"
+        .. "insert into nosuch values (1);\n" }
+      local status, out, err = ladle { "upgrade", "-d", dir }
+      assert.equal(2, status, out .. err)
+      assert.truthy(err:find("1.0.0_01_a.sql:3: transaction control (COMMIT)", 1, true), err)
+      assert.is_false(has_table("public.a"))
+      assert.is_false(has_table())
+    end)
+
     it("D3: a long non-ASCII name is recorded whole, a name that is not UTF-8 is exit 2 at scan", function()
       local description = "01_" .. string.rep("\u{e9}", 120)
       local dir = folder { ["1.0.0_" .. description .. ".sql"] = "create table a (id int);\n" }

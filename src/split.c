@@ -150,16 +150,25 @@ static void push_statement(lua_State *L, Splitter *sp, size_t stop, lua_Integer 
   lua_rawseti(L, -2, ++*count);
 }
 
-/* core.split(sql) -> statements, meta
+/* core.split(sql[, opts]) -> statements, meta
    statements: {start = byte, stop = byte, line = n} for each statement,
    from its first token to its semicolon (or its last token); comments and
    blank space between statements belong to none. meta: {line = n} of the
-   first backslash outside quotes (a psql meta-command), or nil. */
+   first backslash outside quotes (a psql meta-command), or nil.
+   opts.standard_conforming_strings = false reads '...' as the server then
+   does, with backslash escapes (E'...' always has them). */
 int ladle_split_sql(lua_State *L) {
   size_t len;
   const char *s = luaL_checklstring(L, 1, &len);
   Splitter sp;
   lua_Integer count = 0, meta_line = 0;
+  int backslash_quotes = 0;
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_getfield(L, 2, "standard_conforming_strings");
+    backslash_quotes = !lua_isnil(L, -1) && !lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
   memset(&sp, 0, sizeof sp);
   sp.s = s;
   sp.n = len;
@@ -196,7 +205,7 @@ int ladle_split_sql(lua_State *L) {
         continue;
       }
     } else if (ch == '\'') {
-      skip_quoted(&sp, '\'', 0);
+      skip_quoted(&sp, '\'', backslash_quotes);
     } else if (ch == '"') {
       skip_quoted(&sp, '"', 0);
     } else if (ch == '$') {

@@ -237,12 +237,14 @@ local function line_at(content, byte)
 end
 delta.line_at = line_at
 
--- delta:statements(content) -> statements | nil, message
+-- delta:statements(content[, opts]) -> statements | nil, message
 -- The statements of a SQL delta ({start, stop, line, text}), with psql's
 -- BEGIN ... COMMIT wrapper removed from a delta that runs in ladle's own
 -- transaction. psql meta-commands and other transaction control in such a
 -- delta are refused (bad input), naming the line.
-function Delta:statements(content)
+-- opts.standard_conforming_strings: false when the session that will run
+-- the delta has it off (backslashes then escape inside '...').
+function Delta:statements(content, opts)
   -- Recent pg_dump releases bracket a dump with \restrict KEY and
   -- \unrestrict KEY, which only mean something to psql: blank them, keeping
   -- every byte where it was so that lines and positions still match.
@@ -251,7 +253,7 @@ function Delta:statements(content)
       if line:match("^\\restrict%s") or line:match("^\\unrestrict%s") then return string.rep(" ", #line) end
     end)
   end
-  local list, meta = core.split(content)
+  local list, meta = core.split(content, opts and { standard_conforming_strings = opts.standard_conforming_strings })
   if meta then
     return nil, string.format("%s:%d: psql meta-commands (backslash commands) are not SQL; ladle cannot run them",
       self.path, meta.line)

@@ -231,12 +231,13 @@ end
 
 -- Checking -------------------------------------------------------------------
 
--- Reads a delta (or hook) once and checks it; bad input raises.
+-- Reads a delta (or hook) once and checks it; bad input raises. SQL is
+-- split as the session will read it (standard_conforming_strings).
 function Plan:_prepare(d)
   local key = rawget(d, "delta") or d
   local prepared = self.prepared[key]
   if not prepared then
-    prepared = runner.prepare(d)
+    prepared = runner.prepare(d, { standard_conforming_strings = self.conn:parameter("standard_conforming_strings") ~= "off" })
     self.prepared[key] = prepared
   end
   return prepared

@@ -28,11 +28,12 @@ local fail = errors.fail
 
 local function raise_input(message) fail("input", "%s", message) end
 
--- runner.prepare(d) -> {content =, statements =} read once and checked:
--- for SQL, split into statements; for Lua, compiled. Bad input (an
--- unreadable file, psql meta-commands, transaction control, a Lua syntax
--- error, a pum Python delta) raises an "input" failure.
-function runner.prepare(d)
+-- runner.prepare(d[, opts]) -> {content =, statements =} read once and
+-- checked: for SQL, split into statements (opts.standard_conforming_strings
+-- as delta:statements); for Lua, compiled. Bad input (an unreadable file,
+-- psql meta-commands, transaction control, a Lua syntax error, a pum
+-- Python delta) raises an "input" failure.
+function runner.prepare(d, opts)
   if d.kind == "python" then
     raise_input(string.format("%s is a pum Python delta; ladle runs .sql and .lua deltas: rewrite it as a .lua delta",
       d.path))
@@ -41,7 +42,7 @@ function runner.prepare(d)
   if not content then raise_input(why) end
   local prepared = { content = content }
   if d.kind == "sql" then
-    prepared.statements, why = d:statements(content)
+    prepared.statements, why = d:statements(content, opts)
     if not prepared.statements then raise_input(why) end
   elseif d.kind == "lua" then
     local ok
