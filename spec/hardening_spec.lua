@@ -80,6 +80,22 @@ describe("hardening", function()
       assert.is_false(has_table())
     end)
 
+    it("BOM: a UTF-8 byte order mark at the start of a delta is skipped, as psql does", function()
+      local bom = "\xef\xbb\xbf"
+      local dir = folder {
+        ["1.0.0_01_a.sql"] = bom .. "create table a (id int);\n",
+        ["1.0.0_02_b.sql"] = bom .. "-- ladle: no-transaction\ncreate index concurrently a_id on a (id);\n",
+        ["1.0.0_03_c.lua"] = bom .. "local conn = ...\nassert(conn:query('insert into a values (3)'))\n",
+      }
+      local status, out, err = ladle { "upgrade", "-d", dir }
+      assert.equal(0, status, out .. err)
+      assert.is_true(has_table("public.a_id"))
+      assert.equal(3, db:query("select id from a")[1].id)
+      -- the checksum is still the file's, as pum computes it
+      local md5 = require("ladle.delta.core").md5(bom .. "create table a (id int);\n")
+      assert.equal(md5, db:query("select checksum from ladle_upgrades order by id limit 1")[1].checksum)
+    end)
+
     it("D3: a long non-ASCII name is recorded whole, a name that is not UTF-8 is exit 2 at scan", function()
       local description = "01_" .. string.rep("\u{e9}", 120)
       local dir = folder { ["1.0.0_" .. description .. ".sql"] = "create table a (id int);\n" }

@@ -187,9 +187,14 @@ function Delta:type_code()
   return codes[self.phase_marked or "unmarked"]
 end
 
+-- A UTF-8 byte order mark, which editors on Windows put first and psql skips.
+delta.BOM = "\239\187\191"
+
 -- delta:read() -> content | nil, message
 -- Refuses a file that changed since it was scanned: what runs is what was
--- planned and what gets recorded.
+-- planned and what gets recorded. A byte order mark at the start reads as
+-- blanks (so that lines and columns still match the file); the checksum
+-- stays the file's.
 function Delta:read()
   local content, checksum, details = core.read(self.path)
   if not content then return nil, checksum, details end
@@ -197,6 +202,7 @@ function Delta:read()
     return nil, string.format("%s: the file changed while ladle was running (checksum %s, planned %s)",
       self.path, checksum, self.checksum)
   end
+  if content:sub(1, 3) == delta.BOM then content = "   " .. content:sub(4) end
   return content
 end
 
@@ -352,6 +358,7 @@ function delta.scan(dir, opts)
       list.problems[#list.problems + 1] = string.format("%s:%d: a zero byte (NUL) at byte %d; a delta is text and "
         .. "cannot hold one", path, nul_line, nul_byte)
     end
+    if first:sub(1, 3) == delta.BOM then first = first:sub(4) end
     local directive, unknown = first_line_directive(first)
     if directive == false then
       list.problems[#list.problems + 1] = string.format("%s:1: unknown ladle directive '%s' (known: %s)", path,
