@@ -80,6 +80,17 @@ describe("hardening", function()
       assert.is_false(has_table())
     end)
 
+    it("D10: lint and upgrade refuse 1.2_01_a.sql next to 1.2.0_01_b.sql (exit 2, naming both)", function()
+      local dir = folder { ["1.2_01_a.sql"] = "create table a (id int);\n", ["1.2.0_01_b.sql"] = "create table b ();\n" }
+      local status, out, err = ladle { "lint", "-d", dir }
+      assert.equal(2, status, out .. err)
+      assert.truthy(out:find("1.2.0_01_b.sql and " .. dir .. "/1.2_01_a.sql", 1, true), out)
+      status, out, err = ladle { "upgrade", "-d", dir }
+      assert.equal(2, status, out .. err)
+      assert.truthy(err:find("one version spelled differently", 1, true), err)
+      assert.is_false(has_table())
+    end)
+
     it("BOM: a UTF-8 byte order mark at the start of a delta is skipped, as psql does", function()
       local bom = "\xef\xbb\xbf"
       local dir = folder {

@@ -437,6 +437,24 @@ function delta.scan(dir, opts)
       names_seen[key] = d
     end
   end
+  -- 1.2 and 1.2.0 are one version: two spellings of it in one slot leave
+  -- the order to the spelling
+  local spelled = {}
+  for _, d in ipairs(list) do
+    local phase = d.phase_marked or "unmarked"
+    local canonical = delta.sort_key(d):match("^%S*")
+    for _, slot in ipairs { "name " .. d.description:lower(), d.serial and ("serial " .. d.serial) } do
+      local key = canonical .. "|" .. phase .. "|" .. slot
+      local other = spelled[key]
+      if other and other.version ~= d.version then
+        problems[#problems + 1] = string.format("%s and %s are two deltas of one version spelled differently "
+          .. "(%s and %s) with the same phase (%s) and %s: rename one", other.path, d.path, other.label, d.label, phase,
+          slot)
+        break
+      end
+      spelled[key] = spelled[key] or d
+    end
+  end
   local installs = {}
   for _, d in ipairs(list.install) do
     if installs[d.version] then
