@@ -107,6 +107,30 @@ describe("hardening", function()
       assert.equal(md5, db:query("select checksum from ladle_upgrades order by id limit 1")[1].checksum)
     end)
 
+    it("D5: SET ROLE and SET SESSION AUTHORIZATION in one delta do not leak into the next", function()
+      local r1, r2 = dbname .. "_r1", dbname .. "_r2"
+      assert(db:exec(string.format("create role %s nologin; create role %s nologin; "
+        .. "grant create on schema public to %s, %s", r1, r2, r1, r2)))
+      local dir = folder {
+        ["1.0.0_01_a.sql"] = "set role " .. r1 .. ";\ncreate table a ();\n",
+        ["1.0.0_02_b.sql"] = "create table b ();\n",
+        ["1.0.0_03_c.sql"] = "set session authorization " .. r2 .. ";\ncreate table c ();\n",
+        ["1.0.0_04_d.lua"] = "local conn = ...\nassert(conn:query('create table d ()'))\n",
+      }
+      local status, out, err = ladle { "upgrade", "-d", dir }
+      local owners = db:query([[select c.relname, pg_catalog.pg_get_userbyid(c.relowner) as owner
+        from pg_catalog.pg_class c where c.relname in ('a', 'b', 'c', 'd') order by 1]])
+      local by_installer = db:query("select installed_by, count(*) as n from ladle_upgrades group by 1") or {}
+      owners = { table.unpack(owners) }
+      by_installer = { table.unpack(by_installer) }
+      assert(db:exec(string.format("drop owned by %s, %s; drop role %s; drop role %s", r1, r2, r1, r2)))
+      assert.equal(0, status, out .. err)
+      local me = db:query("select current_user as me")[1].me
+      assert.same({ { relname = "a", owner = r1 }, { relname = "b", owner = me }, { relname = "c", owner = r2 },
+        { relname = "d", owner = me } }, owners)
+      assert.same({ { installed_by = me, n = 4 } }, by_installer)
+    end)
+
     it("D3: a long non-ASCII name is recorded whole, a name that is not UTF-8 is exit 2 at scan", function()
       local description = "01_" .. string.rep("\u{e9}", 120)
       local dir = folder { ["1.0.0_" .. description .. ".sql"] = "create table a (id int);\n" }

@@ -218,9 +218,9 @@ end
 -- Every delta starts from the session as the caller left it when the
 -- lock was taken (ladle.plan.runner.capture_session).
 function Plan:_capture_session()
-  local sql, message, details = runner.capture_session(self.conn)
-  if not sql then return nil, message, details end
-  self.session_sql = sql
+  local sql, identity, details = runner.capture_session(self.conn)
+  if not sql then return nil, identity, details end
+  self.session_sql, self.identity_sql = sql, identity
   return true
 end
 
