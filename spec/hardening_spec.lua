@@ -131,6 +131,22 @@ describe("hardening", function()
       assert.same({ { installed_by = me, n = 4 } }, by_installer)
     end)
 
+    it("D6: a bad hook stops upgrade, --dry-run and a recipe before the first delta (exit 2)", function()
+      local dir = folder { ["1.0.0_01_a.sql"] = "create table a (id int);\n", ["post-all.sql"] = "\\set x 1\n" }
+      for _, args in ipairs {
+        { "upgrade", "-d", dir, "--dry-run" },
+        { "upgrade", "-d", dir },
+        { "run", "blue-green", "-d", dir, "--deploy", "true" },
+        { "run", "blue-green", "-d", dir, "--deploy", "true", "--dry-run" },
+      } do
+        local status, out, err = ladle(args)
+        assert.equal(2, status, table.concat(args, " ") .. ": " .. out .. err)
+        assert.truthy(err:find(dir .. "/post-all.sql:1: psql meta-commands", 1, true), err)
+        assert.falsy(out:find("Applying", 1, true), out)
+        assert.is_false(has_table())
+      end
+    end)
+
     it("D3: a long non-ASCII name is recorded whole, a name that is not UTF-8 is exit 2 at scan", function()
       local description = "01_" .. string.rep("\u{e9}", 120)
       local dir = folder { ["1.0.0_" .. description .. ".sql"] = "create table a (id int);\n" }

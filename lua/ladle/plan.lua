@@ -248,8 +248,8 @@ end
 -- deltas, no right to write the table), or that stops one of `list` (a
 -- delta labelled below the current version without out_of_order, a pum
 -- Python delta, a SQL delta that cannot run as it is): like Flyway's
--- validate, every delta of the list is read and checked before the first
--- one runs.
+-- validate, every delta of the list and every hook is read and checked
+-- before the first one runs (a recipe runs its hooks itself).
 function Plan:check(list)
   if not self.table_exists and not self.fresh then
     fail("input", "database %s has no upgrades table %s and is not empty: record the version it is at with "
@@ -273,6 +273,9 @@ function Plan:check(list)
         .. "version, or allow it with --out-of-order", e.path, self.current_version)
     end
     self:_prepare(e)
+  end
+  for _, name in ipairs { "pre-all", "post-all" } do
+    for _, d in ipairs(self.hooks[name]) do self:_prepare(d) end
   end
 end
 
@@ -362,8 +365,6 @@ function Plan:apply(phase)
     self:check(list)
     local count = 0
     if #list > 0 then
-      for _, d in ipairs(self.hooks["pre-all"]) do self:_prepare(d) end
-      for _, d in ipairs(self.hooks["post-all"]) do self:_prepare(d) end
       self.total = #list
       self.applied_count = 0
       for _, d in ipairs(self.hooks["pre-all"]) do self:_execute(d, false) end
