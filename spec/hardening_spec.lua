@@ -147,6 +147,30 @@ describe("hardening", function()
       end
     end)
 
+    it("D8: a second upgrade takes the lock before it looks at the database", function()
+      -- the first upgrade's pre-all hook has made an object, and its first
+      -- delta (which creates the table) is still running: a second upgrade
+      -- that looked before waiting would see a database that is not empty and
+      -- has no table
+      local sys = require "ladle.sys"
+      local dir = folder {
+        ["pre-all.sql"] = "create table if not exists hook_made (id int);\n",
+        ["1.0.0_01_a.sql"] = "select pg_sleep(1.5);\ncreate table a (id int);\n",
+      }
+      local tmp = env.tmpdir()
+      local first = assert(sys.spawn({ env.exe, "upgrade", "-d", dir }, { env = { PGDATABASE = dbname }, wait = false,
+        stdout = { path = tmp .. "/out" }, stderr = { path = tmp .. "/err" } }))
+      local deadline = sys.now() + 20
+      while not has_table("public.hook_made") and sys.now() < deadline do sys.sleep(0.02) end
+      assert.is_true(has_table("public.hook_made"))
+      local status, out, err = ladle { "upgrade", "-d", dir }
+      assert.equal(0, (sys.wait(first)), env.read(tmp .. "/err"))
+      assert.equal(0, status, out .. err)
+      assert.truthy(err:find("waiting for the lock", 1, true), err)
+      assert.truthy(out:find("Nothing to apply", 1, true), out)
+      assert.same({ "1.0.0_01_a.sql" }, recorded(db))
+    end)
+
     it("D3: a long non-ASCII name is recorded whole, a name that is not UTF-8 is exit 2 at scan", function()
       local description = "01_" .. string.rep("\u{e9}", 120)
       local dir = folder { ["1.0.0_" .. description .. ".sql"] = "create table a (id int);\n" }

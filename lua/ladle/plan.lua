@@ -15,6 +15,7 @@
 -- (ladle.plan.runner), and raises a ladle.errors failure when a delta fails
 -- or the plan cannot run. doc/migrations.md is the manual.
 
+local catalog = require "ladle.catalog"
 local classify = require "ladle.plan.classify"
 local delta = require "ladle.delta"
 local errors = require "ladle.errors"
@@ -89,8 +90,14 @@ end
 
 -- plan:refresh() -> true | nil, message, details
 -- Re-reads the upgrades table and recomputes every status (applying does
--- it after taking the lock).
+-- it after taking the lock). The table, its rows and whether the database
+-- is empty are read in one snapshot: read apart, another upgrade's first
+-- commit could fall between them.
 function Plan:refresh()
+  return catalog.run(self.conn, function() return self:_read_state() end)
+end
+
+function Plan:_read_state()
   local state, message, details = self.tracker:inspect()
   if not state then return nil, message, details end
   local rows = {}

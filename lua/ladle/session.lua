@@ -77,11 +77,29 @@ function session.warn_ignored(p, out)
   end
 end
 
+-- session.lock_and_check(p[, phase[, lock]]): takes the upgrades table's
+-- lock (not in a dry run, nor with lock = false) and then, on what it read
+-- once it had the lock, refuses what would refuse the upgrade of that
+-- phase (plan:check of plan:selection(phase), default "all"). Looking
+-- first would race another upgrade that is half way through. Raises a
+-- failure, without the lock.
+function session.lock_and_check(p, phase, lock)
+  if lock ~= false and not p.dry_run then
+    local ok, message, details = p:lock()
+    if not ok then errors.raise(message, details, "database") end
+  end
+  local ok, err = pcall(function() p:check((p:selection(phase or "all"))) end)
+  if not ok then
+    if p:locked() then p:unlock() end
+    error(err, 0)
+  end
+end
+
 -- session.open(opts[, extra]) -> plan, with plan.conn open on
--- opts.pg_service: connects, builds the plan, refuses what would refuse
--- the upgrade (before any hook of a recipe runs), and takes the upgrades
--- table's lock for as long as the caller needs it (not in a dry run), so
--- that pre deltas, a deploy and post deltas run as one upgrade.
+-- opts.pg_service: connects, builds the plan, takes the upgrades table's
+-- lock for as long as the caller needs it (not in a dry run), so that pre
+-- deltas, a deploy and post deltas run as one upgrade, and refuses what
+-- would refuse the upgrade (before any hook of a recipe runs).
 -- extra: more plan.new options; extra.lock = false leaves the lock to the
 -- caller.
 function session.open(opts, extra)
@@ -92,11 +110,7 @@ function session.open(opts, extra)
   for k, v in pairs(extra) do if k ~= "lock" then plan_opts[k] = v end end
   local p = session.plan(opts, conn, plan_opts)
   session.warn_ignored(p, opts.warnings)
-  p:check(p:pending())
-  if extra.lock ~= false and not p.dry_run then
-    local ok, message, details = p:lock()
-    if not ok then errors.raise(message, details, "database") end
-  end
+  session.lock_and_check(p, "all", extra.lock)
   return p
 end
 

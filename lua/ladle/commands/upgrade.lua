@@ -66,7 +66,8 @@ function upgrade.run(opts, _, global)
   local plan = session.plan(o, conn)
   session.warn_ignored(plan)
   if o.dry_run then return dry_run(plan, phase, o) end
-  plan:check(plan:selection(phase))  -- a refused upgrade does not announce itself first
+  -- the lock first, then what it allows (a refused upgrade does not announce itself)
+  session.lock_and_check(plan, phase)
 
   local started = sys.now()
   if not o.json then
