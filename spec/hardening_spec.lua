@@ -29,6 +29,53 @@ describe("hardening", function()
     return exists(db, name or "public.ladle_upgrades")
   end
 
+  describe("secrets (D7)", function()
+    it("masks sslpassword and password in messages, and libpq's echo of a conninfo it cannot read", function()
+      local target = string.format("host=%s/nowhere dbname=x password=SECRET1 sslpassword=SECRET2", env.cluster_dir)
+      local status, out, err = ladle { "upgrade", "-p", target, "-d", folder {} }
+      assert.equal(3, status, out .. err)
+      assert.falsy((out .. err):find("SECRET", 1, true), err)
+      assert.truthy(err:find("password=*** sslpassword=***", 1, true), err)
+      status, out, err = ladle { "info", "-p", "postgresql://app:SECRET3@[::1/db", "-d", folder {} }
+      assert.equal(2, status, out .. err)
+      assert.falsy((out .. err):find("SECRET", 1, true), err)
+      assert.truthy(err:find("postgresql://app:***@[::1/db", 1, true), err)
+      status, out, err = ladle { "info", "-p", "host=x sslpassword='SECRET4 x' password=SECRET5 nosuchkey=1", "-d", folder {} }
+      assert.equal(2, status, out .. err)
+      assert.falsy((out .. err):find("SECRET", 1, true), err)
+    end)
+
+    it("passes secrets to pg_dump and hooks through the environment only, and refuses one it cannot", function()
+      local dir = env.tmpdir()
+      local fake = env.write(dir .. "/fake_pg_dump", '#!/bin/sh\necho "$@" > "$0.args"\nenv | grep ^PG | sort > "$0.env"\n')
+      require("ladle.sys").chmod(fake, tonumber("755", 8))
+      local status, out, err = ladle { "dump", "--pg-dump-exe", fake, "-p",
+        "host=db.example dbname=app sslpassword=SECRET6", dir .. "/out.dump" }
+      assert.equal(2, status, out .. err)
+      assert.falsy((out .. err):find("SECRET", 1, true), err)
+      assert.truthy(err:find("sslpassword", 1, true) and err:find("service file", 1, true), err)
+      assert.is_nil(env.read(fake .. ".args"), "pg_dump did not run")
+      -- a hook's {service}: without the password, which the hook gets as PGPASSWORD
+      local deltas = folder { ["1.0.0_01_a.sql"] = "create table a (id int);\n" }
+      local target = env.conninfo(dbname) .. " password=SECRET7"
+      status, out, err = ladle { "run", "blue-green", "-p", target, "-d", deltas, "--deploy",
+        "sh -c 'echo \"{service} $PGPASSWORD\" > " .. dir .. "/hook.out'" }
+      assert.equal(0, status, out .. err)
+      assert.falsy((out .. err):find("SECRET", 1, true), out .. err)
+      local seen = env.read(dir .. "/hook.out")
+      assert.truthy(seen:find("dbname='" .. dbname .. "'", 1, true), seen)
+      assert.truthy(seen:find(" SECRET7\n$"), seen)
+      assert.falsy(seen:find("password=", 1, true), seen)
+      -- an sslpassword cannot go that way: a hook that needs {service} is refused
+      env.write(deltas .. "/1.1.0_01_b.sql", "create table b (id int);\n")
+      status, out, err = ladle { "run", "blue-green", "-p", env.conninfo(dbname) .. " sslpassword=SECRET8", "-d",
+        deltas, "--deploy", "echo {service}" }
+      assert.equal(2, status, out .. err)
+      assert.falsy((out .. err):find("SECRET", 1, true), out .. err)
+      assert.truthy(err:find("{service}", 1, true), err)
+    end)
+  end)
+
   describe("bad input", function()
     it("D1: a NUL byte in a delta or a hook is exit 2 before anything runs, naming the file and offset", function()
       local dir = folder {

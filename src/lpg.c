@@ -1329,12 +1329,17 @@ static void push_null_sentinel(lua_State *L) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, &null_key);
 }
 
-/* ladle.pg.core.conninfo_split(target) -> conninfo, password | nil, message.
+/* ladle.pg.core.conninfo_split(target) -> conninfo, password, secrets
+                                            | nil, message.
    For handing a connection target to a libpq program (pg_dump, psql): the
    conninfo goes on its command line with every setting the target makes
-   (so it keeps its precedence over a service file) except the password,
-   which the caller passes as PGPASSWORD so that it never shows in a
-   process listing. */
+   (so it keeps its precedence over a service file) except the secrets,
+   the settings libpq itself never displays (dispchar "*": password,
+   sslpassword), which come back in the table `secrets` (keyword ->
+   value), the password also on its own: the caller passes it as
+   PGPASSWORD, so that it never shows in a process listing. libpq's
+   message for a target it cannot read may echo the target: the Lua half
+   masks it. */
 static void add_conninfo_setting(luaL_Buffer *b, const char *keyword, const char *value) {
   if (luaL_bufflen(b) > 0) luaL_addchar(b, ' ');
   luaL_addstring(b, keyword);
@@ -1344,6 +1349,10 @@ static void add_conninfo_setting(luaL_Buffer *b, const char *keyword, const char
     luaL_addchar(b, *value);
   }
   luaL_addchar(b, '\'');
+}
+
+static int is_secret(const PQconninfoOption *o) {
+  return o->dispchar != NULL && o->dispchar[0] == '*';
 }
 
 static int pg_conninfo_split(lua_State *L) {
@@ -1364,17 +1373,41 @@ static int pg_conninfo_split(lua_State *L) {
     if (err) PQfreemem(err);
     return 3;
   }
+  /* the secrets first: a buffer in use owns the top of the stack */
+  lua_newtable(L);
+  for (o = opts; o->keyword; o++) {
+    if (o->val == NULL || !is_secret(o)) continue;
+    if (strcmp(o->keyword, "password") == 0) password = o->val;
+    lua_pushstring(L, o->val);
+    lua_setfield(L, -2, o->keyword);
+  }
   luaL_buffinit(L, &b);
   for (o = opts; o->keyword; o++) {
-    if (o->val == NULL) continue;
-    if (strcmp(o->keyword, "password") == 0) password = o->val;
-    else add_conninfo_setting(&b, o->keyword, o->val);
+    if (o->val != NULL && !is_secret(o)) add_conninfo_setting(&b, o->keyword, o->val);
   }
-  luaL_pushresult(&b);
+  luaL_pushresult(&b);     /* secrets, conninfo */
   if (password) lua_pushstring(L, password);
   else lua_pushnil(L);
+  lua_rotate(L, -3, -1);   /* conninfo, password, secrets */
   PQconninfoFree(opts);
-  return 2;
+  return 3;
+}
+
+/* ladle.pg.core.secret_keywords() -> {keyword, ...}: the settings libpq
+   marks as secret (dispchar "*"), for masking them in text. */
+static int pg_secret_keywords(lua_State *L) {
+  PQconninfoOption *opts = PQconndefaults(), *o;
+  lua_Integer n = 0;
+  lua_newtable(L);
+  if (opts == NULL) return 1;
+  for (o = opts; o->keyword; o++) {
+    if (is_secret(o)) {
+      lua_pushstring(L, o->keyword);
+      lua_rawseti(L, -2, ++n);
+    }
+  }
+  PQconninfoFree(opts);
+  return 1;
 }
 
 static int pg_libpq_version(lua_State *L) {
@@ -1429,6 +1462,7 @@ static const luaL_Reg pg_functions[] = {
   { "wait", pg_wait },
   { "libpq_version", pg_libpq_version },
   { "conninfo_split", pg_conninfo_split },
+  { "secret_keywords", pg_secret_keywords },
   { NULL, NULL }
 };
 

@@ -76,6 +76,7 @@ end
 -- Replaces {name} placeholders with vars[name]. An unknown placeholder is
 -- an error rather than a silent empty string: a deploy of version "" is
 -- worse than no deploy.
+-- vars.unavailable[name] says why a placeholder has no value.
 function recipe.expand(text, vars)
   local missing
   local out = text:gsub("{([%w_]+)}", function(name)
@@ -83,7 +84,11 @@ function recipe.expand(text, vars)
     if v == nil then missing = missing or name; return nil end
     return tostring(v)
   end)
-  if missing then return nil, string.format("{%s} has no value in: %s", missing, text) end
+  if missing then
+    local why = vars.unavailable and vars.unavailable[missing]
+    if why then return nil, string.format("{%s}: %s", missing, why) end
+    return nil, string.format("{%s} has no value in: %s", missing, text)
+  end
   return out
 end
 
@@ -96,15 +101,24 @@ local function describe_hook(hook)
 end
 
 -- recipe.vars(opts, version) -> the placeholders of a recipe's hooks:
--- {version}, {service} (the -p target; a conninfo without its password),
--- {dir}; the password, if -p held one, goes to the hooks as PGPASSWORD.
+-- {version}, {service} (the -p target; a conninfo without its secrets),
+-- {dir}; the password, if -p held one, goes to the hooks as PGPASSWORD. A
+-- target with a secret that cannot go that way (sslpassword) leaves
+-- {service} without a value, and says why when a hook asks for it.
 function recipe.vars(opts, version)
-  local service, password = opts.pg_service or "", nil
+  local service, password, unavailable = opts.pg_service or "", nil, {}
   if service:find("=", 1, true) or service:find("://", 1, true) then
-    service, password = pg.conninfo_split(service)
-    if not service then fail("usage", "-p: %s", password) end
+    local conninfo, env, details = pg.child_target(service)
+    if conninfo then
+      service, password = conninfo, env.PGPASSWORD
+    elseif details and details.kind == "usage" and pg.conninfo_split(service) then
+      service, unavailable.service = nil, env
+    else
+      fail("usage", "-p: %s", env)
+    end
   end
-  return { version = version, service = service, dir = opts.dir or "", pgpassword = password }
+  return { version = version, service = service, dir = opts.dir or "", pgpassword = password,
+    unavailable = unavailable }
 end
 
 local function say_to(out, fmt, ...)

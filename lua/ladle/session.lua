@@ -33,6 +33,10 @@ local fail = errors.fail
 -- are noise.
 function session.connect(opts)
   local target = opts.pg_service
+  if target then
+    local readable, why = pg.conninfo_split(target)
+    if not readable then fail("usage", "-p: libpq cannot read the connection target: %s", why) end
+  end
   local conn, message = pg.connect(target)
   if not conn then
     fail("database", "cannot connect to %s: %s", pg.target_name(target), message)
