@@ -29,11 +29,10 @@ local PLACES = {
 }
 
 -- Known debts being paid on their own branches (schema/diff split: issue
--- 12; the REPL split: issue 14). This list only shrinks.
+-- 12). This list only shrinks.
 local DEBTS = {
   ["ladle.schema.source (model) -> ladle.sandbox (engine)"] = true,
   ["lua/ladle/schema.lua"] = true, ["lua/ladle/diff.lua"] = true, ["lua/ladle/diff/kinds.lua"] = true,
-  ["lua/ladle/repl.lua"] = true,
 }
 
 local function layer_of(name)

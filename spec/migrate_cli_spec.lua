@@ -445,7 +445,11 @@ describe("ladle migration commands", function()
       local tmp = env.tmpdir()
       local pid = assert(sys.spawn({ env.exe, "upgrade", "-d", dir }, { env = { PGDATABASE = dbname }, wait = false,
         stdout = { path = tmp .. "/out" }, stderr = { path = tmp .. "/err" } }))
-      sys.sleep(0.5)
+      -- unlock only once it says it waits (a loaded machine starts it slowly)
+      for _ = 1, 3000 do
+        if (env.read(tmp .. "/err") or ""):find("waiting for the lock", 1, true) then break end
+        sys.sleep(0.01)
+      end
       assert.is_false(exists(db, "public.ladle_upgrades"))
       assert(t:unlock())
       assert.equal(0, (sys.wait(pid)), env.read(tmp .. "/err"))
@@ -531,8 +535,14 @@ describe("ladle migration commands", function()
       local seen = {}
       for round = 1, 6 do
         local pid = assert(sys.spawn({ env.exe, "upgrade", "-d", dir }, { env = { PGDATABASE = dbname }, wait = false,
-          stdout = "null", stderr = { path = tmp .. "/err" .. round } }))
-        sys.sleep(0.03 + math.random() * 0.35)
+          stdout = { path = tmp .. "/out" .. round }, stderr = { path = tmp .. "/err" .. round } }))
+        -- from the first "Applying" line on (however slowly the process
+        -- started), then at a random instant
+        for _ = 1, 3000 do
+          if (env.read(tmp .. "/out" .. round) or ""):find("Applying", 1, true) then break end
+          sys.sleep(0.005)
+        end
+        sys.sleep(math.random() * 0.35)
         sys.kill(pid, sys.signals.KILL)
         sys.wait(pid)
         if round == 1 and not exists(db, "public.ladle_upgrades") then

@@ -152,6 +152,217 @@ tables "shel*"
     assert.matches("\n public | shelf | table |", out, 1, true)
   end)
 
+  it("runs SQL lines and psql's backslash commands", function()
+    local status, out, err = repl([==[
+select 1 as one, 'x' as two;
+create table crate (id int primary key, label text not null default 'new');
+comment on column crate.label is 'what is written on it';
+insert into crate (id) values (1);
+insert into crate values (2, 'second') returning id, label;
+select *
+  from crate
+ order by id;
+\d crate
+\d+ crate
+\dt crate*
+SELECT 'both' AS kind; select 2 as n
+;
+1 + 1
+select 'last, without a semicolon' as note
+]==])
+    assert.equal("", err)
+    assert.equal(0, status)
+    assert.equal([[
+ one | two
+-----+-----
+   1 | x
+(1 row)
+CREATE TABLE
+COMMENT
+INSERT 0 1
+ id | label
+----+--------
+  2 | second
+(1 row)
+INSERT 0 1
+ id | label
+----+--------
+  1 | new
+  2 | second
+(2 rows)
+                 Table "public.crate"
+ Column |  Type   | Collation | Nullable |   Default
+--------+---------+-----------+----------+-------------
+ id     | integer |           | not null |
+ label  | text    |           | not null | 'new'::text
+Indexes:
+    "crate_pkey" PRIMARY KEY, btree (id)
+                                                 Table "public.crate"
+ Column |  Type   | Collation | Nullable |   Default   | Storage  | Compression | Stats target |      Description
+--------+---------+-----------+----------+-------------+----------+-------------+--------------+-----------------------
+ id     | integer |           | not null |             | plain    |             |              |
+ label  | text    |           | not null | 'new'::text | extended |             |              | what is written on it
+Indexes:
+    "crate_pkey" PRIMARY KEY, btree (id)
+Access method: heap
+         List of relations
+ Schema | Name  | Type  |  Owner
+--------+-------+-------+----------
+ public | crate | table | postgres
+(1 row)
+ kind
+------
+ both
+(1 row)
+ n
+---
+ 2
+(1 row)
+2
+           note
+---------------------------
+ last, without a semicolon
+(1 row)
+]], out)
+  end)
+
+  it("prints what COPY ... TO STDOUT sends, as psql does", function()
+    local status, out, err = repl([==[
+copy (select 1 as n, null as nothing, 'a	b' as tab) to stdout;
+copy (select 2 as n) to stdout with (format csv, header);
+copy (select 3 where false) to stdout;
+#db:query("copy (select g from generate_series(1, 3) g) to stdout").copy
+]==])
+    assert.equal("", err)
+    assert.equal(0, status)
+    assert.equal("1\t\\N\ta\\tb\nn\n2\n6\n", out)
+  end)
+
+  it("switches expanded display and timing, for SQL and for db:query results alike", function()
+    local status, out = repl([==[
+\x
+select 1 as a, 'x' as b;
+db:query("select 2 as c")
+\x off
+select 3 as d \gx
+\timing on
+select 4 as e;
+sql[[select 5 as f]]
+\timing off
+\x auto
+select 6 as g;
+]==])
+    assert.equal(0, status)
+    assert.matches([[
+^Expanded display is on%.
+%-%[ RECORD 1 %]
+a | 1
+b | x
+%-%[ RECORD 1 %]
+c | 2
+Expanded display is off%.
+%-%[ RECORD 1 %]
+d | 3
+Timing is on%.
+ e
+%-%-%-
+ 4
+%(1 row%)
+Time: %d+%.%d%d%d ms
+ f
+%-%-%-
+ 5
+%(1 row%)
+Time: %d+%.%d%d%d ms
+Timing is off%.
+Expanded display is used automatically%.
+ g
+%-%-%-
+ 6
+%(1 row%)
+$]], out)
+  end)
+
+  it("names the input line of a failed statement and stops with exit 3", function()
+    local status, out, err = repl("select 1 as a;\nselect *\n  from nope;\nselect 2;\n")
+    assert.equal(3, status)
+    assert.equal(" a\n---\n 1\n(1 row)\n", out)
+    assert.equal('ladle: stdin:2: ERROR 42P01: relation "nope" does not exist (SQL line 2, column 8)\n', err)
+    status, out, err = repl("select 1;\n\n  select 1/0;\n")
+    assert.equal(3, status)
+    assert.equal("ladle: stdin:3: ERROR 22012: division by zero\n", err)
+  end)
+
+  it("says what it did not find, runs files with \\i, takes \\sql and \\lua, stops at \\q", function()
+    local sql_file = env.write(dir .. "/setup.sql", "create table bin (n int);\ninsert into bin values (7);\n")
+    local lua_file = env.write(dir .. "/check.lua", "print('from lua', sql[[select n from bin]][1].n)\n")
+    local status, out, err = repl(string.format([==[
+\d no_such_thing
+\i %s
+\i %s
+\sql
+values (1);
+\lua
+#sql[[select 1 union select 2]]
+\q
+select 'not reached';
+]==], sql_file, lua_file))
+    assert.equal(0, status)
+    assert.equal('Did not find any relation named "no_such_thing".\n', err)
+    assert.equal("CREATE TABLE\nINSERT 0 1\nfrom lua\t7\nInput is SQL (\\lua switches back).\n"
+      .. " column1\n---------\n       1\n(1 row)\nInput is Lua, or SQL when it starts with a SQL keyword.\n2\n", out)
+  end)
+
+  it("describes with + as \\d+, and a function as \\df+ shows it", function()
+    local status, out, err = repl([==[
+create table jar (id int primary key, lid text);
+comment on column jar.lid is 'screwed on';
+create function open_jar(n int) returns text language sql stable as $$ select 'open' $$;
+describe("jar", "+")
+describe "open_jar"
+begin;
+end;
+]==])
+    assert.equal("", err)
+    assert.equal(0, status)
+    assert.matches(" lid    | text    |           |          |         | extended |             |              | screwed on\n",
+      out, 1, true)
+    assert.matches("\nName                | open_jar\n", out, 1, true)
+    assert.matches("\nVolatility          | stable\n", out, 1, true)
+    assert.matches("\nBEGIN\nCOMMIT\n$", out)
+  end)
+
+  it("exits 2 for a backslash command it does not know", function()
+    local status, _, err = repl("\\frobnicate\nselect 1;\n")
+    assert.equal(2, status)
+    assert.equal("ladle: invalid command \\frobnicate (\\? lists the commands)\n", err)
+  end)
+
+  it("tells where db is connected, and connects elsewhere with \\c", function()
+    local status, out = repl(string.format("\\conninfo\n\\c %s\nselect current_database() as db;\n",
+      env.conninfo("postgres")))
+    assert.equal(0, status)
+    assert.equal(string.format('You are connected to database "%s" as user "postgres" via socket in "%s" at port "5432".\n'
+      .. 'You are now connected to database "postgres" as user "postgres".\n'
+      .. "    db\n----------\n postgres\n(1 row)\n", dbname, env.cluster_dir), out)
+  end)
+
+  it("never asks for a password: the server's refusal ends the run with exit 3", function()
+    local admin = env.connect()
+    assert(admin:exec("drop role if exists ladle_pw; create role ladle_pw login password 'piped-secret-7'"))
+    admin:close()
+    local target = string.format("host=%s port=5432 user=ladle_pw dbname=%s", env.cluster_dir, dbname)
+    local status, out, err = repl("select 1;\n", { "-p", target }, { PGPASSWORD = false, PGPASSFILE = dir .. "/no-such-pgpass" })
+    assert.equal(3, status)
+    assert.equal("", out)
+    assert.matches("^ladle: cannot connect to .*fe_sendauth: no password supplied\n$", err)
+    assert.not_matches("Password", err)
+    -- with the password given, the same role connects
+    status, out = repl("select current_user as who;\n", { "-p", target .. " password=piped-secret-7" })
+    assert.equal(0, status)
+    assert.matches("ladle_pw", out)
+  end)
+
   it("is listed in ladle --help", function()
     local status, out = env.ladle({ "--help" })
     assert.equal(0, status)
@@ -222,6 +433,27 @@ tables "shel*"
     assert.matches("^true\n", out)
     assert.matches("CREATE TABLE public.gadget", out, 1, true)
     assert.matches("%-%- no differences\n$", out)
+    env.drop_database(a)
+    env.drop_database(b)
+  end)
+
+  it("compares and diffs db with another database with \\check and \\diff, and shows \\pending", function()
+    local a, a_info = env.new_database("repl_check_a")
+    local b, b_info = env.new_database("repl_check_b")
+    local conn = env.connect(b)
+    assert(conn:exec("CREATE TABLE gadget (id int PRIMARY KEY, label text)"))
+    conn:close()
+    local deltas = "examples/jobqueue/migrations"
+    local status, out, err = repl(string.format("\\check %s\n\\diff %s\n\\check %s\n\\pending\n",
+      b_info, b_info, a_info), { "-p", a_info, "-d", deltas })
+    assert.equal(0, status, err)
+    assert.matches("^%+ tables +public%.gadget", out)
+    assert.matches("\nCREATE TABLE public.gadget", out, 1, true)
+    assert.matches("\nno differences\npending %(current version: none%)\n", out)
+    assert.matches(" 0.2.0   | install | baseline%-0%.2%.0%.sql", out)
+    status, _, err = repl("\\check\n", { "-p", a_info })
+    assert.equal(2, status)
+    assert.equal("ladle: \\check: which database? (\\check SERVICE|CONNINFO)\n", err)
     env.drop_database(a)
     env.drop_database(b)
   end)

@@ -93,7 +93,9 @@ describe("ladle.repl", function()
       local list = complete("pri")
       assert.same({ "print" }, list)
       assert.truthy(#complete("x = ") > 20)
-      assert.same({ "local" }, (complete("loc")))
+      -- the first word of a line may start SQL as well
+      assert.same({ "local", "lock" }, (complete("loc")))
+      assert.same({ "local" }, (complete("x = loc")))
       assert.same({ "connect" }, (complete("ladle.conn")))
     end)
 
@@ -127,7 +129,7 @@ describe("ladle.repl", function()
       assert.equal("r", d.kind)
       local text = d:render()
       assert.equal([[
-Table "public.fruit"
+                                         Table "public.fruit"
     Column    |     Type     | Collation | Nullable |                     Default
 --------------+--------------+-----------+----------+-------------------------------------------------
  id           | integer      |           | not null | generated always as identity
@@ -152,7 +154,9 @@ Triggers:
       local text = assert(repl.describe(db, "basket")):render()
       assert.matches('Referenced by:\n    TABLE "fruit" CONSTRAINT "fruit_basket_fkey" FOREIGN KEY %(basket%) REFERENCES basket%(id%)', text)
       text = assert(repl.describe(db, "cheap")):render()
-      assert.matches('^View "public.cheap"', text)
+      assert.matches('^ +View "public.cheap"\n', text)
+      assert.not_matches("View definition", text, 1, true)
+      text = assert(repl.describe(db, "cheap", { verbose = true })):render()
       assert.matches("View definition:\n SELECT fruit.id,", text, 1, true)
       assert.matches("Partition key: RANGE (at)", assert(repl.describe(db, "measure")):render(), 1, true)
       assert.matches("Partition of: measure FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')",

@@ -145,7 +145,7 @@ describe("ladle sandbox -- COMMAND", function()
       'echo "$PGHOST" > ' .. dir .. '/host; exec sleep 30' },
       { wait = false, new_group = true, stderr = { path = dir .. "/err" } }))
     local host
-    for _ = 1, 500 do
+    for _ = 1, 3000 do  -- a cluster start may take seconds on a loaded machine
       host = env.read(dir .. "/host")
       if host and host:match("\n$") then break end
       sys.sleep(0.01)

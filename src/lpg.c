@@ -54,6 +54,9 @@ typedef struct Conn {
   int sent;               /* queries sent with send() and not yet received */
   Notice *notices;        /* queued, oldest first */
   Notice *notices_last;
+  int keep_copy;          /* query() runs: keep what COPY TO STDOUT sends */
+  char *copy;             /* that data (NULL: no COPY TO STDOUT seen) */
+  size_t copy_len, copy_size;
 } Conn;
 
 enum { BUSY_ROWS = 1,    /* an open rows() loop owns the connection */
@@ -171,9 +174,31 @@ static int await_input(PGconn *pg, int *cancelled) {
   return 0;
 }
 
+/* Keeps a piece of COPY TO STDOUT data for query() to return. When memory
+   runs out the rest is dropped: the data is there to be shown. */
+static void keep_copy(Conn *c, const char *data, size_t n) {
+  if (c->copy_len + n > c->copy_size || c->copy == NULL) {
+    size_t size = c->copy_size ? c->copy_size : 4096;
+    char *grown;
+    while (size < c->copy_len + n) size *= 2;
+    grown = realloc(c->copy, size);
+    if (grown == NULL) return;
+    c->copy = grown;
+    c->copy_size = size;
+  }
+  memcpy(c->copy + c->copy_len, data, n);
+  c->copy_len += n;
+}
+
+static void drop_copy(Conn *c) {
+  free(c->copy);
+  c->copy = NULL;
+  c->copy_len = c->copy_size = 0;
+}
+
 /* Waits for the next result of the command in progress; NULL once the
-   command is complete. COPY is refused (FROM STDIN) or read and dropped
-   (TO STDOUT) here, so that no caller meets a COPY state: libpq would hand
+   command is complete. COPY is refused (FROM STDIN) or read here (TO
+   STDOUT: kept for query(), dropped otherwise), so that no caller meets a COPY state: libpq would hand
    it the same COPY result forever. The first Ctrl-C sends a cancel request
    and keeps waiting for the server's answer; a second one gives up on the
    connection, which is then closed (c->pg becomes NULL). */
@@ -200,9 +225,14 @@ static PGresult *next_result(Conn *c) {
       int n;
       PQclear(res);
       res = NULL;
+      if (c->keep_copy) keep_copy(c, "", 0);
       while ((n = PQgetCopyData(pg, &row, 1)) >= 0) {
-        if (n > 0) PQfreemem(row);
-        else if ((wait = await_input(pg, &cancelled)) != 0) break;
+        if (n > 0) {
+          if (c->keep_copy) keep_copy(c, row, (size_t)n);
+          PQfreemem(row);
+        } else if ((wait = await_input(pg, &cancelled)) != 0) {
+          break;
+        }
       }
       if (wait < 0) break;
     } else {
@@ -335,6 +365,7 @@ static int conn_close(lua_State *L) {
   c->busy = 0;
   c->sent = 0;
   free_notices(c);
+  drop_copy(c);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -405,7 +436,10 @@ static int connect_wait(PGconn *pg) {
 }
 
 /* ladle.pg.connect(target): target is a service name, a conninfo string or
-   URI, or a table of libpq keywords. Returns conn or nil, message. */
+   URI, or a table of libpq keywords. Returns conn or nil, message, details
+   (kind = "database", user, and needs_password when the server asked for
+   a password and none was given: libpq's PQconnectionNeedsPassword, for a
+   caller that can ask for one and try again). */
 static int pg_connect(lua_State *L) {
   const char *keywords[66], *values[66];
   int n = 0, expand = 0, outcome;
@@ -451,6 +485,15 @@ static int pg_connect(lua_State *L) {
     if (outcome == 1) ladle_failresult(L, 0, "connection attempt interrupted");
     else if (outcome == 2) ladle_failresult(L, 0, "connection attempt timed out");
     else ladle_failresult(L, 0, "%s", push_oneline(L, PQerrorMessage(c->pg)));
+    /* the details on top: what a caller needs to ask for a password */
+    lua_pushliteral(L, "database");
+    lua_setfield(L, -2, "kind");
+    if (PQuser(c->pg)) {
+      lua_pushstring(L, PQuser(c->pg));
+      lua_setfield(L, -2, "user");
+    }
+    lua_pushboolean(L, outcome == 0 && PQconnectionNeedsPassword(c->pg));
+    lua_setfield(L, -2, "needs_password");
     PQfinish(c->pg);
     c->pg = NULL;
     return 3;
@@ -940,8 +983,10 @@ static int collect_results(Conn *c, ResultBox *box) {
 static int push_outcome(lua_State *L, Conn *c, int box_idx, int want_rows) {
   ResultBox *box = (ResultBox *)lua_touserdata(L, box_idx);
   int nret;
+  c->keep_copy = 0;
   if (c->pg == NULL) {
     box_set(box, NULL);
+    drop_copy(c);
     return luaL_error(L, "connection closed: the query did not answer a second interrupt");
   }
   deliver_notices(L, c, 1);
@@ -949,12 +994,17 @@ static int push_outcome(lua_State *L, Conn *c, int box_idx, int want_rows) {
     nret = push_failure(L, c->pg, box->res);
   } else if (want_rows) {
     push_rows(L, box->res);
+    if (c->copy) {
+      lua_pushlstring(L, c->copy, c->copy_len);
+      lua_setfield(L, -2, "copy");
+    }
     nret = 1;
   } else {
     lua_pushboolean(L, 1);
     nret = 1;
   }
   box_set((ResultBox *)lua_touserdata(L, box_idx), NULL);
+  drop_copy(c);
   return nret;
 }
 
@@ -965,12 +1015,15 @@ static int finish_command(lua_State *L, Conn *c, int want_rows) {
   return push_outcome(L, c, lua_gettop(L), want_rows);
 }
 
-/* conn:query(sql, ...) -> rows | nil, message, err */
+/* conn:query(sql, ...) -> rows | nil, message, err. What COPY ... TO STDOUT
+   sends comes back whole as rows.copy. */
 static int conn_query(lua_State *L) {
   Conn *c = check_conn(L, 1);
   int nparams = lua_gettop(L) - 2;
   if (!send_query(L, c, 2, nparams < 0 ? 0 : nparams, 3)) return 3;
   lua_settop(L, 1);
+  drop_copy(c);
+  c->keep_copy = 1;
   return finish_command(L, c, 1);
 }
 

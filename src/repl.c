@@ -9,6 +9,7 @@
  *   the line (readline's own signal handling is off). Tab completion calls a
  *   Lua function under lua_pcall: no Lua error may longjmp through readline.
  * - history in a file, multi-line entries kept whole (timestamped format).
+ * - read_password(prompt): a line read from the terminal with echo off.
  * - loop(step, on_error): calls step() until it returns a value, each call
  *   under the host's interrupt handler (interrupt.c), which turns Ctrl-C
  *   into the interrupt object raised at the next Lua instruction (lua.c's
@@ -25,6 +26,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <readline/readline.h>
@@ -100,6 +102,7 @@ static int repl_loop(lua_State *L) {
 /* ---------------------------------------------------------------------- */
 
 static const char completer_key = 'c';  /* registry: the Lua completer */
+static const char breaks_key = 'b';     /* registry: its word-break chooser */
 static lua_State *completion_state;     /* set while readline() runs */
 
 /* Candidates handed to readline one by one (it takes ownership). */
@@ -171,10 +174,39 @@ static char **complete(const char *text, int start, int end) {
   return matches;
 }
 
-/* set_completer(fn | nil) */
+/* readline's word-break hook: breaks(text before the cursor) may return
+   the characters that end words for this completion (a file name after
+   \i keeps its slashes), or nil for the default set. */
+static char *completion_word_breaks(void) {
+  static char chosen[64];
+  lua_State *L = completion_state;
+  int top;
+  if (L == NULL || !lua_checkstack(L, 4)) return NULL;
+  top = lua_gettop(L);
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &breaks_key) != LUA_TFUNCTION) {
+    lua_settop(L, top);
+    return NULL;
+  }
+  lua_pushlstring(L, rl_line_buffer, (size_t)rl_point);
+  if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING) {
+    size_t len;
+    const char *s = lua_tolstring(L, -1, &len);
+    if (len >= sizeof chosen) len = sizeof chosen - 1;
+    memcpy(chosen, s, len);
+    chosen[len] = '\0';
+    lua_settop(L, top);
+    return chosen;
+  }
+  lua_settop(L, top);
+  return NULL;
+}
+
+/* set_completer(fn | nil[, breaks]) */
 static int repl_set_completer(lua_State *L) {
   if (!lua_isnoneornil(L, 1)) luaL_checktype(L, 1, LUA_TFUNCTION);
-  lua_settop(L, 1);
+  if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_settop(L, 2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &breaks_key);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &completer_key);
   return 0;
 }
@@ -212,6 +244,7 @@ static void setup_readline(void) {
   rl_change_environment = 0;
   rl_attempted_completion_function = complete;
   rl_completer_word_break_characters = word_breaks;
+  rl_completion_word_break_hook = completion_word_breaks;
   rl_initialize();
   using_history();
 }
@@ -274,15 +307,17 @@ static int repl_readline(lua_State *L) {
     }
   }
   if (interrupted) {
-    /* show where the line ended, then drop it */
+    /* show where the line ended and move past it before readline lets go
+       of the terminal: that writes a carriage return (the end of
+       bracketed paste), which would put the ^C over the prompt */
     rl_point = rl_end;
     rl_redisplay();
+    fputs(ending() ? "\n" : "^C\n", rl_outstream);
+    fflush(rl_outstream);
     rl_free_line_state();
     rl_callback_sigcleanup();
     rl_cleanup_after_signal();
     rl_callback_handler_remove();
-    fputs(ending() ? "\n" : "^C\n", rl_outstream);
-    fflush(rl_outstream);
   } else if (accepted_line == NULL) {
     fputs("\n", rl_outstream);  /* end of input: leave the shell a clean line */
     fflush(rl_outstream);
@@ -382,6 +417,66 @@ static int repl_history_clear(lua_State *L) {
 }
 
 /* ---------------------------------------------------------------------- */
+/* Passwords                                                               */
+/* ---------------------------------------------------------------------- */
+
+static volatile sig_atomic_t password_interrupted;
+
+static void on_password_signal(int sig) {
+  (void)sig;
+  password_interrupted = 1;
+}
+
+/* read_password(prompt) -> the line typed at the terminal with echo off, as
+   psql asks for one | nil at end of input or after Ctrl-C. The prompt and
+   the newline the hidden Enter did not show go to the terminal. The
+   terminal's settings are put back whatever happens, and the line is wiped
+   from this function's buffer once Lua has its copy. */
+static int repl_read_password(lua_State *L) {
+  const char *prompt = luaL_checkstring(L, 1);
+  char line[1024];
+  size_t len = 0;
+  struct termios saved, quiet;
+  struct sigaction sa, old_int;
+  int in = STDIN_FILENO, out, echo_off = 0, done = 0;
+  int tty = open("/dev/tty", O_RDWR | O_CLOEXEC);
+  if (tty >= 0) in = tty;
+  out = tty >= 0 ? tty : STDERR_FILENO;
+  fflush(stdout);
+  if (write(out, prompt, strlen(prompt)) < 0) { /* nowhere to ask: read anyway */ }
+  if (tcgetattr(in, &saved) == 0) {
+    quiet = saved;
+    quiet.c_lflag &= ~(tcflag_t)ECHO;
+    echo_off = tcsetattr(in, TCSAFLUSH, &quiet) == 0;
+  }
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_password_signal;  /* no SA_RESTART: read() must return */
+  sigemptyset(&sa.sa_mask);
+  password_interrupted = 0;
+  sigaction(SIGINT, &sa, &old_int);
+  while (!done) {
+    char c;
+    ssize_t n = read(in, &c, 1);
+    if (n < 0 && errno == EINTR && !password_interrupted) continue;
+    if (n <= 0) {
+      done = -1;
+    } else if (c == '\n' || c == '\r') {
+      done = 1;
+    } else if (len < sizeof line - 1) {
+      line[len++] = c;
+    }
+  }
+  sigaction(SIGINT, &old_int, NULL);
+  if (echo_off) tcsetattr(in, TCSAFLUSH, &saved);
+  if (write(out, "\n", 1) < 0) { /* the line is read; nothing to undo */ }
+  if (tty >= 0) close(tty);
+  if (done > 0) lua_pushlstring(L, line, len);
+  else lua_pushnil(L);
+  explicit_bzero(line, sizeof line);
+  return 1;
+}
+
+/* ---------------------------------------------------------------------- */
 /* The terminal                                                            */
 /* ---------------------------------------------------------------------- */
 
@@ -412,6 +507,7 @@ static const luaL_Reg repl_functions[] = {
   { "history_truncate", repl_history_truncate },
   { "history_clear", repl_history_clear },
   { "screen_size", repl_screen_size },
+  { "read_password", repl_read_password },
   { NULL, NULL }
 };
 

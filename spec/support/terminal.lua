@@ -26,6 +26,42 @@ local function clean(s)
 end
 terminal.clean = clean
 
+-- screen(raw) -> the lines a terminal shows for this output: printable
+-- characters overwrite what is under the cursor, \r goes back to the start
+-- of the line, \b one column left, ESC [ K erases to the end of the line;
+-- other escapes are left out. (Enough to see where ^C lands after Ctrl-C.)
+function terminal.screen(raw)
+  local lines, row, col = { "" }, 1, 0
+  local i, n = 1, #raw
+  while i <= n do
+    local c = raw:sub(i, i)
+    local csi = raw:match("^\27%[[%d;?]*[%a@`]", i)
+    if csi then
+      if csi:sub(-1) == "K" then lines[row] = lines[row]:sub(1, col) end
+      i = i + #csi
+    elseif c == "\27" then
+      local other = raw:match("^\27%][^\7]*\7", i) or raw:match("^\27[%(%)][%w]", i) or raw:sub(i, i + 1)
+      i = i + #other
+    else
+      if c == "\r" then
+        col = 0
+      elseif c == "\n" then
+        row = row + 1
+        lines[row] = lines[row] or ""
+      elseif c == "\8" then
+        col = math.max(0, col - 1)
+      elseif c ~= "\7" then
+        local line = lines[row]
+        if #line < col then line = line .. string.rep(" ", col - #line) end
+        lines[row] = line:sub(1, col) .. c .. line:sub(col + 2)
+        col = col + 1
+      end
+      i = i + 1
+    end
+  end
+  return lines
+end
+
 -- open(args, opts) runs `ladle ARGS...`; opts.env adds to the environment
 -- (the terminal is an xterm of 24 x 80, NO_COLOR set unless opts.colour,
 -- PAGER empty: long output is cut, not paged).

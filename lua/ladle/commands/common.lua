@@ -14,7 +14,6 @@
 
 local errors = require "ladle.errors"
 local pg = require "ladle.pg"
-local session = require "ladle.session"
 local tracker = require "ladle.tracker"
 local version = require "ladle.version"
 local yaml = require "ladle.yaml"
@@ -177,14 +176,9 @@ end
 
 -- Database ---------------------------------------------------------------------------------
 
--- Options -> connection -> plan is ladle.session's job (recipes use it
--- too); these are its names where commands look for them.
+-- How to name a connection target in a message, password masked.
+-- (Options -> connection -> plan is ladle.session's job.)
 common.target_name = pg.target_name
-common.connect = session.connect
-common.describe_conn = session.describe_conn
-
--- common.plan(o, conn, extra) -> plan (session.plan).
-common.plan = session.plan
 
 -- Ends a command after a pg_dump / pg_restore run (ladle.backup): the
 -- tool's own messages, then one line, exit 3.

@@ -1,35 +1,49 @@
--- ladle repl [-p SERVICE|CONNINFO] [-t TABLE -d DIR]: a Lua prompt with
--- the ladle API, a connection and helpers to look at a database and its
--- migration state. The work is done by ladle.repl (and its C half).
+-- ladle repl [-p SERVICE|CONNINFO] [-t TABLE -d DIR]: a prompt for SQL,
+-- psql's backslash commands and Lua, with the ladle API, a connection and
+-- helpers to look at a database and its migration state. The work is done
+-- by ladle.repl (and its C half).
 
 local errors = require "ladle.errors"
 local common = require "ladle.commands.common"
 
 local repl = {
-  summary = "explore a database and its migration state at a Lua prompt",
+  summary = "explore a database and its migration state at a SQL and Lua prompt",
   usage = "ladle repl [-p SERVICE|CONNINFO] [-t TABLE] [-d DIR] [-c FILE]",
   description = [==[
-Opens a Lua prompt with the ladle API as the global `ladle`. With -p, `db` is
-a connection to that service, conninfo or URI, and the prompt shows its
-database name. An expression prints its value without `return`; query results
-print as tables, as psql shows them; an unfinished chunk continues on the
-next line. help() lists the helpers: sql[[...]], tables(), describe "name",
-info() and pending() (with -t and -d), snapshot(), diff(target).
+Opens a prompt that takes SQL and psql's backslash commands as well as Lua,
+with the ladle API as the global `ladle`. With -p, `db` is a connection to
+that service, conninfo or URI, and the prompt shows its database name; at a
+terminal, when the server asks for a password that was not given, it is
+asked for (echo off), as psql does.
+
+Input that starts with a SQL keyword (select, insert, create, begin, ...)
+is SQL and runs when a line ends with `;`; results print as psql prints
+them, with the command tag for other statements. \d, \dt, \df, \dn, \du,
+\dx, \l, \x, \timing, \c, \conninfo, \i, \e, \q do what they do in
+psql; \pending, \info, \check SERVICE, \diff SERVICE are ladle's; \sql
+makes SQL the default and \lua switches back; \? lists them all. Anything
+else is Lua: an expression prints its value without `return`; an unfinished
+chunk continues on the next line. help() lists the helpers: sql[[...]],
+tables(), describe "name", info() and pending() (with -t and -d),
+snapshot(), diff(target).
 
 At a terminal: line editing and history (~/.ladle_history, or
-$LADLE_HISTORY; a chunk that starts with a space is not kept), Tab completion
-of globals, fields and table names, long results through $PAGER. Ctrl-C
-cancels a running query (on the server) or clears the line; Ctrl-D quits.
-Colour only at a terminal, and never with NO_COLOR set.
+$LADLE_HISTORY; a chunk that starts with a space is not kept), Tab
+completion of globals, fields, SQL keywords, table and column names, and
+file names after \i, long results through $PAGER. Ctrl-C cancels a running
+query (on the server) or clears the line; Ctrl-D quits. Colour only at a
+terminal, and never with NO_COLOR set.
 
 With input that is not a terminal, chunks are read line by line without
-prompts and results print the same way; the first error is printed as one
-line on stderr and ends the run with exit code 3 (or the code given to
+prompts and results print the same way, and no password is asked for; the
+first error is printed as one line on stderr and ends the run with exit
+code 3 (2 for an unknown backslash command, or the code given to
 ladle.fail; 130 after Ctrl-C). The end of the input exits 0.]==],
   examples = [==[
   ladle repl -p prod
   ladle repl -p "host=db1 dbname=app" -t app.upgrades -d deltas/
-  echo 'sql[[select count(*) from app.orders]]' | ladle repl -p prod]==],
+  echo 'select count(*) from app.orders;' | ladle repl -p prod
+  printf '\\d app.orders\n' | ladle repl -p prod]==],
   flags = common.flags { "pg_service", "table", "dir", "config" },
 }
 
@@ -39,8 +53,17 @@ function repl.run(opts, positional, global)
   end
   -- -p and the rest may come from the config file (pg_service, upgrades_table, delta_dir)
   local o = common.options(opts, global)
-  local db = o.pg_service and common.connect(o)
-  local code = require("ladle.repl").run { db = db, table = o.table, dir = o.dir }
+  local repl_module = require "ladle.repl"
+  local db
+  if o.pg_service then
+    -- at a terminal, a password the server asks for is asked of the user
+    local message
+    db, message = repl_module.connect(o.pg_service, repl_module.password_prompt())
+    if not db then
+      errors.fail("database", "cannot connect to %s: %s", common.target_name(o.pg_service), message)
+    end
+  end
+  local code = repl_module.run { db = db, target = o.pg_service, table = o.table, dir = o.dir }
   if db then db:close() end
   return code
 end

@@ -11,6 +11,12 @@
 local format = {}
 
 local null = require("ladle.pg").null
+local value = require "ladle.repl.value"
+
+local float_text = value.float_text
+format.value = value.value
+format.is_identifier = value.is_identifier
+format.quote = value.quote
 
 local function colour(opts, code, text)
   if opts and opts.colour and text ~= "" then
@@ -25,31 +31,6 @@ local function width(s)
   return utf8.len(s) or #s
 end
 format.width = width
-
--- Numbers ------------------------------------------------------------------
-
--- The shortest text that reads back as the same float.
-local function float_text(v)
-  if v ~= v then return "NaN" end
-  if v == math.huge then return "Infinity" end
-  if v == -math.huge then return "-Infinity" end
-  for digits = 15, 17 do
-    local s = string.format("%." .. digits .. "g", v)
-    if tonumber(s) == v then return s end
-  end
-  return string.format("%.17g", v)
-end
-
--- As a Lua literal: floats keep a point so that 2.0 is not mistaken for 2.
-local function lua_number(v)
-  if math.type(v) == "integer" then return string.format("%d", v) end
-  if v ~= v then return "0/0" end
-  if v == math.huge then return "math.huge" end
-  if v == -math.huge then return "-math.huge" end
-  local s = float_text(v)
-  if not s:find("[%.eEn]") then s = s .. ".0" end
-  return s
-end
 
 -- Cells ----------------------------------------------------------------------
 
@@ -127,11 +108,66 @@ local function split_lines(s)
   return lines
 end
 
+-- The cells of the rows shown: their lines, NULL-ness, and per column the
+-- widest line and whether every non-null value is a number.
+local function measure(rows, fields, shown, opts)
+  local widths, numeric, cells = {}, {}, {}
+  for j = 1, #fields do widths[j] = width(fields[j]) end
+  for i = 1, shown do
+    local row, line = rows[i], {}
+    for j = 1, #fields do
+      local text, is_null, is_number = format.cell(row[fields[j]], opts)
+      local parts = split_lines(text)
+      line[j] = { parts = parts, null = is_null }
+      for _, part in ipairs(parts) do
+        if width(part) > widths[j] then widths[j] = width(part) end
+      end
+      if not is_null then numeric[j] = (numeric[j] ~= false) and is_number and opts.numbers ~= false end
+    end
+    cells[i] = line
+  end
+  return widths, numeric, cells
+end
+
+-- One record per block, as psql's expanded display (\x) shows them.
+local function expanded(fields, cells, opts, out)
+  local name_width, value_width = 0, 0
+  for j = 1, #fields do name_width = math.max(name_width, width(fields[j])) end
+  for _, line in ipairs(cells) do
+    for j = 1, #fields do
+      for _, part in ipairs(line[j].parts) do value_width = math.max(value_width, width(part)) end
+    end
+  end
+  for i, line in ipairs(cells) do
+    local label = string.format("-[ RECORD %d ]", i)
+    if #label <= name_width + 1 then
+      label = label .. string.rep("-", name_width + 1 - #label) .. "+" .. string.rep("-", value_width + 1)
+    else
+      label = label .. string.rep("-", name_width + 3 + value_width - #label)
+    end
+    out[#out + 1] = label
+    for j = 1, #fields do
+      local cell = line[j]
+      for k, part in ipairs(cell.parts) do
+        local name = k == 1 and fields[j] or ""
+        local shown = cell.null and colour(opts, "2", part) or part
+        local more = k < #cell.parts
+        out[#out + 1] = (colour(opts, "1", name) .. string.rep(" ", name_width - width(name)) .. " | " .. shown
+          .. (more and (string.rep(" ", value_width - width(part)) .. "+") or "")):gsub("%s+$", "")
+      end
+    end
+  end
+end
+
 -- grid(rows, fields, opts) -> text ending in a newline.
 -- As psql prints it: centred headers, numbers right-aligned, a '+' where a
 -- value goes on over several lines, and "(N rows)". opts.max_rows cuts the
 -- rows shown (with a note); opts.footer = false leaves out the row count;
--- opts.title is printed above.
+-- opts.title is printed above (centred over the grid with
+-- opts.centre_title, as psql's \d titles are). opts.expanded: true for one
+-- block per record (psql's \x), "auto" for that only when the grid is wider
+-- than opts.width. opts.numbers = false aligns every column to the left
+-- (psql's lists, whose columns are all text).
 function format.grid(rows, fields, opts)
   opts = opts or {}
   fields = fields or rows.fields or {}
@@ -139,27 +175,20 @@ function format.grid(rows, fields, opts)
   local shown = total
   if opts.max_rows and total > opts.max_rows then shown = opts.max_rows end
   local ncol = #fields
-  local widths, numeric, cells = {}, {}, {}
-  for j = 1, ncol do
-    widths[j] = width(fields[j])
-    numeric[j] = nil  -- unknown until a non-null value is seen
-  end
-  for i = 1, shown do
-    local row, line = rows[i], {}
-    for j = 1, ncol do
-      local text, is_null, is_number = format.cell(row[fields[j]], opts)
-      local parts = split_lines(text)
-      line[j] = { parts = parts, null = is_null }
-      for _, part in ipairs(parts) do
-        if width(part) > widths[j] then widths[j] = width(part) end
-      end
-      if not is_null then numeric[j] = (numeric[j] ~= false) and is_number end
-    end
-    cells[i] = line
-  end
+  local widths, numeric, cells = measure(rows, fields, shown, opts)
+  local grid_width = ncol - 1
+  for j = 1, ncol do grid_width = grid_width + widths[j] + 2 end
+  local vertical = opts.expanded == true
+    or (opts.expanded == "auto" and opts.width ~= nil and grid_width > opts.width)
   local out = {}
-  if opts.title then out[#out + 1] = opts.title end
-  if ncol > 0 then
+  if opts.title then
+    local title_width = width((opts.title:gsub("\27%[[%d;]*m", "")))
+    local gap = opts.centre_title and not vertical and (grid_width - title_width) // 2 or 0
+    out[#out + 1] = string.rep(" ", math.max(0, gap)) .. opts.title
+  end
+  if ncol > 0 and vertical then
+    expanded(fields, cells, opts, out)
+  elseif ncol > 0 then
     local head, rule = {}, {}
     for j = 1, ncol do
       local gap = widths[j] - width(fields[j])
@@ -180,20 +209,18 @@ function format.grid(rows, fields, opts)
           local text = cell.parts[k] or ""
           local more = k < #cell.parts
           local fill = string.rep(" ", math.max(0, widths[j] - width(text)))
-          local shown = cell.null and colour(opts, "2", text) or text
-          local padded = (numeric[j] and #cell.parts == 1) and (fill .. shown) or (shown .. fill)
+          local text_shown = cell.null and colour(opts, "2", text) or text
+          local padded = (numeric[j] and #cell.parts == 1) and (fill .. text_shown) or (text_shown .. fill)
           pieces[j] = " " .. padded .. (more and "+" or " ")
         end
         out[#out + 1] = (table.concat(pieces, "|"):gsub("%s+$", ""))
       end
     end
   end
-  if opts.footer ~= false then
-    if ncol == 0 and rows.command then
-      out[#out + 1] = rows.command
-    else
-      out[#out + 1] = string.format("(%d row%s)", total, total == 1 and "" or "s")
-    end
+  if ncol == 0 and rows.command then
+    out[#out + 1] = rows.command
+  elseif opts.footer ~= false and not (vertical and total > 0) then
+    out[#out + 1] = string.format("(%d row%s)", total, total == 1 and "" or "s")
   end
   if shown < total then
     out[#out + 1] = string.format("(only the first %d rows are shown: settings.max_rows)", shown)
@@ -201,120 +228,6 @@ function format.grid(rows, fields, opts)
   return table.concat(out, "\n") .. "\n"
 end
 
--- Lua values -----------------------------------------------------------------
-
-local reserved = {}
-for word in ([[and break do else elseif end false for function goto if in
-  local nil not or repeat return then true until while]]):gmatch("%a+") do
-  reserved[word] = true
-end
-
-local function is_identifier(s)
-  return type(s) == "string" and s:match("^[%a_][%w_]*$") ~= nil and not reserved[s]
-end
-format.is_identifier = is_identifier
-
-local escapes = { ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t", ["\\"] = "\\\\", ['"'] = '\\"',
-  ["\0"] = "\\0" }
-
-local function quote(s)
-  return '"' .. s:gsub('[%c\\"]', function(c)
-    return escapes[c] or string.format("\\%d", c:byte())
-  end) .. '"'
-end
-format.quote = quote
-
-local function key_rank(k)
-  local t = type(k)
-  if t == "number" then return 1 elseif t == "string" then return 2 end
-  return 3
-end
-
--- "key2" before "key10".
-local function natural_less(a, b)
-  local pa = a:gsub("%d+", function(d) return string.format("%012d", #d <= 12 and tonumber(d) or 0) end)
-  local pb = b:gsub("%d+", function(d) return string.format("%012d", #d <= 12 and tonumber(d) or 0) end)
-  if pa ~= pb then return pa < pb end
-  return a < b
-end
-
-local function sorted_keys(t, n)
-  local keys = {}
-  for k in pairs(t) do
-    if not (math.type(k) == "integer" and k >= 1 and k <= n) then keys[#keys + 1] = k end
-  end
-  table.sort(keys, function(a, b)
-    local ra, rb = key_rank(a), key_rank(b)
-    if ra ~= rb then return ra < rb end
-    if ra == 1 then return a < b end
-    if ra == 2 then return natural_less(a, b) end
-    return tostring(a) < tostring(b)
-  end)
-  return keys
-end
-
-local function scalar(v, top)
-  local t = type(v)
-  if t == "string" then return top and v or quote(v) end
-  if t == "number" then return lua_number(v) end
-  if t == "function" then
-    local info = debug.getinfo(v, "S")
-    if info.what == "C" then return "<function: builtin>" end
-    return string.format("<function: %s:%d>", info.short_src, info.linedefined)
-  end
-  if v == null then return "null" end
-  return tostring(v)
-end
-
--- value(v, opts) -> text. Tables are shown as Lua constructors, on one line
--- when they fit in opts.width (default 80), nested and indented otherwise;
--- a table met again inside itself is shown as <cycle>, and opts.depth
--- (default 8) and opts.max_items (default 200) bound what is shown.
-function format.value(v, opts)
-  opts = opts or {}
-  local max_width = opts.width or 80
-  local max_depth = opts.depth or 8
-  local max_items = opts.max_items or 200
-  local open = {}
-
-  local function render(x, indent, depth, top)
-    if type(x) ~= "table" then return scalar(x, top) end
-    local mt = getmetatable(x)
-    if mt and mt.__tostring then return tostring(x) end
-    if open[x] then return "<cycle>" end
-    if depth > max_depth then return "{...}" end
-    open[x] = true
-    local n = #x
-    local items = {}
-    local count = 0
-    for i = 1, n do
-      count = count + 1
-      if count > max_items then break end
-      items[#items + 1] = render(rawget(x, i), indent + 2, depth + 1)
-    end
-    local keys = sorted_keys(x, n)
-    for _, k in ipairs(keys) do
-      count = count + 1
-      if count > max_items then break end
-      local key = is_identifier(k) and k or ("[" .. render(k, indent + 2, depth + 1) .. "]")
-      items[#items + 1] = key .. " = " .. render(rawget(x, k), indent + 2, depth + 1)
-    end
-    local total = n + #keys
-    if total > max_items then
-      items[#items + 1] = string.format("... (%d more)", total - max_items)
-    end
-    open[x] = nil
-    if #items == 0 then return "{}" end
-    local inline = "{ " .. table.concat(items, ", ") .. " }"
-    if not inline:find("\n", 1, true) and indent + width(inline) <= max_width then
-      return inline
-    end
-    local pad_in = string.rep(" ", indent + 2)
-    return "{\n" .. pad_in .. table.concat(items, ",\n" .. pad_in) .. "\n" .. string.rep(" ", indent) .. "}"
-  end
-
-  return render(v, 0, 1, opts.top)
-end
 
 -- SQL errors -----------------------------------------------------------------
 
