@@ -16,7 +16,7 @@ local PLACES = {
   ["ladle.errors"] = "core", ["ladle.pg"] = "core", ["ladle.pg.core"] = "core", ["ladle.sys"] = "core",
   ["ladle.yaml"] = "core", ["ladle.json"] = "core", ["ladle.ident"] = "core", ["ladle.version"] = "core",
   ["ladle.catalog"] = "core", ["ladle.delta.core"] = "core", ["ladle.host"] = "core",
-  ["ladle.delta"] = "model", ["ladle.tracker"] = "model", ["ladle.schema"] = "model", ["ladle.schema.*"] = "model",
+  ["ladle.delta"] = "model", ["ladle.delta.*"] = "model", ["ladle.tracker"] = "model", ["ladle.schema"] = "model", ["ladle.schema.*"] = "model",
   ["ladle.diff"] = "model", ["ladle.diff.*"] = "model", ["ladle.lint"] = "model",
   ["ladle.plan"] = "engine", ["ladle.plan.*"] = "engine", ["ladle.backup"] = "engine", ["ladle.sandbox"] = "engine",
   ["ladle.sandbox.*"] = "engine", ["ladle.source"] = "engine", ["ladle.rehearse"] = "engine",

@@ -14,6 +14,7 @@
 -- and the same with .lua for Lua deltas. pum's .py deltas are recognised
 -- (kind "python") so that they are reported rather than silently skipped.
 
+local checks = require "ladle.delta.checks"
 local core = require "ladle.delta.core"
 local version = require "ladle.version"
 
@@ -26,6 +27,7 @@ delta.type_codes = {
   python = { pre = 5, unmarked = 4, post = 6 },
 }
 delta.BASELINE_TYPE = 0
+delta.COLUMN_LIMITS = checks.COLUMN_LIMITS
 
 local kinds = { sql = "sql", lua = "lua", py = "python" }
 
@@ -297,24 +299,6 @@ local function first_line_directive(line)
   return false, directive
 end
 
--- The widths of the upgrades table's columns (pum 0.x's DDL): a name that
--- does not fit would be recorded cut, never match its row, and run again
--- on every upgrade.
-delta.COLUMN_LIMITS = { version = 50, description = 200, script = 1000 }
-
--- What keeps d from being recorded as it is, or nil.
-local function unrecordable(d)
-  if not utf8.len(d.script) then return "the name is not UTF-8; rename the file" end
-  for _, column in ipairs { "version", "description", "script" } do
-    local value = d[column]
-    local length = value and utf8.len(value) or 0
-    if length > delta.COLUMN_LIMITS[column] then
-      return string.format("the %s has %d characters; the upgrades table keeps %d", column, length,
-        delta.COLUMN_LIMITS[column])
-    end
-  end
-end
-
 local function duplicate_error(a, b, what)
   return string.format("%s and %s are two deltas with the same %s", a.path, b.path, what)
 end
@@ -353,11 +337,7 @@ function delta.scan(dir, opts)
     end
     local checksum, size, first, nul_byte, nul_line = core.file(path)
     if not checksum then return nil, size, first end
-    if nul_byte then
-      -- libpq sends text up to its first zero byte: the rest, COMMIT included, would never run
-      list.problems[#list.problems + 1] = string.format("%s:%d: a zero byte (NUL) at byte %d; a delta is text and "
-        .. "cannot hold one", path, nul_line, nul_byte)
-    end
+    if nul_byte then list.problems[#list.problems + 1] = checks.zero_byte(path, nul_byte, nul_line) end
     if first:sub(1, 3) == delta.BOM then first = first:sub(4) end
     local directive, unknown = first_line_directive(first)
     if directive == false then
@@ -366,7 +346,7 @@ function delta.scan(dir, opts)
     end
     local d = setmetatable(fields, Delta)
     d.path, d.file, d.script, d.checksum, d.size = path, file, rel, checksum, size
-    local why_not = d.layout ~= "hook" and unrecordable(d)
+    local why_not = d.layout ~= "hook" and checks.unrecordable(d)
     if why_not then list.problems[#list.problems + 1] = path .. ": " .. why_not end
     d.transaction = directive ~= delta.MARKER
     -- the phase is settled here, once: the name's marker, else the
@@ -437,24 +417,7 @@ function delta.scan(dir, opts)
       names_seen[key] = d
     end
   end
-  -- 1.2 and 1.2.0 are one version: two spellings of it in one slot leave
-  -- the order to the spelling
-  local spelled = {}
-  for _, d in ipairs(list) do
-    local phase = d.phase_marked or "unmarked"
-    local canonical = delta.sort_key(d):match("^%S*")
-    for _, slot in ipairs { "name " .. d.description:lower(), d.serial and ("serial " .. d.serial) } do
-      local key = canonical .. "|" .. phase .. "|" .. slot
-      local other = spelled[key]
-      if other and other.version ~= d.version then
-        problems[#problems + 1] = string.format("%s and %s are two deltas of one version spelled differently "
-          .. "(%s and %s) with the same phase (%s) and %s: rename one", other.path, d.path, other.label, d.label, phase,
-          slot)
-        break
-      end
-      spelled[key] = spelled[key] or d
-    end
-  end
+  for _, problem in ipairs(checks.spelled_twice(list)) do problems[#problems + 1] = problem end
   local installs = {}
   for _, d in ipairs(list.install) do
     if installs[d.version] then
