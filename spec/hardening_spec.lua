@@ -260,4 +260,106 @@ describe("hardening", function()
       assert.equal(dir .. "/notes_\u{fffd}.sql", doc.ignored[1].file)
     end)
   end)
+  describe("guard rails", function()
+    local app = {
+      ["1.0.0_01_a.sql"] = "create table a (id int);\n",
+      ["1.0.0_02_b.sql"] = "create table b (id int);\n",
+      ["1.1.0_01_c.sql"] = "create table c (id int);\n",
+    }
+
+    it("wrong folder: applied deltas missing from -d stop the upgrade (exit 2) unless --ignore-missing", function()
+      local dir = folder(app)
+      assert.equal(0, (ladle { "upgrade", "-d", dir, "--to", "1.0.0" }))
+      local other = folder { ["2.0.0_01_z.sql"] = "create table z (id int);\n" }
+      local status, out, err = ladle { "upgrade", "-d", other }
+      assert.equal(2, status, out .. err)
+      assert.truthy(err:find("2 deltas recorded as applied in public.ladle_upgrades are not in " .. other
+        .. ": 1.0.0_01_a.sql, 1.0.0_02_b.sql", 1, true), err)
+      assert.truthy(err:find("--ignore-missing", 1, true), err)
+      assert.is_false(has_table("public.z"))
+      status, out, err = ladle { "upgrade", "-d", other, "--ignore-missing" }
+      assert.equal(0, status, out .. err)
+      assert.is_true(has_table("public.z"))
+      -- the config file's key does the same
+      env.write(other .. "/2.1.0_01_y.sql", "create table y (id int);\n")
+      local config = env.write(env.tmpdir() .. "/db.yaml", "delta_dir: " .. other .. "\nignore_missing: true\n")
+      status, out, err = ladle { "upgrade", "-c", config }
+      assert.equal(0, status, out .. err)
+      assert.is_true(has_table("public.y"))
+    end)
+
+    it("wrong folder: names at most ten missing deltas", function()
+      local files = {}
+      for i = 1, 12 do files[string.format("1.0.0_%02d_t.sql", i)] = "select 1;\n" end
+      assert.equal(0, (ladle { "upgrade", "-d", folder(files) }))
+      local status, out, err = ladle { "upgrade", "-d", folder { ["2.0.0_01_z.sql"] = "select 1;\n" } }
+      assert.equal(2, status, out .. err)
+      assert.truthy(err:find("12 deltas recorded as applied", 1, true), err)
+      assert.truthy(err:find("1.0.0_10_t.sql and 2 more", 1, true), err)
+      assert.falsy(err:find("1.0.0_11_t.sql", 1, true), err)
+    end)
+
+    it("wrong folder: a folder without deltas is exit 2, and one whose deltas sit in a subfolder says so", function()
+      local parent = env.tmpdir()
+      for name, content in pairs(app) do support.write(parent, { ["sql/" .. name] = content }) end
+      env.write(parent .. "/README.md", "the app\n")
+      for _, args in ipairs { { "upgrade", "-d", parent }, { "upgrade", "-d", parent, "--dry-run" },
+                              { "run", "blue-green", "-d", parent, "--deploy", "true" } } do
+        local status, out, err = ladle(args)
+        assert.equal(2, status, out .. err)
+        assert.truthy(err:find(parent .. " holds no deltas; " .. parent .. "/sql holds 3: is that the folder (-d "
+          .. parent .. "/sql)?", 1, true), err)
+      end
+      local status, out, err = ladle { "upgrade", "-d", folder {} }
+      assert.equal(2, status, out .. err)
+      assert.truthy(err:find(" holds no deltas", 1, true), err)
+      assert.is_false(has_table())
+    end)
+
+    it("wrong table: names the upgrades tables that exist and stops; baseline creates no schema unasked", function()
+      local dir = folder(app)
+      assert.equal(0, (ladle { "upgrade", "-d", dir, "-t", "app_sys.pum" }))
+      local status, out, err = ladle { "upgrade", "-d", dir, "-t", "app_sys.pmu" }
+      assert.equal(2, status, out .. err)
+      assert.truthy(err:find("has no upgrades table app_sys.pmu; its upgrades tables: app_sys.pum (-t app_sys.pum)",
+        1, true), err)
+      assert.falsy(err:find("baseline", 1, true), err)
+      status, out, err = ladle { "info", "-d", dir, "-t", "app_sys.pmu" }
+      assert.equal(0, status, out .. err)
+      assert.truthy(out:find("its upgrades tables: app_sys.pum", 1, true), out)
+      status, out, err = ladle { "baseline", "-t", "nosuch.x", "-b", "1.0.0" }
+      assert.equal(2, status, out .. err)
+      assert.truthy(err:find("there is no schema nosuch", 1, true), err)
+      assert.truthy(err:find("--create-schema", 1, true), err)
+      assert.truthy(err:find("app_sys.pum", 1, true), err)
+      assert.equal(0, db:query("select count(*) as n from pg_namespace where nspname = 'nosuch'")[1].n)
+      status, out, err = ladle { "baseline", "-t", "nosuch.x", "-b", "1.0.0", "--create-schema" }
+      assert.equal(0, status, out .. err)
+      assert.is_true(has_table("nosuch.x"))
+    end)
+
+    it("baseline trap: says which delta runs first, and --force redoes a baseline nothing was applied on top of", function()
+      assert(db:exec("create table a (id int); create table b (id int)"))
+      local dir = folder(app)
+      local status, out, err = ladle { "baseline", "-d", dir, "-b", "1.0.0" }
+      assert.equal(0, status, out .. err)
+      assert.truthy(out:find("The first delta to run will be " .. dir .. "/1.0.0_01_a.sql (1.0.0)", 1, true), out)
+      -- oops: 1.0.0's tables are there already; 1.1.0 is where it is
+      status, out, err = ladle { "baseline", "-d", dir, "-b", "1.1.0" }
+      assert.equal(2, status, out .. err)
+      assert.truthy(err:find("nothing was applied on top of it: 'ladle baseline -d " .. dir .. " --force -b 1.1.0' "
+        .. "replaces it", 1, true), err)
+      status, out, err = ladle { "baseline", "-d", dir, "-b", "1.1.0", "--force" }
+      assert.equal(0, status, out .. err)
+      assert.truthy(out:find("The first delta to run will be " .. dir .. "/1.1.0_01_c.sql (1.1.0)", 1, true), out)
+      local rows = db:query("select version, type from ladle_upgrades")
+      assert.same({ version = "1.1.0", type = 0 }, { version = rows[1].version, type = rows[1].type })
+      assert.equal(1, #rows)
+      -- once a delta ran on top of it, there is no going back
+      assert.equal(0, (ladle { "upgrade", "-d", dir }))
+      status, out, err = ladle { "baseline", "-d", dir, "-b", "1.0.0", "--force" }
+      assert.equal(2, status, out .. err)
+      assert.truthy(err:find("1 delta was applied on top of it", 1, true), err)
+    end)
+  end)
 end)

@@ -15,10 +15,12 @@
 -- (ladle.plan.runner), and raises a ladle.errors failure when a delta fails
 -- or the plan cannot run. doc/migrations.md is the manual.
 
+local baseline = require "ladle.plan.baseline"
 local catalog = require "ladle.catalog"
 local classify = require "ladle.plan.classify"
 local delta = require "ladle.delta"
 local errors = require "ladle.errors"
+local guard = require "ladle.plan.guard"
 local runner = require "ladle.plan.runner"
 local steps = require "ladle.plan.steps"
 local sys = require "ladle.sys"
@@ -54,6 +56,9 @@ local function input_error(message) return nil, message, { kind = "input" } end
 --   reporter  a reporter (ladle.report); default none
 --   dry_run   report what would run, change nothing
 --   lock      defaults for plan:lock(): {wait = true, timeout = seconds}
+--   ignore_missing  applied deltas missing from dir do not stop it
+--   suggest   fn(command, extra) -> the command line to suggest in a
+--             message (the user's connection and folder flags repeated)
 -- details.kind is "input" for bad input (an unreadable folder, two deltas
 -- in one slot, a bad version or table name, a table that is not an
 -- upgrades table) and "database" for a database failure.
@@ -79,7 +84,8 @@ function plan.new(opts)
     conn = conn, tracker = t, table = t.name, dir = opts.dir, target = target, unmarked = unmarked,
     out_of_order = opts.out_of_order == true, reporter = opts.reporter or {}, files = files,
     hooks = files.hooks, install_scripts = files.install, ignored = files.ignored,
-    lock_options = opts.lock or {}, applied_count = 0, dry_run = opts.dry_run == true, prepared = {}, entries = {},
+    lock_options = opts.lock or {}, applied_count = 0, ignore_missing = opts.ignore_missing == true,
+    suggester = opts.suggest, dry_run = opts.dry_run == true, prepared = {}, entries = {},
   }, Plan)
   local ok, message, details = self:refresh()
   if not ok then return nil, message, details end
@@ -251,39 +257,19 @@ function Plan:_prepare(d)
 end
 
 -- plan:check([list]) raises the failure that stops the plan from running
--- at all (no upgrades table on a non-empty database, changed applied
--- deltas, no right to write the table), or that stops one of `list` (a
--- delta labelled below the current version without out_of_order, a pum
--- Python delta, a SQL delta that cannot run as it is): like Flyway's
+-- at all, or that stops one of `list` (ladle.plan.guard): like Flyway's
 -- validate, every delta of the list and every hook is read and checked
 -- before the first one runs (a recipe runs its hooks itself).
 function Plan:check(list)
-  if not self.table_exists and not self.fresh then
-    fail("input", "database %s has no upgrades table %s and is not empty: record the version it is at with "
-      .. "'ladle baseline -b VERSION' first", self.conn:info().dbname, self.table)
-  end
-  if self.table_exists and self.can_write == false and #(list or {}) > 0 then
-    local info = self.conn:info()
-    fail("database", "%s: user %s may not insert into and update %s; nothing was run", info.dbname, info.user,
-      self.table)
-  end
-  local changed = self:changed()
-  if #changed > 0 then
-    local names = {}
-    for _, e in ipairs(changed) do names[#names + 1] = e.path or e.script end
-    fail("input", "%d applied delta%s changed since applied, nothing was run: %s (accept with 'ladle repair')",
-      #changed, #changed == 1 and "" or "s", table.concat(names, ", "))
-  end
-  for _, e in ipairs(list or {}) do
-    if e.out_of_order and not self.out_of_order then
-      fail("input", "%s was never applied but is labelled below the current version %s; rename it to a newer "
-        .. "version, or allow it with --out-of-order", e.path, self.current_version)
-    end
-    self:_prepare(e)
-  end
-  for _, name in ipairs { "pre-all", "post-all" } do
-    for _, d in ipairs(self.hooks[name]) do self:_prepare(d) end
-  end
+  guard.check(self, list)
+end
+
+-- plan:suggest(command[, extra]) -> a command line to suggest, with the
+-- connection, table, folder and target flags the user gave (opts.suggest
+-- of plan.new), or plainly "ladle COMMAND EXTRA".
+function Plan:suggest(command, extra)
+  if self.suggester then return self.suggester(command, extra) end
+  return "ladle " .. command .. (extra and (" " .. extra) or "")
 end
 
 -- Applying -------------------------------------------------------------------
@@ -404,18 +390,16 @@ function Plan:repair()
   end)
 end
 
--- plan:record_baseline(v) -> true. Records, under the lock, that the database is
--- at version v (pum's baseline row) when the table records no version yet.
+-- plan:record_baseline(v[, opts]) -> true. Records, under the lock, that
+-- the database is at version v (pum's baseline row) when the table records
+-- no version yet (ladle.plan.baseline: opts.force, opts.create_schema).
 -- Raises a failure.
-function Plan:record_baseline(v)
+function Plan:record_baseline(v, opts)
   return self:_locked(function()
-    if tracker.current_version(self.rows) then
-      fail("input", "%s already records version %s; a baseline only starts an empty table", self.table,
-        tracker.current_version(self.rows))
-    end
-    local ok, message = self.tracker:baseline(v)
-    if not ok then fail("database", "%s: %s", self.table, message) end
-    ok, message = self:refresh()
+    local merged = { suggest = self.suggester }
+    for k, value in pairs(opts or {}) do merged[k] = value end
+    baseline.record(self.tracker, v, merged)
+    local ok, message = self:refresh()
     if not ok then fail("database", "%s", message) end
     return true
   end)

@@ -11,7 +11,7 @@
 --   pg_service  the target: a service name, a conninfo or a URI (default PG*)
 --   table       the upgrades table (default public.ladle_upgrades)
 --   dir         the delta folder
---   to, unmarked, out_of_order      as plan.new
+--   to, unmarked, out_of_order, ignore_missing, suggest    as plan.new
 --   no_wait, lock_timeout_seconds   how to wait for the upgrade lock
 --   dry_run     plan, report, change nothing
 --   json        report JSON lines on `out` instead of console lines
@@ -62,6 +62,7 @@ function session.plan(opts, conn, extra)
   local plan_opts = {
     conn = conn, dir = opts.dir, table = opts.table, to = opts.to, unmarked = opts.unmarked,
     out_of_order = opts.out_of_order, reporter = session.reporter(opts), dry_run = opts.dry_run == true,
+    ignore_missing = opts.ignore_missing == true, suggest = opts.suggest,
     lock = { wait = not opts.no_wait, timeout = opts.lock_timeout_seconds },
   }
   for k, v in pairs(extra or {}) do plan_opts[k] = v end

@@ -124,6 +124,25 @@ LEFT JOIN (
   return state
 end
 
+-- tracker.find_tables(conn) -> {"schema.table", ...} | nil, message, details
+-- The upgrades tables of the database: the tables that have every column
+-- of pum's (names quoted where -t needs it), for pointing at the right
+-- one when -t names none.
+function tracker.find_tables(conn)
+  local rows, message, details = catalog_query(conn, [[
+SELECT n.nspname AS schema, c.relname AS name
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
+  AND (SELECT pg_catalog.count(*) FROM pg_catalog.pg_attribute a
+       WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+         AND a.attname OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.name[])) = $2
+ORDER BY 1, 2]], tracker.COLUMNS, #tracker.COLUMNS)
+  if not rows then return nil, message, details end
+  local names = {}
+  for _, row in ipairs(rows) do names[#names + 1] = ident.qualify(row.schema, row.name) end
+  return names
+end
+
 -- The DDL of a new upgrades table: pum 0.x's columns and types, so that a
 -- table ladle creates is one pum reads too.
 function Tracker:create_sql()
@@ -224,15 +243,20 @@ end
 -- by the server: now() is the start of the delta's transaction.
 tracker.ELAPSED_SQL = "(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - pg_catalog.now()) * 1000)::integer"
 
--- t:baseline(version) -> true | nil, message
+-- t:baseline(version[, opts]) -> true | nil, message
 -- Records, without running anything, that the database is at `version`
 -- (pum's baseline row: type 0, description 'baseline', no script).
-function Tracker:baseline(v)
+-- opts.replace: the baseline rows already there go, in the same
+-- transaction (ladle.plan.baseline decides when that is safe).
+function Tracker:baseline(v, opts)
   local normalized, why = version.normalize(v)
   if not normalized then return nil, why end
   local sql = self:insert_sql { version = normalized, description = "baseline", type = 0, script = "",
                                 checksum = "", execution_time = 0 }
   if not self.exists then sql = self:create_sql() .. sql end
+  if opts and opts.replace and self.exists then
+    sql = "DELETE FROM " .. self.qualified .. " WHERE type = 0 AND script = '';" .. sql
+  end
   local ok, message = self.conn:exec("BEGIN;" .. sql .. ";COMMIT")
   if not ok then
     if self.conn:transaction_status() ~= "idle" then self.conn:exec("ROLLBACK") end

@@ -48,6 +48,13 @@ function common.duration(text)
   return tonumber(number) * scale
 end
 
+local BOOLEANS = { ["true"] = true, yes = true, on = true, ["false"] = false, no = false, off = false }
+
+local function check_boolean(value)
+  if BOOLEANS[value:lower()] ~= nil then return true end
+  return false, "expected true or false"
+end
+
 local function check_duration(value)
   local ok, why = common.duration(value)
   if ok then return true end
@@ -76,6 +83,7 @@ common.definitions = {
   lock_timeout = { "--lock-timeout", arg = "DURATION", check = check_duration,
     help = "give up waiting for the lock after this long (500ms, 30s, 5min)" },
   out_of_order = { "--out-of-order", help = "apply deltas labelled below the current version that never ran" },
+  ignore_missing = { "--ignore-missing", help = "go on when deltas recorded as applied are not in the folder" },
   unmarked = { "--unmarked-phase", arg = "PHASE", key = "unmarked", check = check_unmarked,
     help = "the phase of deltas whose name has no pre/post (default post)" },
 }
@@ -107,6 +115,7 @@ common.config_keys = {
   pg_restore_exe = { option = "pg_restore_exe" },
   unmarked_phase = { option = "unmarked", check = check_unmarked },
   lock_timeout = { option = "lock_timeout", check = check_duration },
+  ignore_missing = { option = "ignore_missing", check = check_boolean, boolean = true },
 }
 
 -- common.load_config(path) -> table of options (keyed by option name).
@@ -144,14 +153,50 @@ function common.load_config(path)
       local ok, reason = spec.check(value)
       if not ok then fail(2, "%s: %s: %s", path, key, reason) end
     end
-    if value ~= "" then options[spec.option] = value end
+    if spec.boolean and value ~= "" then
+      options[spec.option] = BOOLEANS[value:lower()]
+    elseif value ~= "" then
+      options[spec.option] = value
+    end
   end
   return options
 end
 
+-- A word of a command line to paste into a shell.
+function common.shell_word(word)
+  word = tostring(word)
+  if word:match("^[%w%-_./:=@,+%%]+$") then return word end
+  return "'" .. word:gsub("'", "'\\''") .. "'"
+end
+
+-- Commands whose suggestion repeats the target version (--to).
+local TARGETED = { upgrade = true, info = true }
+
+-- common.suggester(flags, config_file) -> fn(command[, extra]): the command
+-- line to suggest in a message, pasteable as it is: the config file and
+-- the connection, table, folder (and for upgrade and info, target) flags
+-- the user gave, secrets masked, then extra (already shell words).
+function common.suggester(flags, config_file)
+  return function(command, extra)
+    local words = { "ladle" }
+    local function add(flag, value)
+      if value ~= nil then words[#words + 1] = flag .. " " .. common.shell_word(value) end
+    end
+    add("-c", config_file)
+    words[#words + 1] = command
+    add("-p", flags.pg_service and pg.mask_secrets(flags.pg_service))
+    add("-t", flags.table)
+    add("-d", flags.dir)
+    if TARGETED[command] then add("--to", flags.to) end
+    if extra and extra ~= "" then words[#words + 1] = extra end
+    return table.concat(words, " ")
+  end
+end
+
 -- common.options(opts, global, defaults) -> the merged options.
 -- Command-line flags win over the config file (-c FILE after the command,
--- or before it as pum has it), which wins over defaults.
+-- or before it as pum has it), which wins over defaults. merged.suggest
+-- is common.suggester for these flags.
 function common.options(opts, global, defaults)
   local merged = {}
   for k, v in pairs(defaults or {}) do merged[k] = v end
@@ -162,6 +207,7 @@ function common.options(opts, global, defaults)
   end
   for k, v in pairs(opts) do merged[k] = v end
   merged.table = merged.table or tracker.DEFAULT
+  merged.suggest = common.suggester(opts, path)
   if merged.lock_timeout then merged.lock_timeout_seconds = common.duration(merged.lock_timeout) end
   return merged
 end

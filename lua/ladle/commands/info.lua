@@ -3,6 +3,7 @@
 local common = require "ladle.commands.common"
 local errors = require "ladle.errors"
 local session = require "ladle.session"
+local tracker = require "ladle.tracker"
 local json = require "ladle.json"
 
 local info = {
@@ -73,8 +74,14 @@ function info.print(plan, conn, out)
       out:write("The table does not exist yet and the database is empty: 'ladle upgrade' creates it",
         plan.install and (" and starts from " .. plan.install.file) or "", ".\n")
     else
-      out:write("The table does not exist and the database is not empty: record its version with ",
-        "'ladle baseline -b VERSION' first.\n")
+      local others = tracker.find_tables(conn) or {}
+      if #others > 0 then
+        out:write("The table does not exist; its upgrades tables: ", table.concat(others, ", "), " (-t ", others[1],
+          ").\n")
+      else
+        out:write("The table does not exist and the database is not empty: record its version with ",
+          "'", plan:suggest("baseline", "-b VERSION"), "' first.\n")
+      end
     end
   end
   out:write(string.format("Current version: %s%s%s\n", plan.current_version or "none",

@@ -47,7 +47,7 @@ input; 3 a delta, a hook or the database failed; 130 interrupted.]],
 
 -- The flags every recipe gets, before its own.
 run.common_flags = { "pg_service", "table", "dir", "config", "to", "dry_run", "yes", "no_wait", "lock_timeout",
-  "unmarked", "out_of_order", "json" }
+  "unmarked", "out_of_order", "ignore_missing", "json" }
 
 -- The directory of the stock recipes.
 local function stock_dir()

@@ -38,7 +38,7 @@ not be reached; 130 interrupted.]],
   ladle upgrade -p "host=db1 dbname=app" -d migrations --dry-run
   ladle upgrade -d migrations --no-wait --json]],
   flags = common.flags { "pg_service", "table", "dir", "config", "to", "phase", "dry_run", "no_wait",
-    "lock_timeout", "out_of_order", "unmarked", "json" },
+    "lock_timeout", "out_of_order", "ignore_missing", "unmarked", "json" },
 }
 
 -- The plan, built as a dry run, reports each delta as it would apply it
