@@ -362,4 +362,30 @@ describe("hardening", function()
       assert.truthy(err:find("1 delta was applied on top of it", 1, true), err)
     end)
   end)
+  describe("next steps", function()
+    it("suggests commands that can be pasted as they are: the flags given, passwords masked", function()
+      local dir = folder {
+        ["1.0.0_01_pre_a.sql"] = "create table a (id int);\n", ["1.0.0_02_post_b.sql"] = "create table b (id int);\n",
+        ["1.1.0_01_pre_c.sql"] = "create table c (id int);\n", ["1.1.0_02_post_d.sql"] = "create table d (id int);\n",
+      }
+      local target = env.conninfo(dbname) .. " password=SECRET9"
+      local status, out, err = ladle { "upgrade", "-p", target, "-d", dir, "--to", "1.1.0", "--phase", "pre" }
+      assert.equal(0, status, out .. err)
+      local expected = "ladle upgrade -p '" .. env.conninfo(dbname) .. " password=***' -d " .. dir
+        .. " --to 1.1.0 --phase post"
+      assert.truthy(out:find("then run '" .. expected .. "'", 1, true), out)
+      assert.falsy(out:find("SECRET", 1, true), out)
+      -- pasted (with the password), it does what it says
+      status, out, err = ladle { "upgrade", "-p", target, "-d", dir, "--to", "1.1.0", "--phase", "post" }
+      assert.equal(0, status, out .. err)
+      assert.truthy(out:find("then run '" .. expected:gsub("post$", "pre") .. "'", 1, true)
+        or out:find("Applied 1 delta", 1, true), out)
+      -- info's advice too
+      local empty = env.new_database("hard")
+      status, out, err = ladle({ "info", "-d", dir, "-t", "app.history" }, { PGDATABASE = empty })
+      env.drop_database(empty)
+      assert.equal(0, status, out .. err)
+      assert.truthy(out:find("'ladle upgrade -t app.history -d " .. dir .. "' creates it", 1, true), out)
+    end)
+  end)
 end)

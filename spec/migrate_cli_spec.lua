@@ -145,7 +145,8 @@ describe("ladle migration commands", function()
       status, out = ladle_run { "upgrade", "-d", dir, "--phase", "pre" }
       assert.equal(0, status)
       assert.equal(2, count(out, "Applying delta 0.2.0"))
-      assert.truthy(out:find("Stopped at 0.2.0: its post deltas are pending. Deploy 0.2.0, then run 'ladle upgrade --phase post'.", 1, true), out)
+      assert.truthy(out:find("Stopped at 0.2.0: its post deltas are pending. Deploy 0.2.0, then run 'ladle upgrade -d " .. dir
+        .. " --phase post'.", 1, true), out)
       status, out = ladle_run { "upgrade", "-d", dir, "--phase", "post" }
       assert.equal(0, status)
       assert.equal(2, count(out, "Applying delta 0.2.0"))
@@ -243,9 +244,11 @@ describe("ladle migration commands", function()
     end)
 
     it("says why a table is missing", function()
-      local status, out = ladle_run { "info", "-d", folder(app) }
+      local dir = folder(app)
+      local status, out = ladle_run { "info", "-d", dir }
       assert.equal(0, status)
-      assert.truthy(out:find("The table does not exist yet and the database is empty: 'ladle upgrade' creates it.", 1, true), out)
+      assert.truthy(out:find("The table does not exist yet and the database is empty: 'ladle upgrade -d " .. dir
+        .. "' creates it.", 1, true), out)
     end)
   end)
 

@@ -76,8 +76,8 @@ function session.warn_ignored(p, out)
   for _, item in ipairs(p.ignored or {}) do
     local name = (item.script or item.path):lower()
     if not item.folder and (name:match("%.sql$") or name:match("%.lua$") or name:match("%.py$")) then
-      out:write(errors.printable(string.format("ladle: warning: %s %s; it is not a delta (see 'ladle lint')",
-        item.path, item.reason)), "\n")
+      out:write(errors.printable(string.format("ladle: warning: %s %s; it is not a delta (see '%s')",
+        item.path, item.reason, p:suggest("lint"))), "\n")
     end
   end
 end

@@ -169,8 +169,10 @@ function common.shell_word(word)
   return "'" .. word:gsub("'", "'\\''") .. "'"
 end
 
--- Commands whose suggestion repeats the target version (--to).
+-- Commands whose suggestion repeats the target version (--to), and those
+-- that take no database.
 local TARGETED = { upgrade = true, info = true }
+local NO_DATABASE = { lint = true }
 
 -- common.suggester(flags, config_file) -> fn(command[, extra]): the command
 -- line to suggest in a message, pasteable as it is: the config file and
@@ -184,8 +186,10 @@ function common.suggester(flags, config_file)
     end
     add("-c", config_file)
     words[#words + 1] = command
-    add("-p", flags.pg_service and pg.mask_secrets(flags.pg_service))
-    add("-t", flags.table)
+    if not NO_DATABASE[command] then
+      add("-p", flags.pg_service and pg.mask_secrets(flags.pg_service))
+      add("-t", flags.table)
+    end
     add("-d", flags.dir)
     if TARGETED[command] then add("--to", flags.to) end
     if extra and extra ~= "" then words[#words + 1] = extra end

@@ -71,7 +71,7 @@ function info.print(plan, conn, out)
   out:write(header, "\n")
   if not plan.table_exists then
     if plan.fresh then
-      out:write("The table does not exist yet and the database is empty: 'ladle upgrade' creates it",
+      out:write("The table does not exist yet and the database is empty: '", plan:suggest("upgrade"), "' creates it",
         plan.install and (" and starts from " .. plan.install.file) or "", ".\n")
     else
       local others = tracker.find_tables(conn) or {}
@@ -133,7 +133,7 @@ function info.print(plan, conn, out)
   if counts.beyond_target > 0 then parts[#parts + 1] = string.format("%d above the target", counts.beyond_target) end
   out:write("\n", table.concat(parts, ", "), ".\n")
   if counts.changed > 0 then
-    out:write("Changed deltas stop 'ladle upgrade'; 'ladle repair' records their new checksums.\n")
+    out:write("Changed deltas stop 'ladle upgrade'; '", plan:suggest("repair"), "' records their new checksums.\n")
   end
 end
 

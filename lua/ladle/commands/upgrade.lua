@@ -89,11 +89,11 @@ function upgrade.run(opts, _, global)
   end
   if stopped then
     if phase == "pre" then
-      print(string.format("Stopped at %s: its post deltas are pending. Deploy %s, then run 'ladle upgrade --phase post'.",
-        stopped.version, stopped.version))
+      print(string.format("Stopped at %s: its post deltas are pending. Deploy %s, then run '%s'.",
+        stopped.version, stopped.version, o.suggest("upgrade", "--phase post")))
     else
-      print(string.format("Stopped at %s: its pre deltas are pending; run 'ladle upgrade --phase pre' first.",
-        stopped.version))
+      print(string.format("Stopped at %s: its pre deltas are pending; run '%s' first.",
+        stopped.version, o.suggest("upgrade", "--phase pre")))
     end
   end
   return 0
