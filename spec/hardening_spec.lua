@@ -388,4 +388,110 @@ describe("hardening", function()
       assert.truthy(out:find("'ladle upgrade -t app.history -d " .. dir .. "' creates it", 1, true), out)
     end)
   end)
+  describe("failure detail", function()
+    local deltas = {
+      ["1.0.0_01_a.sql"] = "create table a (id int primary key);\n",
+      ["1.0.0_02_b.sql"] = "insert into a values (1);\nselect\n  lower(1) as x;\n",
+      ["1.0.0_03_c.sql"] = "create table c (id int);\n",
+    }
+
+    it("shows the statement line, a caret, DETAIL, HINT and CONTEXT as psql does, and how to resume", function()
+      local dir = folder(deltas)
+      local status, out, err = ladle { "upgrade", "-d", dir }
+      assert.equal(3, status, out .. err)
+      local lines = {}
+      for line in err:gmatch("[^\n]+") do lines[#lines + 1] = line end
+      assert.equal("ladle: " .. dir .. "/1.0.0_02_b.sql:3: function lower(integer) does not exist (SQLSTATE 42883)",
+        lines[1])
+      assert.equal("LINE 3:   lower(1) as x;", lines[2])
+      assert.equal("          ^", lines[3])
+      assert.truthy(lines[4]:match("^HINT:  No function matches the given name and argument types%."), lines[4])
+      assert.equal("ladle: 1 delta was applied in this run and stays applied; fix " .. dir .. "/1.0.0_02_b.sql and "
+        .. "run the same command again to resume:", lines[5])
+      assert.equal("  ladle upgrade -d " .. dir, lines[6])
+      -- DETAIL and CONTEXT
+      env.write(dir .. "/1.0.0_02_b.sql", "insert into a values (1);\ninsert into a values (1);\n")
+      status, out, err = ladle { "upgrade", "-d", dir }
+      assert.equal(3, status, out .. err)
+      assert.truthy(err:find("1.0.0_02_b.sql:2: duplicate key value violates unique constraint \"a_pkey\" (SQLSTATE "
+        .. "23505)\nDETAIL:  Key (id)=(1) already exists.\n", 1, true), err)
+      assert.truthy(err:find("ladle: 0 deltas were applied in this run", 1, true), err)
+      env.write(dir .. "/1.0.0_02_b.sql", "do $$ begin\n  raise exception 'boom' using detail = 'd1', hint = 'h1';\n"
+        .. "end $$;\n")
+      status, out, err = ladle { "upgrade", "-d", dir }
+      assert.equal(3, status, out .. err)
+      assert.truthy(err:find("1.0.0_02_b.sql:2: boom (SQLSTATE P0001)\nDETAIL:  d1\nHINT:  h1\nCONTEXT:  PL/pgSQL "
+        .. "function inline_code_block line 2 at RAISE\n", 1, true), err)
+    end)
+
+    it("gives a Lua delta's failure the same form, with its SQLSTATE", function()
+      local dir = folder {
+        ["1.0.0_01_a.sql"] = "create table a (id int primary key);\n",
+        ["1.0.0_02_b.lua"] = "local conn = ...\nassert(conn:query('insert into a values (1)'))\n"
+          .. "assert(conn:query('insert into a values (1)'))\n",
+      }
+      local status, out, err = ladle { "upgrade", "-d", dir }
+      assert.equal(3, status, out .. err)
+      assert.truthy(err:find("^ladle: " .. dir:gsub("%p", "%%%0") .. "/1%.0%.0_02_b%.lua:3: [^\n]*duplicate key value "
+        .. "violates unique constraint \"a_pkey\" %(SQLSTATE 23505%)\nDETAIL:  Key %(id%)=%(1%) already exists%.\n"), err)
+      assert.truthy(err:find("1 delta was applied in this run", 1, true), err)
+    end)
+
+    it("gives the same fields in --json, and a JSON error object for any failure", function()
+      local dir = folder(deltas)
+      local status, out, err = ladle { "upgrade", "-d", dir, "--json" }
+      assert.equal(3, status, out .. err)
+      local events = {}
+      for line in out:gmatch("[^\n]+") do events[#events + 1] = json.decode(line) end
+      local failed, last = events[#events - 1], events[#events]
+      assert.equal("failed", failed.event)
+      assert.same({ 3, 3, "42883", "  lower(1) as x;" }, { failed.line, failed.column, failed.sqlstate,
+        failed.statement_line })
+      assert.truthy(failed.hint:find("No function matches", 1, true))
+      assert.equal("error", last.event)
+      assert.same({ "database", 3, 1, "1.0.0_02_b.sql", 3, "42883" }, { last.kind, last.exit, last.applied_in_run,
+        last.script, last.line, last.sqlstate })
+      assert.equal("ladle upgrade -d " .. dir .. " --json", last.resume)
+      -- before the first delta, for any command given --json
+      for _, args in ipairs {
+        { "upgrade", "-d", "/nonexistent/deltas", "--json" },
+        { "info", "-d", dir, "-p", "postgresql://app:SECRET@[::1/db", "--json" },
+        { "lint", "--json" },
+        { "upgrade", "-d", dir, "--json", "--too", "1.0" },
+      } do
+        status, out, err = ladle(args)
+        assert.equal(2, status, out .. err)
+        local doc = json.decode(out)
+        assert.equal("error", doc.event, out)
+        assert.equal(2, doc.exit)
+        assert.truthy(doc.message ~= "" and err:find(doc.message, 1, true), err)
+        assert.falsy(out:find("SECRET", 1, true))
+      end
+    end)
+
+    it("keeps every --json key snake_case, and a dry run says would_apply", function()
+      local dir = folder(deltas)
+      env.write(dir .. "/0.9.0_01_old.sql", "select 1;\n")
+      assert.equal(0, (ladle { "baseline", "-b", "1.0.0" }))
+      local seen = {}
+      local function walk(value)
+        if type(value) ~= "table" then return end
+        for k, v in pairs(value) do
+          if type(k) == "string" then seen[#seen + 1] = k end
+          if k == "status" or k == "event" then seen[#seen + 1] = v end
+          walk(v)
+        end
+      end
+      for _, args in ipairs { { "info", "-d", dir, "--json" }, { "upgrade", "-d", dir, "--json", "--dry-run" },
+                              { "lint", "-d", dir, "--json" }, { "repair", "-d", dir, "--json" } } do
+        local _, out = ladle(args)
+        for line in out:gmatch("[^\n]+") do walk(json.decode(line)) end
+      end
+      for _, key in ipairs(seen) do assert.truthy(tostring(key):match("^[a-z0-9_]+$"), key) end
+      local _, out = ladle { "upgrade", "-d", dir, "--json", "--dry-run" }
+      local finish = json.decode(out:match("([^\n]+)\n$"))
+      assert.same({ "finish", 3 }, { finish.event, finish.would_apply })
+      assert.is_nil(finish.applied)
+    end)
+  end)
 end)

@@ -75,6 +75,7 @@ typedef struct ResultBox {
 /* Uservalue fields of a connection. */
 #define UV_HANDLER "on_notice"
 #define UV_KEPT    "notices"
+#define UV_ERROR   "last_error"
 
 static const char null_key = 'n';   /* registry key of ladle.null */
 
@@ -742,6 +743,16 @@ static const char *push_error_message(lua_State *L, PGconn *pg, const PGresult *
   return lua_tostring(L, -1);
 }
 
+/* Keeps the details table on top as the last error of the connection at
+   stack index 1, when there is one (conn:last_error). */
+static void keep_last_error(lua_State *L) {
+  if (luaL_testudata(L, 1, LADLE_CONN_MT) == NULL) return;
+  lua_getiuservalue(L, 1, 1);
+  lua_pushvalue(L, -2);
+  lua_setfield(L, -2, UV_ERROR);
+  lua_pop(L, 1);
+}
+
 /* Pushes nil, message, err: the library's failure triple. */
 static int push_failure(lua_State *L, PGconn *pg, const PGresult *res) {
   int i;
@@ -766,6 +777,7 @@ static int push_failure(lua_State *L, PGconn *pg, const PGresult *res) {
   } else {
     lua_pop(L, 1);
   }
+  keep_last_error(L);
   return 3;
 }
 
@@ -1337,6 +1349,17 @@ static int conn_on_notice(lua_State *L) {
   return 1;
 }
 
+/* conn:last_error() -> the details table of the last command that failed
+   on this connection (what query/exec/receive returned third), or nil:
+   for code that only sees a failure as a raised message (a Lua delta's
+   assert) and wants its sqlstate, detail and hint. */
+static int conn_last_error(lua_State *L) {
+  to_conn(L, 1);
+  lua_getiuservalue(L, 1, 1);
+  lua_getfield(L, -1, UV_ERROR);
+  return 1;
+}
+
 /* conn:notices() -> the notices kept since the last call (oldest first) */
 static int conn_notices(lua_State *L) {
   Conn *c = to_conn(L, 1);
@@ -1487,6 +1510,7 @@ static const luaL_Reg conn_methods[] = {
   { "info", conn_info },
   { "on_notice", conn_on_notice },
   { "notices", conn_notices },
+  { "last_error", conn_last_error },
   { "close", conn_close },
   { NULL, NULL }
 };

@@ -12,6 +12,9 @@
 local args = require "ladle.commands.args"
 local common = require "ladle.commands.common"
 local errors = require "ladle.errors"
+local json = require "ladle.json"
+local pg = require "ladle.pg"
+local report = require "ladle.report"
 
 local cli = {}
 local fail = errors.fail
@@ -164,21 +167,67 @@ local function handler(err)
   return errors.failure("runtime", message, { traceback = debug.traceback("", 2) })
 end
 
--- cli.report(failure[, out]) prints a failure the way the command line
--- ends with one.
-function cli.report(f, out)
+-- "1 delta was applied in this run and stays applied; fix FILE and run
+-- the same command again to resume:" after a failure while applying.
+local function resume_note(f)
+  local n = f.applied_in_run
+  local fix = (f.kind ~= "interrupted" and f.delta) and ("fix " .. errors.printable(f.delta.path) .. " and ") or ""
+  return string.format("%d delta%s applied in this run%s; %srun the same command again to resume:", n,
+    n == 1 and " was" or "s were", n == 0 and "" or (n == 1 and " and stays applied" or " and stay applied"), fix)
+end
+
+-- cli.report(failure[, out[, resume]]) prints a failure the way the
+-- command line ends with one: its message, the server's detail as psql
+-- shows it, and after a failure while applying, what the run applied and
+-- the command (resume) that goes on from there.
+function cli.report(f, out, resume)
   out = out or io.stderr
   if f.message ~= "" then out:write("ladle: ", errors.printable(f.message), "\n") end
+  for _, line in ipairs(errors.explain(f)) do out:write(errors.printable(line), "\n") end
   if f.traceback then out:write(f.traceback:gsub("^\n", ""), "\n") end
+  if f.resumable and f.applied_in_run and resume then
+    out:write("ladle: ", resume_note(f), "\n  ", resume, "\n")
+  end
+end
+
+-- cli.error_object(failure[, resume]) -> the JSON object of a failure.
+function cli.error_object(f, resume)
+  local object = report.failure_fields(f, { event = "error", kind = f.kind })
+  if f.delta then object.file, object.script = f.delta.path, f.delta.script end
+  if f.resumable then object.resume = resume end
+  return object
+end
+
+-- True when the command's words ask for JSON.
+local function wants_json(argv)
+  for i = 1, #argv do
+    if argv[i] == "--" then return false end
+    if argv[i] == "--json" then return true end
+  end
+  return false
+end
+
+-- The command line as given, secrets masked: what runs it again.
+local function same_command(argv)
+  local words = { "ladle" }
+  for i = 1, #argv do words[#words + 1] = common.shell_word(pg.mask_secrets(argv[i])) end
+  return table.concat(words, " ")
 end
 
 function cli.main(argv)
   local results = table.pack(xpcall(dispatch, handler, argv))
   if results[1] then return table.unpack(results, 2, results.n) end
   local err = results[2]
-  if errors.is_interrupt(err) then error(err, 0) end
+  if not errors.is_failure(err) then
+    if not wants_json(argv) then error(err, 0) end  -- the host says "interrupted"
+    err = errors.failure("interrupted", "interrupted")
+  end
+  local resume = same_command(argv)
+  if wants_json(argv) then
+    io.stdout:write(json.encode(cli.error_object(err, resume)), "\n")
+  end
   io.stdout:flush()
-  cli.report(err)
+  cli.report(err, io.stderr, resume)
   return err.exit
 end
 

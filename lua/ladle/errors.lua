@@ -113,10 +113,50 @@ end
 
 -- The value the host raises when Ctrl-C (or SIGTERM, SIGHUP) interrupts
 -- Lua code: an object whose metatable is named "ladle.interrupt" (see
--- include/ladle.h). Code that catches errors lets it through.
+-- include/ladle.h), or a failure of kind "interrupted" (what a plan
+-- raises in its place, with what it applied before). Code that catches
+-- errors lets it through.
 function errors.is_interrupt(value)
+  if errors.is_failure(value) then return value.kind == "interrupted" end
   local mt = getmetatable(value)
   return type(mt) == "table" and mt.__name == "ladle.interrupt"
+end
+
+-- A statement line of at most about 80 characters around the column, and
+-- the column in it, as psql cuts a long line.
+local function window(text, column)
+  text = text:gsub("[\t\r]", " ")
+  local length = utf8.len(text)
+  if not length or length <= 80 or column < 1 then return text, column end
+  local first = math.max(1, column - 40)
+  local last = math.min(length, first + 79)
+  local cut = text:sub(utf8.offset(text, first), (utf8.offset(text, last + 1) or #text + 1) - 1)
+  local lead = first > 1 and "..." or ""
+  return lead .. cut .. (last < length and "..." or ""), column - first + 1 + #lead
+end
+
+-- errors.explain(f) -> the lines psql prints under a server error: the
+-- failing line of the file with a caret under the error's position
+-- (f.statement_line, f.line, f.column), then DETAIL, HINT and CONTEXT.
+function errors.explain(f)
+  local lines = {}
+  if f.statement_line and f.column and f.line then
+    local prefix = string.format("LINE %d: ", f.line)
+    local text, column = window(f.statement_line, f.column)
+    lines[#lines + 1] = prefix .. text
+    lines[#lines + 1] = string.rep(" ", #prefix + column - 1) .. "^"
+  end
+  for _, field in ipairs { "detail", "hint", "context" } do
+    local value = f[field]
+    if type(value) == "string" and value ~= "" then
+      local first = true
+      for line in value:gmatch("[^\n]+") do
+        lines[#lines + 1] = first and (field:upper() .. ":  " .. line) or line
+        first = false
+      end
+    end
+  end
+  return lines
 end
 
 return errors

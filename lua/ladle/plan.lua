@@ -84,8 +84,8 @@ function plan.new(opts)
     conn = conn, tracker = t, table = t.name, dir = opts.dir, target = target, unmarked = unmarked,
     out_of_order = opts.out_of_order == true, reporter = opts.reporter or {}, files = files,
     hooks = files.hooks, install_scripts = files.install, ignored = files.ignored,
-    lock_options = opts.lock or {}, applied_count = 0, ignore_missing = opts.ignore_missing == true,
-    suggester = opts.suggest, dry_run = opts.dry_run == true, prepared = {}, entries = {},
+    lock_options = opts.lock or {}, applied_count = 0, applied_in_run = 0,
+    ignore_missing = opts.ignore_missing == true, suggester = opts.suggest, dry_run = opts.dry_run == true, prepared = {}, entries = {},
   }, Plan)
   local ok, message, details = self:refresh()
   if not ok then return nil, message, details end
@@ -304,13 +304,26 @@ function Plan:_execute(e, record, index, total)
     local conn = self.conn
     if not conn:is_closed() and conn:transaction_status() ~= "idle" then conn:exec("ROLLBACK") end
     if errors.is_interrupt(err) or (errors.is_failure(err) and err.sqlstate == "57014") then
-      emit(self, "interrupted", e)
+      -- the signal may have come after the delta's COMMIT
+      if record and self.tracker.exists and self.tracker:recorded(e) then
+        self.applied_in_run = self.applied_in_run + 1
+        e.status, e.reason = "applied", nil
+        self:_advance(e)
+        emit(self, "done", e, ms)
+      else
+        emit(self, "interrupted", e)
+      end
+      err = errors.failure("interrupted", "interrupted")
     else
-      emit(self, "failed", e, errors.is_failure(err) and err or { message = tostring(err) })
+      if not errors.is_failure(err) then err = errors.failure("runtime", tostring(err)) end
+      emit(self, "failed", e, err)
     end
+    -- what the run did, and that running it again resumes
+    err.delta, err.applied_in_run, err.resumable = err.delta or e, self.applied_in_run, true
     error(err, 0)
   end
   if record then
+    self.applied_in_run = self.applied_in_run + 1
     e.status, e.reason = "applied", nil
     e.execution_time = ms
     e.installed_on = os.date("%Y-%m-%d %H:%M:%S")
@@ -365,7 +378,8 @@ function Plan:apply(phase)
       for _, d in ipairs(self.hooks["post-all"]) do self:_execute(d, false) end
       self:_restore_session()
     end
-    emit(self, "finish", { applied = count, current_version = self.current_version, dry_run = self.dry_run or nil })
+    emit(self, "finish", { [self.dry_run and "would_apply" or "applied"] = count, current_version = self.current_version,
+      dry_run = self.dry_run or nil })
     return count, stopped
   end)
 end

@@ -8,7 +8,9 @@
 --   waiting(holder_text)        when the lock is held by another session
 --   would(delta)                in a dry run, instead of start/done
 --   note(text)                  anything else worth a line
---   finish(summary)             at the end of plan:apply()
+--   finish(summary)             at the end of plan:apply(): {applied =,
+--                               current_version =}, or in a dry run
+--                               {would_apply =, current_version =, dry_run = true}
 --
 --   report.console{out = io.stdout, progress = nil}  pum-like lines; a
 --       progress bar when `progress` is true, or by default when out is a
@@ -135,9 +137,20 @@ function Json:done(d, ms)
   self:emit(delta_fields(d, { event = "applied", ms = ms }))
 end
 
+-- report.failure_fields(failure, event) -> event with what a failure says,
+-- for JSON: message, exit, line, column, sqlstate, the statement's line,
+-- the server's detail, hint and context, and what the run applied.
+function report.failure_fields(f, event)
+  event = event or {}
+  for _, key in ipairs { "message", "exit", "line", "column", "sqlstate", "statement_line", "server_message",
+                         "detail", "hint", "context", "applied_in_run" } do
+    if event[key] == nil then event[key] = f[key] end
+  end
+  return event
+end
+
 function Json:failed(d, failure)
-  self:emit(delta_fields(d, { event = "failed", message = failure.message, exit = failure.exit,
-    line = failure.line, sqlstate = failure.sqlstate }))
+  self:emit(delta_fields(d, report.failure_fields(failure, { event = "failed" })))
 end
 
 function Json:interrupted(d)

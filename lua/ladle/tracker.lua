@@ -266,6 +266,16 @@ function Tracker:baseline(v, opts)
   return true
 end
 
+-- t:recorded(d) -> whether a successful row records delta d (its script
+-- and checksum) | nil, message: after an interruption, whether the delta
+-- committed before it.
+function Tracker:recorded(d)
+  local rows, message = query(self.conn, "SELECT pg_catalog.count(*) AS n FROM " .. self.qualified
+    .. " WHERE script = $1 AND checksum = $2 AND success", d.script, d.checksum)
+  if not rows then return nil, message end
+  return rows[1].n > 0
+end
+
 -- t:set_checksum(id, checksum) -> true | nil, message (what repair does)
 function Tracker:set_checksum(id, checksum)
   local rows, message = query(self.conn, "UPDATE " .. self.qualified .. " SET checksum = $1 WHERE id = $2",

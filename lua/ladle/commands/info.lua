@@ -32,11 +32,17 @@ local function phase_text(d)
   return "?"
 end
 
+-- Statuses in JSON are snake_case, as keys are ("below_baseline").
+local function status_key(status)
+  return status and (status:gsub(" ", "_"))
+end
+
 local function delta_json(d)
   return {
     file = d.path, script = d.script, version = d.version, label = d.label, phase = d.phase,
     unmarked = d.unmarked or nil, serial = d.serial, description = d.description, kind = d.kind,
-    layout = d.layout, checksum = d.checksum, transaction = d.transaction, status = d.status, reason = d.reason,
+    layout = d.layout, checksum = d.checksum, transaction = d.transaction, status = status_key(d.status),
+    reason = d.reason,
     installed_on = d.installed_on, installed_by = d.installed_by, execution_time = d.execution_time,
     beyond_target = d.beyond_target or nil, out_of_order = d.out_of_order or nil,
   }
@@ -53,7 +59,7 @@ function info.document(plan)
   }
   for _, d in ipairs(plan.deltas) do doc.deltas[#doc.deltas + 1] = delta_json(d) end
   for _, d in ipairs(plan.install_scripts) do
-    doc.install_scripts[#doc.install_scripts + 1] = { file = d.path, version = d.version, status = d.status,
+    doc.install_scripts[#doc.install_scripts + 1] = { file = d.path, version = d.version, status = status_key(d.status),
       checksum = d.checksum }
   end
   for _, name in ipairs { "pre-all", "post-all" } do

@@ -151,10 +151,12 @@ function runner.lua(ctx, d, prepared, record, started)
   if not d.transaction then create_table_first(ctx, record) end
   local opening = (ctx.session_sql or "") .. (d.transaction and "BEGIN" or "")
   if opening ~= "" then exec_or_fail(conn, opening, d.path) end
+  local before = conn:last_error()
   local ok, err = pcall(chunk, conn, d)
   if not ok then
     if errors.is_failure(err) or errors.is_interrupt(err) then error(err, 0) end
-    error(failure.lua_error(d, err), 0)
+    local server = conn:last_error()
+    error(failure.lua_error(d, err, server ~= before and server or nil), 0)
   end
   if d.transaction then
     local status = conn:transaction_status()
