@@ -494,4 +494,48 @@ describe("hardening", function()
       assert.is_nil(finish.applied)
     end)
   end)
+  describe("help", function()
+    it("ladle run --help lists the common flags it says it lists", function()
+      local status, out = ladle { "run", "--help" }
+      assert.equal(0, status)
+      for _, flag in ipairs { "-p, --pg_service", "-t, --table", "-d, --dir", "--to", "--dry-run", "-y, --yes",
+                              "--no-wait", "--ignore-missing", "--json" } do
+        assert.truthy(out:find("\n  " .. flag, 1, true), flag .. " in:\n" .. out)
+      end
+    end)
+
+    it("every stock recipe's help has an example", function()
+      local _, list = ladle { "run", "--list" }
+      local names = {}
+      for name in list:gmatch("([%w-]+)%s+[^\n]*\n") do names[#names + 1] = name end
+      assert.truthy(#names >= 3, list)
+      for _, name in ipairs(names) do
+        local status, out = ladle { "run", name, "--help" }
+        assert.equal(0, status, out)
+        assert.truthy(out:find("\nexamples:\n  ladle run " .. name .. " ", 1, true), name .. ":\n" .. out)
+      end
+      local status, out = ladle { "test-and-upgrade", "--help" }
+      assert.equal(0, status)
+      assert.truthy(out:find("\nexamples:\n  ladle test-and-upgrade ", 1, true), out)
+    end)
+
+    it("suggests the command, flag or recipe meant when one is close", function()
+      local status, _, err = ladle { "upgade", "-d", "x" }
+      assert.equal(2, status)
+      assert.equal("ladle: unknown command 'upgade'; did you mean 'upgrade'? (see 'ladle --help')\n", err)
+      status, _, err = ladle { "upgrade", "--too", "1.0" }
+      assert.equal(2, status)
+      assert.equal("ladle: upgrade: unknown flag '--too'; did you mean '--to'? (see 'ladle upgrade --help')\n", err)
+      status, _, err = ladle { "run", "blue-gren", "--deploy", "true" }
+      assert.equal(2, status)
+      assert.truthy(err:find("did you mean 'blue-green'?", 1, true), err)
+      status, _, err = ladle { "run", "blue-green", "--deplyo", "true" }
+      assert.equal(2, status)
+      assert.truthy(err:find("did you mean '--deploy'?", 1, true), err)
+      -- nothing close: no guess
+      status, _, err = ladle { "frobnicate" }
+      assert.equal(2, status)
+      assert.equal("ladle: unknown command 'frobnicate' (see 'ladle --help')\n", err)
+    end)
+  end)
 end)

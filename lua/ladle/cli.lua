@@ -127,7 +127,9 @@ local function dispatch(argv)
       global.config_file = word:match("=(.*)$")
       i = i + 1
     elseif word:sub(1, 1) == "-" then
-      fail(2, "unknown flag '%s' (see 'ladle --help')", word)
+      local names = {}
+      for _, flag in ipairs(cli.global_flags) do table.move(flag, 1, #flag, #names + 1, names) end
+      fail(2, "unknown flag '%s'%s (see 'ladle --help')", word, args.did_you_mean(word, names))
     else
       break
     end
@@ -144,7 +146,11 @@ local function dispatch(argv)
     return 0
   end
   local entry = find_command(name)
-  if not entry then fail(2, "unknown command '%s' (see 'ladle --help')", name) end
+  if not entry then
+    local names = {}
+    for _, c in ipairs(cli.commands) do names[#names + 1] = c.name end
+    fail(2, "unknown command '%s'%s (see 'ladle --help')", name, args.did_you_mean(name, names))
+  end
   local mod = load_command(entry)
   local words = table.move(argv, i + 1, #argv, 1, {})
   global.progname = argv[0]

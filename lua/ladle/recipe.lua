@@ -360,13 +360,14 @@ local function parse_flag(spec, where)
   return flag
 end
 
--- recipe.read_header(path) -> {summary, description, flags} or nil, message.
--- The header is the comment block at the top of the file: its first
--- paragraph is the summary; "@flag" lines declare flags.
+-- recipe.read_header(path) -> {summary, description, flags, examples} or
+-- nil, message. The header is the comment block at the top of the file:
+-- its first paragraph is the summary; "@flag" lines declare flags,
+-- "@example" lines give command lines for its help.
 function recipe.read_header(path)
   local f, err = io.open(path)
   if not f then return nil, err end
-  local header = { flags = {}, lines = {} }
+  local header = { flags = {}, lines = {}, examples = {} }
   local n = 0
   for line in f:lines() do
     n = n + 1
@@ -374,7 +375,10 @@ function recipe.read_header(path)
       local text = line:match("^%s*%-%-(.*)$")
       if not text or line:match("^%s*%-%-%[") then break end
       local spec = text:match("^%s*@flag%s+(.*)$")
-      if spec then
+      local example = text:match("^%s*@example%s+(.-)%s*$")
+      if example then
+        header.examples[#header.examples + 1] = example
+      elseif spec then
         local flag, why = parse_flag(spec, string.format("%s:%d", path, n))
         if not flag then f:close() return nil, why end
         header.flags[#header.flags + 1] = flag

@@ -9,6 +9,8 @@
 -- deltas are not rerun, the deploy hook is, then the post deltas.
 --
 -- @flag --deploy=CMD (required) deploy the code of version {version} ({service} and {dir} too)
+-- @example ladle run blue-green -p prod -d migrations --deploy './deploy.sh {version}'
+-- @example ladle run blue-green -c db.yaml --to 2.1.0 --deploy 'sh -c "make deploy VERSION={version}"' --dry-run
 
 local ladle = require "ladle"
 local opts = ...

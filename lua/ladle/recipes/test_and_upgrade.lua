@@ -16,6 +16,8 @@
 -- @flag -pc, --pg_service_comp=SERVICE (required) a reference database at the target version
 -- @flag -f, --file=FILE the dump file (default: backup_file from the config file, else a private temporary file)
 -- @flag -i, --ignore=KIND (many) kinds left out of the comparison: tables columns constraints views sequences indexes triggers functions rules ...
+-- @example ladle run test-and-upgrade -pp prod -pc reference_2_1 -d migrations --to 2.1.0
+-- @example ladle run test-and-upgrade -c db.yaml -pp prod -pt test_copy -pc reference -i views triggers --yes
 
 local ladle = require "ladle"
 local sys = ladle.sys
