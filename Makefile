@@ -29,7 +29,7 @@ endif
 # Debian packages, by what needs them.
 DEBS_BUILD := gcc libc6-dev make pkg-config liblua5.4-dev libpq-dev libyaml-dev libreadline-dev
 DEBS_RUN   := postgresql-15
-DEBS_TEST  := lua5.4 lua-busted
+DEBS_TEST  := lua5.4 lua-busted python3 python3-psycopg2
 
 # Evaluated when used, so that a freshly installed pkg-config is seen.
 PKG_CFLAGS = $(shell pkg-config --cflags lua5.4 libpq yaml-0.1 readline)
@@ -139,7 +139,7 @@ bench: deps-test
 install: all
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 755 $(BUILD)/ladle $(DESTDIR)$(BINDIR)/ladle
-	cd lua && find ladle -name '*.lua' | while read -r f; do \
+	cd lua && find ladle -name '*.lua' -o -name '*.py' | while read -r f; do \
 	  install -D -m 644 "$$f" "$(DESTDIR)$(LUADIR)/$$f" || exit 1; done
 	for m in $(MODULES); do n=$${m%%:*}; \
 	  install -D -m 755 $(BUILD)/lib/$$n.so $(DESTDIR)$(CMODDIR)/$$n.so || exit 1; done

@@ -209,12 +209,11 @@ describe("ladle.delta.scan", function()
     local ok, why = delta.scan(dir)
     assert.is_nil(ok)
     assert.truthy(why:find(dir .. "/1.2.0_01_b.sql and " .. dir .. "/1.2_01_a.sql", 1, true), why)
-    assert.truthy(why:find("one version spelled differently (1.2.0 and 1.2) with the same phase (unmarked) and serial 1",
-      1, true), why)
+    assert.truthy(why:find("same version 1.2, phase unmarked and serial 1", 1, true), why)
     dir = folder { ["1.2/a.sql"] = "select 1;", ["1.2.0/a.sql"] = "select 2;" }
     ok, why = delta.scan(dir)
     assert.is_nil(ok)
-    assert.truthy(why:find("with the same phase (unmarked) and name a: rename one", 1, true), why)
+    assert.truthy(why:find("phase unmarked and name", 1, true), why)
     assert.truthy(why:find(dir .. "/1.2/a.sql", 1, true) and why:find(dir .. "/1.2.0/a.sql", 1, true), why)
     -- other serials, or another phase, are other slots
     assert.equal(2, #assert(delta.scan(folder { ["1.2_01_a.sql"] = "select 1;", ["1.2.0_02_b.sql"] = "select 2;" })))

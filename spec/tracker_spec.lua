@@ -38,7 +38,7 @@ describe("ladle.tracker", function()
     assert.equal(description:sub(1, #row.description), row.description)
   end)
 
-  it("creates pum 0.x's table, exactly", function()
+  it("creates pum 0.10's table, exactly", function()
     local t = assert(tracker.open(db, "app_sys.upgrades"))
     local state = assert(t:inspect())
     assert.is_false(state.exists)
@@ -52,7 +52,7 @@ describe("ladle.tracker", function()
     local got = {}
     for _, c in ipairs(columns) do got[#got + 1] = { c.name, c.type, c.notnull } end
     assert.same({
-      { "id", "integer", true }, { "version", "character varying(50)", false },
+      { "id", "integer", true }, { "version", "character varying(50)", true },
       { "description", "character varying(200)", true }, { "type", "integer", true },
       { "script", "character varying(1000)", true }, { "checksum", "character varying(32)", true },
       { "installed_by", "character varying(100)", true }, { "installed_on", "timestamp without time zone", true },
@@ -60,6 +60,13 @@ describe("ladle.tracker", function()
     }, got)
     assert.equal("now()", columns[8].default)
     assert.truthy(columns[1].default:find("nextval", 1, true))
+    local constraints = {}
+    for _, c in ipairs(assert(db:query([[
+      SELECT pg_catalog.pg_get_constraintdef(oid) AS def FROM pg_catalog.pg_constraint
+      WHERE conrelid = 'app_sys.upgrades'::regclass ORDER BY contype]]))) do
+      constraints[#constraints + 1] = c.def
+    end
+    assert.same({ "PRIMARY KEY (id)", "EXCLUDE USING btree (version WITH =) WHERE ((type = 0))" }, constraints)
     assert.is_true(assert(t:inspect()).exists)
   end)
 

@@ -6,7 +6,9 @@
 -- Each command is a module in ladle/commands/ returning
 --   { summary = "...", usage = "...", description = "...",
 --     flags = { {"-d", "--dir", arg = "DIR", help = "..."}, ... },
+--     positional = 1,   -- how many positional arguments it takes (default 0)
 --     run = function(opts, positional, global) return exit_code end }
+-- Arguments a command does not take are refused (exit 2) before it runs.
 -- The flags are parsed by ladle.commands.args.
 
 local args = require "ladle.commands.args"
@@ -162,6 +164,7 @@ local function dispatch(argv)
     return 0
   end
   local opts, positional = args.parse(mod.flags, words, name)
+  args.positional(mod, positional, name)
   return mod.run(opts, positional, global) or 0
 end
 

@@ -4,138 +4,32 @@
 --     -> {version = "2.14.1", label = "02.14.01", serial = 1, phase = "pre",
 --         description = "01_pre_add_column", kind = "sql", layout = "procrastinate"}
 --   delta.scan("migrations") -> ordered deltas (with path, checksum, read())
+--   delta.scan({"delta", "delta_custom"}) -> several folders, folder by folder
 --
--- The layouts (doc/migrations.md has the table):
---   procrastinate   VERSION_SERIAL[_pre|_post][_description].sql
---   pum             delta_X.Y.Z[_description].{pre.sql,sql,post.sql}
---   hook            pre-all.sql, post-all.sql (every upgrade, not recorded)
---   install         baseline-X.Y.Z.sql (only on an empty database)
---   folder          X.Y.Z/[SERIAL_][pre_|post_]description.sql
--- and the same with .lua for Lua deltas. pum's .py deltas are recognised
--- (kind "python") so that they are reported rather than silently skipped.
+-- The layouts are ladle.delta.names'; this module orders, reads and scans.
 
 local checks = require "ladle.delta.checks"
 local core = require "ladle.delta.core"
+local names = require "ladle.delta.names"
 local version = require "ladle.version"
 
 local delta = {}
 
 -- pum's type codes: PRE = 1, POST = 2, PYTHON = 4, SQL = 8; 0 is a baseline.
+-- Lua deltas take the Python codes. A Flyway repeatable adds 16, a code
+-- pum never writes (it reads the type only to print it).
 delta.type_codes = {
-  sql = { pre = 9, unmarked = 8, post = 10 },
-  lua = { pre = 5, unmarked = 4, post = 6 },
+  sql = { pre = 9, unmarked = 8, post = 10, repeatable = 24 },
+  lua = { pre = 5, unmarked = 4, post = 6, repeatable = 20 },
   python = { pre = 5, unmarked = 4, post = 6 },
 }
 delta.BASELINE_TYPE = 0
+delta.REPEATABLE_FLAG = 16
 delta.COLUMN_LIMITS = checks.COLUMN_LIMITS
 
-local kinds = { sql = "sql", lua = "lua", py = "python" }
-
--- "pre" / "post" at the start of a description (case-insensitive).
-local function phase_prefix(text)
-  local lower = text:lower()
-  for _, phase in ipairs { "pre", "post" } do
-    if lower == phase or lower:sub(1, #phase + 1) == phase .. "_" then return phase end
-  end
-  return nil
-end
-
-local function split_extension(name)
-  local base, ext = name:match("^(.+)%.([^.]+)$")
-  if not base then return nil end
-  return base, ext:lower()
-end
-
-local function result(fields)
-  if fields.version then
-    local parsed = version.parse(fields.version)
-    if not parsed then return nil, "bad version '" .. fields.version .. "'" end
-    fields.label = fields.version
-    fields.version = parsed.text
-  end
-  return fields
-end
-
-local function parse_folder_file(folder, name)
-  if not version.parse(folder) then
-    return nil, string.format("folder '%s' is not a version", folder)
-  end
-  local base, ext = split_extension(name)
-  local kind = base and kinds[ext]
-  if not kind or kind == "python" then return nil, "not a .sql or .lua file" end
-  if base:find(".", 1, true) then return nil, "no dots allowed in a file name inside a version folder" end
-  local serial, rest = base:match("^(%d+)_(.*)$")
-  if not serial then serial, rest = base:match("^(%d+)$"), "" end
-  return result {
-    version = folder, serial = serial and math.tointeger(tonumber(serial)) or nil,
-    phase = phase_prefix(serial and rest or base), description = base, kind = kind,
-    layout = "folder",
-  }
-end
-
--- procrastinate: VERSION_SERIAL[_pre|_post][_description].sql
-local function parse_procrastinate(name)
-  local v, serial, rest, ext = name:match("^(%d+%.%d[%d.]*)_(%d+)(.-)%.(%w+)$")
-  if not v then
-    if name:match("^%d+%.%d[%d.]*_%d+[^.]*$") then return nil, "deltas end .sql or .lua" end
-    return nil, "matches no delta layout"
-  end
-  local kind = kinds[ext] or kinds[ext:lower()]
-  if not kind or kind == "python" then return nil, "deltas end .sql or .lua" end
-  if rest ~= "" and rest:byte(1) ~= 95 then return nil, "matches no delta layout" end  -- "_"
-  return result {
-    version = v, serial = math.tointeger(tonumber(serial)), phase = phase_prefix(rest:sub(2)),
-    description = name:sub(#v + 2, -(#ext + 2)), kind = kind, layout = "procrastinate",
-  }
-end
-
--- pum 0.x: delta_X.Y.Z[_description].{pre.sql,sql,post.sql} (and .lua, .py)
-local function parse_pum(name)
-  local pum_version, pum_rest = name:match("^[Dd][Ee][Ll][Tt][Aa]_(%d+%.%d+%.%d+)(.*)$")
-  if not pum_version then return nil, "matches no delta layout" end
-  local description, ext = pum_rest:match("^_*([%w_]*)%.(.+)$")
-  local phase, kind_ext
-  if ext then
-    ext = ext:lower()
-    phase, kind_ext = ext:match("^(p[a-z]+)%.([a-z]+)$")
-    if phase ~= "pre" and phase ~= "post" then phase, kind_ext = nil, ext end
-  end
-  local kind = kind_ext and kinds[kind_ext]
-  if not kind then return nil, "pum delta names end .sql, .pre.sql or .post.sql" end
-  local serial = description:match("^(%d+)")
-  return result {
-    version = pum_version, serial = serial and math.tointeger(tonumber(serial)) or nil,
-    phase = phase, description = description, kind = kind, layout = "pum",
-  }
-end
-
--- delta.parse(name) -> fields | nil, reason
--- name is a file name, or "FOLDER/FILE" for a file in a per-version folder.
-function delta.parse(name)
-  assert(type(name) == "string", "delta.parse: name must be a string")
-  if name:find("/", 1, true) then
-    local folder, file = name:match("^([^/]+)/([^/]+)$")
-    if folder then return parse_folder_file(folder, file) end
-    return nil, "deltas live at most one folder deep"
-  end
-  local first = name:byte(1)
-  if first and first >= 48 and first <= 57 then return parse_procrastinate(name) end
-  local lower = name:lower()
-  if lower:sub(1, 6) == "delta_" then return parse_pum(name) end
-
-  local hook, hook_ext = lower:match("^(p[a-z]+)%-all%.([a-z]+)$")
-  if (hook == "pre" or hook == "post") and kinds[hook_ext] then
-    return { hook = hook .. "-all", kind = kinds[hook_ext], layout = "hook",
-             description = hook .. "-all" }
-  end
-
-  local install, install_ext = lower:match("^baseline%-(%d[%d.]*)%.(%a+)$")
-  if install and (install_ext == "sql" or install_ext == "lua") then
-    return result { version = install, kind = kinds[install_ext], layout = "install",
-                    description = name:match("^(.*)%.[^.]+$") }
-  end
-  return nil, "matches no delta layout"
-end
+-- delta.parse(name) -> fields | nil, reason (ladle.delta.names)
+delta.parse = names.parse
+delta.ACCEPTED_NAMES = names.ACCEPTED
 
 -- Ordering ------------------------------------------------------------------
 
@@ -150,24 +44,37 @@ function delta.rank(d)
   return phase_rank[marked or "unmarked"]
 end
 
--- A string that sorts like the deltas run: each version component with
--- its length in front (so "10" sorts after "9"), trailing zero components
--- dropped (1.2 = 1.2.0), then the rank, the serial (none last), the name.
+-- A string that sorts like the deltas run: versioned deltas before
+-- Flyway repeatables; then the folder (several -d folders run folder by
+-- folder, as pum runs them); then each version component with its length
+-- in front (so "10" sorts after "9"), trailing zero components dropped
+-- (1.2 = 1.2.0), then the rank; then, for pum's names, the description
+-- (pum's own order), for the others the serial (none last) and the name.
 function delta.sort_key(d)
   if d.sort_key then return d.sort_key end
-  local parsed = version.parse(d.version or "0") or { "0" }
-  local last = #parsed
-  while last > 1 and parsed[last] == "0" do last = last - 1 end
-  local parts = {}
-  for i = 1, last do parts[i] = string.format("%03d%s", #parsed[i], parsed[i]) end
-  local key = string.format("%s %d%020d %s", table.concat(parts), delta.rank(d), d.serial or math.maxinteger,
-    d.file or "")
+  local folder = string.format("%04d", d.folder_index or 0)
+  local key
+  if d.repeatable then
+    key = string.format("1%s %s %s", folder, d.description or "", d.file or "")
+  else
+    local parsed = version.parse(d.version or "0") or { "0" }
+    local last = #parsed
+    while last > 1 and parsed[last] == "0" do last = last - 1 end
+    local parts = {}
+    for i = 1, last do parts[i] = string.format("%03d%s", #parsed[i], parsed[i]) end
+    local tail
+    if d.layout == "pum" then
+      tail = string.format("%s %s", d.description or "", d.file or "")
+    else
+      tail = string.format("%020d %s", d.serial or math.maxinteger, d.file or "")
+    end
+    key = string.format("0%s %s %d%s", folder, table.concat(parts), delta.rank(d), tail)
+  end
   d.sort_key = key
   return key
 end
 
--- True when a runs before b: version, then install/pre/unmarked/post, then
--- serial (deltas without one after those with one), then name.
+-- True when a runs before b (see delta.sort_key).
 function delta.before(a, b)
   return delta.sort_key(a) < delta.sort_key(b)
 end
@@ -186,6 +93,7 @@ end
 function Delta:type_code()
   if self.layout == "install" then return delta.BASELINE_TYPE end
   local codes = delta.type_codes[self.kind]
+  if self.repeatable then return codes.repeatable end
   return codes[self.phase_marked or "unmarked"]
 end
 
@@ -303,73 +211,51 @@ local function duplicate_error(a, b, what)
   return string.format("%s and %s are two deltas with the same %s", a.path, b.path, what)
 end
 
--- delta.scan(dir [, opts]) -> list | nil, message
--- list: the versioned deltas in the order they run (array part), plus
---   list.install  install scripts (baseline-X.Y.Z.sql), oldest first
---   list.hooks    {["pre-all"] = {...}, ["post-all"] = {...}}
---   list.ignored  {{path =, reason =}} files that match no layout
---   list.folders  names of the per-version folders read
---   list.problems duplicates and unknown `-- ladle:` directives; scan fails
---                 with the first one unless opts.lenient (what lint uses)
--- opts.unmarked: the phase of deltas whose name has no pre/post marker
--- ("post", the default, or "pre"); d.phase is settled here, d.phase_marked
--- is the name's marker (nil when unmarked) and d.unmarked says which.
--- Each delta has the fields of delta.parse plus path (dir/name), file (the
--- base name), script (the name relative to dir), checksum (md5 hex of the
--- bytes), size, transaction (false with the no-transaction marker).
-function delta.scan(dir, opts)
-  assert(type(dir) == "string", "delta.scan: dir must be a string")
-  opts = opts or {}
-  local unmarked = opts.unmarked or "post"
-  assert(unmarked == "pre" or unmarked == "post", "delta.scan: unmarked must be \"pre\" or \"post\"")
-  local names, kinds_of, details = core.list(dir)
-  if not names then return nil, kinds_of, details end
-  local list = { install = {}, hooks = { ["pre-all"] = {}, ["post-all"] = {} }, ignored = {}, folders = {}, dir = dir,
-                 problems = {} }
+-- Reads one folder: its deltas, install scripts, hooks and what it ignored
+-- go into `found`; the problems into found.problems. A failure to read
+-- returns nil, message, details.
+local function scan_folder(found, dir, index, opts)
+  local entries, kinds_of, details = core.list(dir)
+  if not entries then return nil, kinds_of, details end
   local prefix = dir:sub(-1) == "/" and dir or dir .. "/"
 
   local function add(rel, file)
     local path = prefix .. rel
     local fields, why = delta.parse(rel)
     if not fields then
-      list.ignored[#list.ignored + 1] = { path = path, script = rel, reason = why }
+      found.ignored[#found.ignored + 1] = { path = path, script = rel, reason = why, dir = dir }
       return true
     end
     local checksum, size, first, nul_byte, nul_line = core.file(path)
     if not checksum then return nil, size, first end
-    if nul_byte then list.problems[#list.problems + 1] = checks.zero_byte(path, nul_byte, nul_line) end
+    if nul_byte then found.problems[#found.problems + 1] = checks.zero_byte(path, nul_byte, nul_line) end
     if first:sub(1, 3) == delta.BOM then first = first:sub(4) end
     local directive, unknown = first_line_directive(first)
     if directive == false then
-      list.problems[#list.problems + 1] = string.format("%s:1: unknown ladle directive '%s' (known: %s)", path,
+      found.problems[#found.problems + 1] = string.format("%s:1: unknown ladle directive '%s' (known: %s)", path,
         unknown, delta.MARKER)
     end
     local d = setmetatable(fields, Delta)
-    d.path, d.file, d.script, d.checksum, d.size = path, file, rel, checksum, size
+    d.path, d.file, d.script, d.checksum, d.size, d.dir = path, file, rel, checksum, size, dir
+    d.folder_index = opts.several and d.layout ~= "install" and index or nil
     local why_not = d.layout ~= "hook" and checks.unrecordable(d)
-    if why_not then list.problems[#list.problems + 1] = path .. ": " .. why_not end
+    if why_not then found.problems[#found.problems + 1] = path .. ": " .. why_not end
     d.transaction = directive ~= delta.MARKER
     -- the phase is settled here, once: the name's marker, else the
     -- configured phase of unmarked deltas
     d.phase_marked = d.phase
-    d.unmarked = d.layout ~= "install" and d.layout ~= "hook" and d.phase == nil
+    d.unmarked = d.layout ~= "install" and d.layout ~= "hook" and not d.repeatable and d.phase == nil
     if d.layout == "install" then
       d.phase = "install"
     elseif d.unmarked then
-      d.phase = unmarked
+      d.phase = opts.unmarked
     end
-    if d.layout == "hook" then
-      local hooks = list.hooks[d.hook]
-      hooks[#hooks + 1] = d
-    elseif d.layout == "install" then
-      list.install[#list.install + 1] = d
-    else
-      list[#list + 1] = d
-    end
+    local bucket = d.layout == "hook" and found.hooks[d.hook] or d.layout == "install" and found.install or found
+    bucket[#bucket + 1] = d
     return true
   end
 
-  for _, name in ipairs(names) do
+  for _, name in ipairs(entries) do
     local kind = kinds_of[name]
     if kind == "file" then
       local ok, err, details = add(name, name)
@@ -378,59 +264,155 @@ function delta.scan(dir, opts)
       if version.parse(name) then
         local inner, inner_kinds, why = core.list(prefix .. name)
         if not inner then return nil, inner_kinds, why end
-        list.folders[#list.folders + 1] = name
+        found.folders[#found.folders + 1] = name
         for _, file in ipairs(inner) do
           if inner_kinds[file] == "file" then
             local ok, err, details = add(name .. "/" .. file, file)
             if not ok then return nil, err, details end
           else
-            list.ignored[#list.ignored + 1] = { path = prefix .. name .. "/" .. file, script = name .. "/" .. file,
-              reason = "deltas live at most one folder deep" }
+            found.ignored[#found.ignored + 1] = { path = prefix .. name .. "/" .. file, script = name .. "/" .. file,
+              reason = "deltas live at most one folder deep", dir = dir }
           end
         end
       else
-        list.ignored[#list.ignored + 1] = { path = prefix .. name, script = name, reason = "folder name is not a version",
-          folder = true }
+        found.ignored[#found.ignored + 1] = { path = prefix .. name, script = name, reason = "folder name is not a version",
+          folder = true, dir = dir }
       end
     end
   end
+  return true
+end
 
-  table.sort(list, delta.before)
-  table.sort(list.install, delta.before)
+-- A version as it compares: trailing zero components dropped (1.2 = 1.2.0).
+-- Versions are normalized, so those are exactly the trailing ".0"s.
+local canonical_of = {}
+local function canonical(v)
+  local found = canonical_of[v]
+  if not found then
+    found = v
+    while found:sub(-2) == ".0" do found = found:sub(1, -3) end
+    canonical_of[v] = found
+  end
+  return found
+end
 
-  -- Two files in the same slot are an error, not a coin toss.
-  local problems = list.problems
-  local slots, names_seen = {}, {}
+-- Two files in the same slot of one folder are an error, not a coin toss.
+-- pum's names may share a serial (pum orders them by description): a
+-- warning. Equal versions written differently (1.02.0, 1.2.0) are an error
+-- in pum's names, whose order pum takes from the text.
+local function check_slots(list, problems, warnings)
+  local slots, names_seen, labels = {}, {}, {}
   for _, d in ipairs(list) do
     local phase = d.phase_marked or "unmarked"
-    local key = d.serial and (d.version .. "|" .. phase .. "|" .. d.serial)
-    if key and slots[key] then
-      problems[#problems + 1] = duplicate_error(slots[key], d,
-        string.format("version %s, phase %s and serial %d", d.version, phase, d.serial))
-    else
-      if key then slots[key] = d end
-      key = d.version .. "|" .. phase .. "|" .. d.description:lower()
-      if names_seen[key] then
-        problems[#problems + 1] = duplicate_error(names_seen[key], d,
-          string.format("version %s, phase %s and name", d.version, phase))
-      end
+    local v = not d.repeatable and canonical(d.version)
+    if d.repeatable then
+      local key = "R|" .. d.description:lower()
+      if names_seen[key] then problems[#problems + 1] = duplicate_error(names_seen[key], d, "repeatable name") end
       names_seen[key] = d
+    else
+      local key = d.serial and (v .. "|" .. phase .. "|" .. d.serial)
+      local other = key and slots[key]
+      if d.layout == "pum" then
+        local seen = labels[v]
+        if seen and seen.label ~= d.label then
+          problems[#problems + 1] = string.format("%s and %s have versions %s and %s, equal when compared numerically; "
+            .. "write them the same way", seen.path, d.path, seen.label, d.label)
+        end
+        labels[v] = seen or d
+      end
+      if other and other.layout == "pum" and d.layout == "pum" then
+        warnings[#warnings + 1] = string.format("%s and %s share version %s, phase %s and serial %d; they run in pum's "
+          .. "order, by description", other.path, d.path, d.version, phase, d.serial)
+        other = nil
+      end
+      if other then
+        problems[#problems + 1] = duplicate_error(other, d,
+          string.format("version %s, phase %s and serial %d", d.version, phase, d.serial))
+      else
+        if key and not slots[key] then slots[key] = d end
+        key = v .. "|" .. phase .. "|" .. d.description:lower()
+        if names_seen[key] then
+          problems[#problems + 1] = duplicate_error(names_seen[key], d,
+            string.format("version %s, phase %s and name", d.version, phase))
+        end
+        names_seen[key] = d
+      end
     end
   end
-  for _, problem in ipairs(checks.spelled_twice(list)) do problems[#problems + 1] = problem end
+end
+
+-- A folder's hooks run .py, then .sql, then .lua (pum: .py before .sql).
+local hook_rank = { python = 1, sql = 2, lua = 3 }
+local function hook_before(a, b)
+  if hook_rank[a.kind] ~= hook_rank[b.kind] then return hook_rank[a.kind] < hook_rank[b.kind] end
+  return a.file < b.file
+end
+
+-- delta.scan(dirs [, opts]) -> list | nil, message
+-- dirs: a folder, or a list of folders read one after the other.
+-- list: the deltas in the order they run (array part): folder by folder,
+-- each folder ordered by delta.before, then the Flyway repeatables; plus
+--   list.install  install scripts (baseline-X.Y.Z.sql), oldest first
+--   list.hooks    {["pre-all"] = {...}, ["post-all"] = {...}} in the order
+--                 they run: pre-all over the folders in reverse order,
+--                 post-all in the given order; in each folder .py, .sql, .lua
+--   list.ignored  {{path =, reason =, dir =}} files that match no layout
+--   list.folders  names of the per-version folders read
+--   list.problems duplicates and unknown `-- ladle:` directives; scan fails
+--                 with the first one unless opts.lenient (what lint uses)
+--   list.warnings pum deltas that share a serial (lint shows them)
+--   list.dirs, list.dir (the first folder)
+-- opts.unmarked: the phase of deltas whose name has no pre/post marker
+-- ("post", the default, or "pre"); d.phase is settled here, d.phase_marked
+-- is the name's marker (nil when unmarked) and d.unmarked says which.
+-- Each delta has the fields of delta.parse plus path (dir/name), file (the
+-- base name), script (the name relative to its folder), dir (its folder),
+-- folder_index (with several folders), checksum (md5 hex of the bytes),
+-- size, transaction (false with the no-transaction marker).
+function delta.scan(dirs, opts)
+  if type(dirs) == "string" then dirs = { dirs } end
+  assert(type(dirs) == "table" and #dirs > 0, "delta.scan: expected a folder or a list of folders")
+  opts = opts or {}
+  local unmarked = opts.unmarked or "post"
+  assert(unmarked == "pre" or unmarked == "post", "delta.scan: unmarked must be \"pre\" or \"post\"")
+  local list = { install = {}, hooks = { ["pre-all"] = {}, ["post-all"] = {} }, ignored = {}, folders = {},
+                 dir = dirs[1], dirs = dirs, problems = {}, warnings = {} }
+  local per_folder = {}
+  for index, dir in ipairs(dirs) do
+    assert(type(dir) == "string", "delta.scan: folders are strings")
+    local found = { install = list.install, hooks = { ["pre-all"] = {}, ["post-all"] = {} }, ignored = list.ignored,
+                    folders = list.folders, problems = list.problems }
+    local ok, err, details = scan_folder(found, dir, index, { unmarked = unmarked, several = #dirs > 1 })
+    if not ok then return nil, err, details end
+    table.sort(found, delta.before)
+    check_slots(found, list.problems, list.warnings)
+    for _, name in ipairs { "pre-all", "post-all" } do
+      local hooks = found.hooks[name]
+      table.sort(hooks, hook_before)
+      for i = 2, #hooks do
+        if hooks[i].kind == hooks[i - 1].kind then
+          list.problems[#list.problems + 1] = duplicate_error(hooks[i - 1], hooks[i], "hook name")
+        end
+      end
+    end
+    per_folder[index] = found
+  end
+  for index = 1, #dirs do
+    table.move(per_folder[index], 1, #per_folder[index], #list + 1, list)
+    local post, pre = per_folder[index].hooks["post-all"], per_folder[#dirs - index + 1].hooks["pre-all"]
+    table.move(post, 1, #post, #list.hooks["post-all"] + 1, list.hooks["post-all"])
+    table.move(pre, 1, #pre, #list.hooks["pre-all"] + 1, list.hooks["pre-all"])
+  end
+  table.sort(list, delta.before)
+  table.sort(list.install, delta.before)
   local installs = {}
   for _, d in ipairs(list.install) do
     if installs[d.version] then
-      problems[#problems + 1] = duplicate_error(installs[d.version], d, "install version " .. d.version)
+      list.problems[#list.problems + 1] = duplicate_error(installs[d.version], d, "install version " .. d.version)
     end
     installs[d.version] = d
   end
-  for _, name in ipairs { "pre-all", "post-all" } do
-    local hooks = list.hooks[name]
-    table.sort(hooks, function(a, b) return a.file < b.file end)
-    if #hooks > 1 then problems[#problems + 1] = duplicate_error(hooks[1], hooks[2], "hook name") end
-  end
-  if #problems > 0 and not opts.lenient then return nil, problems[1], { kind = "input" } end
+  if #list.problems > 0 and not opts.lenient then return nil, list.problems[1], { kind = "input" } end
   return list
 end
 

@@ -4,10 +4,12 @@
 --   local problems = assert(ladle.lint.check("migrations"))
 --   for _, p in ipairs(problems) do print(p.message) end
 --
--- Reports names that match no layout, duplicates, gaps in serials, upper
--- case or spaces in names, mixed layouts, unknown `-- ladle:` directives,
--- pum Python deltas, psql meta-commands and transaction control in SQL
--- deltas, and Lua deltas that do not compile.
+-- Reports names that match no layout (and which names are accepted),
+-- duplicates, gaps in serials, upper case or spaces in names, mixed
+-- layouts in a folder, unknown `-- ladle:` directives, psql meta-commands
+-- and transaction control in SQL deltas, and Lua deltas that do not
+-- compile. Warnings (problem.warning = true) do not stop an upgrade: pum
+-- deltas that share a serial, which run in pum's order.
 
 local delta = require "ladle.delta"
 
@@ -20,24 +22,29 @@ local function is_documentation(name)
     or lower:match("^license")
 end
 
-local function add(problems, message)
-  problems[#problems + 1] = { message = message }
+local function add(problems, message, warning)
+  problems[#problems + 1] = { message = message, warning = warning }
 end
 
--- lint.check(dir) -> problems, deltas | nil, message (unreadable folder)
-function lint.check(dir)
-  local list, why = delta.scan(dir, { lenient = true })
+-- lint.check(dirs) -> problems, deltas | nil, message (unreadable folder)
+-- dirs: a folder or a list of folders.
+function lint.check(dirs)
+  local list, why = delta.scan(dirs, { lenient = true })
   if not list then return nil, why end
   local problems = {}
   for _, message in ipairs(list.problems) do add(problems, message) end
+  for _, message in ipairs(list.warnings) do add(problems, "warning: " .. message, true) end
 
+  local unnamed = false
   for _, item in ipairs(list.ignored) do
     if item.folder then
       add(problems, string.format("%s: folder name is not a version; ladle does not look inside it", item.path))
     elseif not is_documentation(item.script:match("[^/]*$")) then
       add(problems, string.format("%s: %s", item.path, item.reason))
+      unnamed = true
     end
   end
+  if unnamed then add(problems, delta.ACCEPTED_NAMES, true) end
 
   local all = {}
   for _, d in ipairs(list) do all[#all + 1] = d end
@@ -51,57 +58,60 @@ function lint.check(dir)
     local folder = d.script:match("^([^/]+)/")
     if folder and not folders_reported[folder] and folder:find("%s") then
       folders_reported[folder] = true
-      add(problems, string.format("%s/%s: spaces in a folder name", dir, folder))
+      add(problems, string.format("%s/%s: spaces in a folder name", d.dir, folder))
     end
     if d.file:find("%u") then
       add(problems, string.format("%s: upper case in the name (names are lower case)", d.path))
     end
     if d.file:find("%s") then add(problems, string.format("%s: spaces in the name", d.path)) end
-    if d.kind == "python" then
-      add(problems, string.format("%s: a pum Python delta; ladle runs .sql and .lua deltas (rewrite it as .lua)", d.path))
-    end
   end
 
   -- one layout per folder (install scripts and hooks go with any)
-  local layouts, order = {}, {}
-  for _, d in ipairs(list) do
-    if not layouts[d.layout] then
-      layouts[d.layout] = 0
-      order[#order + 1] = d.layout
+  for _, dir in ipairs(list.dirs) do
+    local layouts, order = {}, {}
+    for _, d in ipairs(list) do
+      if d.dir == dir then
+        if not layouts[d.layout] then
+          layouts[d.layout] = 0
+          order[#order + 1] = d.layout
+        end
+        layouts[d.layout] = layouts[d.layout] + 1
+      end
     end
-    layouts[d.layout] = layouts[d.layout] + 1
-  end
-  if #order > 1 then
-    local parts = {}
-    for _, layout in ipairs(order) do parts[#parts + 1] = string.format("%d %s", layouts[layout], layout) end
-    add(problems, string.format("%s: mixed layouts (%s); use one naming scheme", dir, table.concat(parts, ", ")))
+    if #order > 1 then
+      local parts = {}
+      for _, layout in ipairs(order) do parts[#parts + 1] = string.format("%d %s", layouts[layout], layout) end
+      add(problems, string.format("%s: mixed layouts (%s); use one naming scheme", dir, table.concat(parts, ", ")))
+    end
   end
 
-  -- serials: per version, from 1 (or 0) without holes
+  -- serials: per folder and version, from 1 (or 0) without holes (pum's
+  -- names are ordered by description: their numbers are not serials)
   local by_version, versions = {}, {}
   for _, d in ipairs(list) do
-    if d.serial then
-      if not by_version[d.version] then
-        by_version[d.version] = {}
-        versions[#versions + 1] = d.version
+    if d.serial and d.layout ~= "pum" then
+      local key = d.dir .. "|" .. d.version
+      if not by_version[key] then
+        by_version[key] = {}
+        versions[#versions + 1] = key
       end
-      by_version[d.version][d.serial] = d
+      by_version[key][d.serial] = by_version[key][d.serial] or d
     end
   end
-  for _, v in ipairs(versions) do
-    local serials = {}
-    for serial in pairs(by_version[v]) do serials[#serials + 1] = serial end
+  for _, key in ipairs(versions) do
+    local serials, v = {}, key:match("|([^|]*)$")
+    for serial in pairs(by_version[key]) do serials[#serials + 1] = serial end
     table.sort(serials)
     if serials[1] > 1 then
-      add(problems, string.format("%s: the serials of version %s start at %d", by_version[v][serials[1]].path, v,
+      add(problems, string.format("%s: the serials of version %s start at %d", by_version[key][serials[1]].path, v,
         serials[1]))
     end
     for i = 2, #serials do
       if serials[i] > serials[i - 1] + 1 then
         local gap = serials[i] - serials[i - 1] == 2 and tostring(serials[i - 1] + 1)
           or string.format("%d to %d", serials[i - 1] + 1, serials[i] - 1)
-        add(problems, string.format("%s: gap in the serials of version %s: %s missing", by_version[v][serials[i]].path,
-          v, gap))
+        add(problems, string.format("%s: gap in the serials of version %s: %s missing",
+          by_version[key][serials[i]].path, v, gap))
       end
     end
   end

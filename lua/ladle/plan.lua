@@ -1,6 +1,6 @@
--- ladle.plan: what a folder of deltas means for one database, and applying it.
+-- ladle.plan: what folders of deltas mean for one database, and applying them.
 --
---   local plan = assert(ladle.plan { conn = db, dir = "migrations", to = "2.1.0" })
+--   local plan = assert(ladle.plan { conn = db, dirs = { "delta", "delta_custom" }, to = "2.1.0" })
 --   for _, step in ipairs(plan:versions()) do
 --     step:apply("pre")
 --     deploy(step.version)
@@ -15,15 +15,15 @@
 -- (ladle.plan.runner), and raises a ladle.errors failure when a delta fails
 -- or the plan cannot run. doc/migrations.md is the manual.
 
-local baseline = require "ladle.plan.baseline"
-local catalog = require "ladle.catalog"
+local check = require "ladle.plan.check"
 local classify = require "ladle.plan.classify"
 local delta = require "ladle.delta"
 local errors = require "ladle.errors"
-local guard = require "ladle.plan.guard"
+local hooks = require "ladle.plan.hooks"
+local pyformat = require "ladle.plan.pyformat"
+local records = require "ladle.plan.records"
 local runner = require "ladle.plan.runner"
 local steps = require "ladle.plan.steps"
-local sys = require "ladle.sys"
 local tracker = require "ladle.tracker"
 local version = require "ladle.version"
 
@@ -35,7 +35,6 @@ plan.Plan = Plan
 
 local PHASES = { pre = true, post = true, all = true }
 
-local fail = errors.fail
 local vcompare = version.compare
 
 -- Calls reporter[method](reporter, ...) when the reporter has it.
@@ -46,17 +45,36 @@ end
 
 local function input_error(message) return nil, message, { kind = "input" } end
 
+-- Options that take one of two words, the default first.
+local CHOICES = { unmarked = { "post", "pre" }, on_changed = { "fail", "warn" }, variables_in = { "pum", "all" } }
+local function choice(opts, key)
+  local allowed = CHOICES[key]
+  local value = opts[key] or allowed[1]
+  assert(value == allowed[1] or value == allowed[2], string.format("ladle.plan: %s must be %q or %q", key,
+    allowed[1], allowed[2]))
+  return value
+end
+
 -- plan.new(opts) -> plan | nil, message, details
 --   conn      an open connection (required)
---   dir       the delta folder (required)
+--   dirs      the delta folders, run folder by folder (or dir: one folder)
 --   table     the upgrades table, "schema.table" (default public.ladle_upgrades)
 --   to        the target version: deltas labelled above it stay pending
 --   unmarked  the phase of deltas whose name has none: "post" (default) or "pre"
 --   out_of_order  allow applying a delta labelled below the current version
+--   on_changed  "fail" (default): an applied delta whose file changed stops
+--             the plan; "warn": it is reported and the plan goes on
+--   variables pum's -v variables: {NAME = value}, or ladle.plan.pyformat's list
+--   variables_in  where %(NAME)s is substituted: "pum" (default: pum's
+--             names and hooks) or "all"
+--   service   the connection target conn was opened with: a service name,
+--             a conninfo or a URI (what Python deltas and the context of
+--             Lua deltas and hooks get, without its password)
+--   python    the interpreter of Python deltas and hooks (default python3)
 --   reporter  a reporter (ladle.report); default none
 --   dry_run   report what would run, change nothing
 --   lock      defaults for plan:lock(): {wait = true, timeout = seconds}
---   ignore_missing  applied deltas missing from dir do not stop it
+--   ignore_missing  applied deltas missing from the folders do not stop it
 --   suggest   fn(command, extra) -> the command line to suggest in a
 --             message (the user's connection and folder flags repeated)
 -- details.kind is "input" for bad input (an unreadable folder, two deltas
@@ -66,26 +84,31 @@ function plan.new(opts)
   assert(type(opts) == "table", "ladle.plan: expected a table of options")
   local conn = opts.conn
   assert(conn ~= nil and type(conn.query) == "function", "ladle.plan: conn (an open connection) is required")
-  assert(type(opts.dir) == "string", "ladle.plan: dir (the delta folder) is required")
-  local unmarked = opts.unmarked or "post"
-  assert(unmarked == "pre" or unmarked == "post", "ladle.plan: unmarked must be \"pre\" or \"post\"")
+  local dirs = opts.dirs or (opts.dir and { opts.dir })
+  assert(type(dirs) == "table" and #dirs > 0, "ladle.plan: dirs (the delta folders) or dir is required")
+  local unmarked, on_changed, variables_in = choice(opts, "unmarked"), choice(opts, "on_changed"),
+    choice(opts, "variables_in")
+  local variables, bad = pyformat.list(opts.variables)
+  if not variables then return input_error(bad) end
   local target
   if opts.to ~= nil then
     local why
     target, why = version.normalize(opts.to)
     if not target then return input_error("target: " .. why) end
   end
-  local files, why = delta.scan(opts.dir, { unmarked = unmarked })
+  local files, why = delta.scan(dirs, { unmarked = unmarked })
   if not files then return input_error(why) end
   local t
   t, why = tracker.open(conn, opts.table)
   if not t then return input_error(why) end
   local self = setmetatable({
-    conn = conn, tracker = t, table = t.name, dir = opts.dir, target = target, unmarked = unmarked,
+    conn = conn, tracker = t, table = t.name, dir = dirs[1], dirs = dirs, target = target, unmarked = unmarked,
+    on_changed = on_changed, variables = variables, variables_index = pyformat.index(variables),
+    variables_in = variables_in, python = opts.python, service = opts.service,
     out_of_order = opts.out_of_order == true, reporter = opts.reporter or {}, files = files,
     hooks = files.hooks, install_scripts = files.install, ignored = files.ignored,
-    lock_options = opts.lock or {}, applied_count = 0, applied_in_run = 0,
-    ignore_missing = opts.ignore_missing == true, suggester = opts.suggest, dry_run = opts.dry_run == true, prepared = {}, entries = {},
+    lock_options = opts.lock or {}, applied_count = 0, applied_in_run = 0, dry_run = opts.dry_run == true,
+    prepared = {}, entries = {}, warned = {}, ignore_missing = opts.ignore_missing == true, suggester = opts.suggest,
   }, Plan)
   local ok, message, details = self:refresh()
   if not ok then return nil, message, details end
@@ -96,41 +119,9 @@ end
 
 -- plan:refresh() -> true | nil, message, details
 -- Re-reads the upgrades table and recomputes every status (applying does
--- it after taking the lock). The table, its rows and whether the database
--- is empty are read in one snapshot: read apart, another upgrade's first
--- commit could fall between them.
+-- it after taking the lock), in one snapshot (ladle.plan.classify.read).
 function Plan:refresh()
-  return catalog.run(self.conn, function() return self:_read_state() end)
-end
-
-function Plan:_read_state()
-  local state, message, details = self.tracker:inspect()
-  if not state then return nil, message, details end
-  local rows = {}
-  if state.exists then
-    rows, message, details = self.tracker:rows()
-    if not rows then return nil, message, details end
-  end
-  self.rows = rows
-  self.table_exists = state.exists
-  self.can_write = state.can_write
-  self.current_version = tracker.current_version(rows)
-  self.baseline = tracker.baseline_version(rows)
-  self.fresh = false
-  local any = false
-  for _, row in ipairs(rows) do any = any or row.success end
-  if not any then
-    local empty
-    empty, message, details = self.tracker:database_is_empty()
-    if empty == nil then return nil, message, details end
-    self.fresh = empty
-  end
-  self.deltas, self.install = classify.run {
-    entries = self.entries, files = self.files, install_scripts = self.install_scripts, rows = rows, baseline = self.baseline,
-    current_version = self.current_version, target = self.target, fresh = self.fresh, table = self.table,
-    dir = self.dir, unmarked = self.unmarked,
-  }
-  return true
+  return classify.read(self)
 end
 
 -- Questions ------------------------------------------------------------------
@@ -244,24 +235,22 @@ end
 
 -- Checking -------------------------------------------------------------------
 
--- Reads a delta (or hook) once and checks it; bad input raises. SQL is
--- split as the session will read it (standard_conforming_strings).
+-- Reads a delta (or hook) once and checks it; bad input raises.
 function Plan:_prepare(d)
   local key = rawget(d, "delta") or d
   local prepared = self.prepared[key]
   if not prepared then
-    prepared = runner.prepare(d, { standard_conforming_strings = self.conn:parameter("standard_conforming_strings") ~= "off" })
+    prepared = runner.prepare(self, d)
     self.prepared[key] = prepared
   end
   return prepared
 end
 
--- plan:check([list]) raises the failure that stops the plan from running
--- at all, or that stops one of `list` (ladle.plan.guard): like Flyway's
--- validate, every delta of the list and every hook is read and checked
--- before the first one runs (a recipe runs its hooks itself).
+-- plan:check([list]) raises what stops the plan, or one delta of list,
+-- from running (ladle.plan.check); every delta of the list, and every
+-- hook, is read and checked before the first one runs.
 function Plan:check(list)
-  guard.check(self, list)
+  check.run(self, list)
 end
 
 -- plan:suggest(command[, extra]) -> a command line to suggest, with the
@@ -276,6 +265,7 @@ end
 
 -- The current version after e is applied (for real or in a dry run).
 function Plan:_advance(e)
+  if not e.version then return end  -- a repeatable
   if not self.current_version or vcompare(e.version, self.current_version) > 0 then
     self.current_version = e.version
   end
@@ -294,34 +284,16 @@ function Plan:_execute(e, record, index, total)
     end
     return 0
   end
-  local encoding = self.conn:parameter("client_encoding")
-  self.utf8 = encoding == nil or encoding:upper() == "UTF8"
   emit(self, "start", e, index, total)
-  local started = sys.now()
-  local ok, err = pcall(runner.run, self, e, prepared, record, started)
-  local ms = runner.elapsed_ms(started)
-  if not ok then
-    local conn = self.conn
-    if not conn:is_closed() and conn:transaction_status() ~= "idle" then conn:exec("ROLLBACK") end
-    if errors.is_interrupt(err) or (errors.is_failure(err) and err.sqlstate == "57014") then
-      -- the signal may have come after the delta's COMMIT
-      if record and self.tracker.exists and self.tracker:recorded(e) then
-        self.applied_in_run = self.applied_in_run + 1
-        e.status, e.reason = "applied", nil
-        self:_advance(e)
-        emit(self, "done", e, ms)
-      else
-        emit(self, "interrupted", e)
-      end
-      err = errors.failure("interrupted", "interrupted")
-    else
-      if not errors.is_failure(err) then err = errors.failure("runtime", tostring(err)) end
-      emit(self, "failed", e, err)
-    end
-    -- what the run did, and that running it again resumes
-    err.delta, err.applied_in_run, err.resumable = err.delta or e, self.applied_in_run, true
-    error(err, 0)
-  end
+  local ms, printed = runner.attempt(self, e, prepared, record, function(...) emit(self, ...) end)
+  self:_committed(e, record, ms)
+  for line in (printed or ""):gmatch("[^\n]+") do emit(self, "note", line) end
+  return ms
+end
+
+-- After e (a delta, or a hook: record = false) committed: its status, the
+-- version, the count of this run, and the report.
+function Plan:_committed(e, record, ms)
   if record then
     self.applied_in_run = self.applied_in_run + 1
     e.status, e.reason = "applied", nil
@@ -332,7 +304,6 @@ function Plan:_execute(e, record, index, total)
     self.table_exists, self.fresh = true, false
   end
   emit(self, "done", e, ms)
-  return ms
 end
 
 function Plan:_apply_list(list)
@@ -347,76 +318,72 @@ function Plan:_apply_list(list)
   return count
 end
 
+-- plan:context() -> what Lua deltas and hooks get (ladle.plan.hooks).
+function Plan:context()
+  return hooks.context(self)
+end
+
 -- plan:run_hooks("pre-all" | "post-all") -> number run. pum's hooks, never
 -- recorded.
 function Plan:run_hooks(name)
   assert(name == "pre-all" or name == "post-all", "plan:run_hooks: \"pre-all\" or \"post-all\"")
-  local hooks = self.hooks[name] or {}
-  if #hooks == 0 then return 0 end
+  if #(self.hooks[name] or {}) == 0 then return 0 end
   return self:_locked(function()
-    for _, d in ipairs(hooks) do self:_execute(d, false) end
+    hooks.prepare(self)
+    local count = hooks.run(self, name)
     self:_restore_session()
-    return #hooks
+    return count
   end)
 end
 
 -- plan:apply([phase]) -> number applied, step stopped at
--- The whole upgrade under one lock: pre-all hooks, the selection (see
--- plan:selection), post-all hooks. Raises a failure.
+-- The whole upgrade under one lock, as pum runs one: the pre-all hooks,
+-- the selection (see plan:selection), the post-all hooks. The hooks run
+-- on every upgrade, also when nothing is pending. Raises a failure.
 function Plan:apply(phase)
   phase = phase or "all"
   assert(PHASES[phase], "plan:apply: phase must be \"pre\", \"post\" or \"all\"")
   return self:_locked(function()
     local list, stopped = self:selection(phase)
     self:check(list)
-    local count = 0
-    if #list > 0 then
-      self.total = #list
-      self.applied_count = 0
-      for _, d in ipairs(self.hooks["pre-all"]) do self:_execute(d, false) end
-      count = self:_apply_list(list)
-      for _, d in ipairs(self.hooks["post-all"]) do self:_execute(d, false) end
-      self:_restore_session()
-    end
+    hooks.prepare(self)
+    self.total = #list
+    self.applied_count = 0
+    hooks.run(self, "pre-all")
+    local count = self:_apply_list(list)
+    hooks.run(self, "post-all")
+    self:_restore_session()
     emit(self, "finish", { [self.dry_run and "would_apply" or "applied"] = count, current_version = self.current_version,
       dry_run = self.dry_run or nil })
     return count, stopped
   end)
 end
 
--- plan:repair() -> the deltas whose recorded checksum was replaced by the
--- file's. Raises a failure.
-function Plan:repair()
-  if self.dry_run then
-    for _, e in ipairs(self:changed()) do emit(self, "note", "Would record the new checksum of " .. e.path) end
-    return self:changed()
-  end
+-- plan:apply_repeatables() -> number applied: the pending Flyway
+-- repeatables, for a recipe that applies its versions step by step
+-- (plan:apply runs them itself). Raises a failure.
+function Plan:apply_repeatables()
   return self:_locked(function()
-    local repaired = {}
-    for _, e in ipairs(self:changed()) do
-      local ok, message = self.tracker:set_checksum(e.row.id, e.checksum)
-      if not ok then fail("database", "%s: %s", self.table, message) end
-      e.row.checksum = e.checksum
-      e.status, e.reason = "applied", nil
-      repaired[#repaired + 1] = e
-    end
-    return repaired
+    local list = steps.repeatables(self)
+    self:check(list)
+    local count = self:_apply_list(list)
+    if count > 0 then self:_restore_session() end
+    return count
   end)
+end
+
+-- plan:repair() -> the deltas whose recorded checksum was replaced by the
+-- file's (ladle.plan.records). Raises a failure.
+function Plan:repair()
+  return records.repair(self)
 end
 
 -- plan:record_baseline(v[, opts]) -> true. Records, under the lock, that
 -- the database is at version v (pum's baseline row) when the table records
--- no version yet (ladle.plan.baseline: opts.force, opts.create_schema).
+-- no version yet (ladle.plan.records: opts.force, opts.create_schema).
 -- Raises a failure.
 function Plan:record_baseline(v, opts)
-  return self:_locked(function()
-    local merged = { suggest = self.suggester }
-    for k, value in pairs(opts or {}) do merged[k] = value end
-    baseline.record(self.tracker, v, merged)
-    local ok, message = self:refresh()
-    if not ok then fail("database", "%s", message) end
-    return true
-  end)
+  return records.baseline(self, v, opts)
 end
 
 function Plan:__tostring()

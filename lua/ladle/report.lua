@@ -7,14 +7,16 @@
 --   interrupted(delta)          after Ctrl-C stopped it (nothing of it was kept)
 --   waiting(holder_text)        when the lock is held by another session
 --   would(delta)                in a dry run, instead of start/done
---   note(text)                  anything else worth a line
+--   note(text)                  anything else worth a line (what a Python delta printed)
+--   warning(text)               what goes on but should not pass unseen (an
+--                               applied delta that changed, with on_changed: warn)
 --   finish(summary)             at the end of plan:apply(): {applied =,
 --                               current_version =}, or in a dry run
 --                               {would_apply =, current_version =, dry_run = true}
 --
---   report.console{out = io.stdout, progress = nil}  pum-like lines; a
---       progress bar when `progress` is true, or by default when out is a
---       terminal
+--   report.console{out = io.stdout, progress = nil, warnings = io.stderr}
+--       pum-like lines; a progress bar when `progress` is true, or by
+--       default when out is a terminal; warnings on `warnings`
 --   report.json{out = io.stdout}  one JSON object per line and event
 --   report.silent()               nothing
 
@@ -46,7 +48,7 @@ function report.console(opts)
   local out = opts.out or io.stdout
   local progress = opts.progress
   if progress == nil then progress = sys.isatty(out) == true end
-  return setmetatable({ out = out, progress = progress }, Console)
+  return setmetatable({ out = out, progress = progress, warnings = opts.warnings or io.stderr }, Console)
 end
 
 local function bar(index, total)
@@ -93,6 +95,11 @@ end
 
 function Console:waiting(holder)
   io.stderr:write("ladle: waiting for the lock, held by ", holder, "\n")
+end
+
+function Console:warning(text)
+  self.warnings:write("ladle: warning: ", errors.printable(text), "\n")
+  self.warnings:flush()
 end
 
 function Console:note(text)
@@ -163,6 +170,10 @@ end
 
 function Json:waiting(holder)
   self:emit { event = "waiting", holder = holder }
+end
+
+function Json:warning(text)
+  self:emit { event = "warning", message = text }
 end
 
 function Json:note(text)

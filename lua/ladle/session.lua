@@ -10,8 +10,9 @@
 -- file give them (doc/commands.md); this module reads nothing else:
 --   pg_service  the target: a service name, a conninfo or a URI (default PG*)
 --   table       the upgrades table (default public.ladle_upgrades)
---   dir         the delta folder
---   to, unmarked, out_of_order, ignore_missing, suggest    as plan.new
+--   dirs        the delta folders (or dir: one)
+--   to, unmarked, out_of_order, on_changed, variables, variables_in,
+--   python, ignore_missing, suggest   as plan.new (the plan's service is pg_service)
 --   no_wait, lock_timeout_seconds   how to wait for the upgrade lock
 --   dry_run     plan, report, change nothing
 --   json        report JSON lines on `out` instead of console lines
@@ -60,8 +61,10 @@ end
 -- Bad input raises an "input" failure, the database a "database" one.
 function session.plan(opts, conn, extra)
   local plan_opts = {
-    conn = conn, dir = opts.dir, table = opts.table, to = opts.to, unmarked = opts.unmarked,
-    out_of_order = opts.out_of_order, reporter = session.reporter(opts), dry_run = opts.dry_run == true,
+    conn = conn, dirs = opts.dirs or (opts.dir and { opts.dir }), table = opts.table, to = opts.to,
+    unmarked = opts.unmarked, out_of_order = opts.out_of_order, on_changed = opts.on_changed,
+    variables = opts.variables, variables_in = opts.variables_in, python = opts.python, service = opts.pg_service,
+    reporter = session.reporter(opts), dry_run = opts.dry_run == true,
     ignore_missing = opts.ignore_missing == true, suggest = opts.suggest,
     lock = { wait = not opts.no_wait, timeout = opts.lock_timeout_seconds },
   }
@@ -109,7 +112,9 @@ end
 -- caller.
 function session.open(opts, extra)
   extra = extra or {}
-  if not opts.dir then fail("usage", "no delta folder: pass -d DIR (or delta_dir in the config file)") end
+  if not opts.dir and not (opts.dirs and opts.dirs[1]) then
+    fail("usage", "no delta folder: pass -d DIR (or delta_dir in the config file)")
+  end
   local conn = session.connect(opts)
   local plan_opts = {}
   for k, v in pairs(extra) do if k ~= "lock" then plan_opts[k] = v end end

@@ -2,7 +2,7 @@
 --
 --   local t = assert(ladle.tracker.open(conn, "public.ladle_upgrades"))
 --   t:inspect()              -- does it exist, is it an upgrades table
---   t:create()               -- pum 0.x's DDL, exactly
+--   t:create()               -- pum 0.10's DDL, exactly
 --   t:baseline("1.0.0")      -- a type-0 row: the database is at 1.0.0
 --   t:rows()                 -- every row, oldest first
 --   t:current_version()      -- the highest version recorded
@@ -143,8 +143,9 @@ ORDER BY 1, 2]], tracker.COLUMNS, #tracker.COLUMNS)
   return names
 end
 
--- The DDL of a new upgrades table: pum 0.x's columns and types, so that a
--- table ladle creates is one pum reads too.
+-- The DDL of a new upgrades table: pum 0.10's, exactly (a database
+-- baselined by ladle compares equal to one baselined by pum). ladle reads
+-- tables created by earlier ladle releases and pum versions as they are.
 function Tracker:create_sql()
   local parts = {}
   if not (self.state and self.state.schema_exists) then
@@ -152,7 +153,7 @@ function Tracker:create_sql()
   end
   parts[#parts + 1] = "CREATE TABLE IF NOT EXISTS " .. self.qualified .. [[ (
   id serial NOT NULL,
-  version character varying(50),
+  version character varying(50) NOT NULL,
   description character varying(200) NOT NULL,
   type integer NOT NULL,
   script character varying(1000) NOT NULL,
@@ -161,7 +162,8 @@ function Tracker:create_sql()
   installed_on timestamp without time zone NOT NULL DEFAULT now(),
   execution_time integer NOT NULL,
   success boolean NOT NULL,
-  PRIMARY KEY (id)
+  PRIMARY KEY (id),
+  EXCLUDE (version WITH =) WHERE (type = 0)
 );
 ]]
   return table.concat(parts)

@@ -3,7 +3,10 @@
 -- sandbox). Flags follow pum's spelling: single-dash names may be several
 -- letters (-p1, -pp), long names accept both dashes and underscores
 -- (--pg-service, --pg_service), `many` flags take every following word up
--- to the next flag.
+-- to the next flag, `nargs = n` flags take the next n words each time
+-- (pum's -v TYPE NAME VALUE). A command module says how many positional
+-- arguments it takes with `positional` (default none): args.positional
+-- refuses the others.
 
 local errors = require "ladle.errors"
 
@@ -127,7 +130,15 @@ function args.parse(flags, words, command)
       local short = index[word:sub(1, 2)]
       if short and short.arg then flag, name, attached = short, word:sub(1, 2), word:sub(3) end
     end
-    if flag then
+    if flag and flag.nargs then
+      local values = table.move(words, i + 1, i + flag.nargs, 1, {})
+      if #values < flag.nargs or attached then
+        fail(2, "%s: %s needs %d values (%s)", where, name, flag.nargs, flag.arg)
+      end
+      opts[flag.key] = opts[flag.key] or {}
+      table.insert(opts[flag.key], values)
+      i = i + 1 + flag.nargs
+    elseif flag then
       if not flag.arg then
         if attached then fail(2, "%s: %s takes no value", where, name) end
         opts[flag.key] = true
@@ -162,6 +173,18 @@ function args.parse(flags, words, command)
     end
   end
   return opts, positional
+end
+
+-- args.positional(mod, positional, command) refuses positional arguments
+-- the command does not take (mod.positional: how many it may take) with a
+-- usage failure naming them.
+function args.positional(mod, positional, command)
+  local allowed = mod.positional or 0
+  if #positional <= allowed then return end
+  local extra = table.move(positional, allowed + 1, #positional, 1, {})
+  for i, word in ipairs(extra) do extra[i] = "'" .. word .. "'" end
+  fail(2, "%s: unexpected argument%s %s (see 'ladle %s --help')", command, #extra == 1 and "" or "s",
+    table.concat(extra, " "), command)
 end
 
 -- Help -------------------------------------------------------------------

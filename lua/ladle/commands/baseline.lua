@@ -1,6 +1,6 @@
 -- ladle baseline: record the version a database is at, without running anything.
 
-local baseline_rules = require "ladle.plan.baseline"
+local records = require "ladle.plan.records"
 local common = require "ladle.commands.common"
 local errors = require "ladle.errors"
 local session = require "ladle.session"
@@ -9,9 +9,9 @@ local version = require "ladle.version"
 
 local baseline = {
   summary = "create the upgrades table and record the version the database is at",
-  usage = "ladle baseline [-p SERVICE] [-t TABLE] [-d DIR] -b VERSION [--force] [--create-schema]",
+  usage = "ladle baseline [-p SERVICE] [-t TABLE] [-d DIR...] -b VERSION [--force] [--create-schema]",
   description = [[
-Creates the upgrades table (pum 0.x's columns) if it does not exist and
+Creates the upgrades table (pum 0.10's, exactly) if it does not exist and
 records a baseline row: the database is at VERSION. Nothing else runs.
 Deltas labelled below VERSION will never run; deltas labelled VERSION and
 above are pending until applied (pum's rule). With -d, says how many of each
@@ -50,7 +50,7 @@ local function record(conn, o, v)
   if not t then errors.fail("input", "%s", why) end
   local ok, message, details = t:lock { wait = true }
   if not ok then errors.raise(message, details, "database") end
-  baseline_rules.record(t, v, rules(o))
+  records.baseline_table(t, v, rules(o))
   t:unlock()
   return t.name
 end
@@ -77,7 +77,8 @@ function baseline.run(opts, _, global)
   plan:record_baseline(v, rules(o))
   print(string.format("Baseline %s recorded in %s (%s).", v, plan.table, session.describe_conn(conn)))
   local counts = plan:counts()
-  print(string.format("%s: %d delta%s below %s will never run; %d pending.", o.dir, counts.below_baseline,
+  print(string.format("%s: %d delta%s below %s will never run; %d pending.", table.concat(o.dirs, ", "),
+    counts.below_baseline,
     counts.below_baseline == 1 and "" or "s", v, counts.pending))
   local first = first_pending(plan)
   if first then

@@ -14,6 +14,7 @@
 
 local errors = require "ladle.errors"
 local pg = require "ladle.pg"
+local pyformat = require "ladle.plan.pyformat"
 local tracker = require "ladle.tracker"
 local version = require "ladle.version"
 local yaml = require "ladle.yaml"
@@ -27,15 +28,22 @@ local function check_version(value)
   return false, why
 end
 
-local function check_phase(value)
-  if value == "pre" or value == "post" or value == "all" then return true end
-  return false, "expected pre, post or all"
+-- A check that accepts one of a few words: "expected pre, post or all".
+local function one_of(...)
+  local words = { ... }
+  local expected = "expected " .. table.concat(words, ", ", 1, #words - 1) .. " or " .. words[#words]
+  return function(value)
+    for _, word in ipairs(words) do
+      if value == word then return true end
+    end
+    return false, expected
+  end
 end
 
-local function check_unmarked(value)
-  if value == "pre" or value == "post" then return true end
-  return false, "expected pre or post"
-end
+local check_phase = one_of("pre", "post", "all")
+local check_unmarked = one_of("pre", "post")
+local check_on_changed = one_of("fail", "warn")
+local check_variables_in = one_of("pum", "all")
 
 -- common.duration("30s") -> seconds | nil, reason. Units ms, s, min/m, h;
 -- a bare number is seconds.
@@ -66,7 +74,13 @@ common.definitions = {
   pg_service = { "-p", "--pg_service", arg = "SERVICE|CONNINFO",
     help = "the database: a service name (pg_service.conf) or a conninfo/URI; default: PG* variables" },
   table = { "-t", "--table", arg = "TABLE", help = "the upgrades table, schema.table (default " .. tracker.DEFAULT .. ")" },
-  dir = { "-d", "--dir", arg = "DIR", help = "the delta folder" },
+  dir = { "-d", "--dir", arg = "DIR", key = "dirs", many = true,
+    help = "the delta folders (-d A B or -d A -d B), run folder by folder as pum does" },
+  variables = { "-v", "--var", arg = "TYPE NAME VALUE", key = "variables", nargs = 3,
+    help = "a variable for %(NAME)s in pum's SQL deltas and for Python and Lua ones; TYPE int, float or str "
+      .. "(repeat -v for more)" },
+  on_changed = { "--on-changed", arg = "POLICY", key = "on_changed", check = check_on_changed,
+    help = "an applied delta whose file changed: fail (default) or warn and go on" },
   config = { "-c", "--config_file", arg = "FILE", key = "config_file",
     help = "read defaults from a pum-style YAML file (also accepted before the command)" },
   to = { "--to", "-u", "--max-version", arg = "VERSION", key = "to", check = check_version,
@@ -75,9 +89,13 @@ common.definitions = {
   dry_run = { "--dry-run", help = "print what would run; change nothing" },
   yes = { "-y", "--yes", help = "answer yes to every confirmation (needed without a terminal)" },
   pg_dump_exe = { "--pg-dump-exe", key = "pg_dump_exe", arg = "PATH",
-    help = "the pg_dump executable (default pg_dump, or pg_dump_exe in the config file)" },
+    help = "the pg_dump executable (default: pg_dump_exe in the config file, $PG_DUMP_EXE, pg_dump)" },
   pg_restore_exe = { "--pg-restore-exe", key = "pg_restore_exe", arg = "PATH",
-    help = "the pg_restore executable (default pg_restore, or pg_restore_exe in the config file)" },
+    help = "the pg_restore executable (default: pg_restore_exe in the config file, $PG_RESTORE_EXE, pg_restore)" },
+  ignore_restore_errors = { "-x", "--ignore-restore-errors", key = "ignore_errors",
+    help = "go on past pg_restore's errors (pum's -x)" },
+  exclude_schema = { "-N", "--exclude-schema", arg = "SCHEMA", key = "exclude_schemas", many = true,
+    help = "schemas to leave out (pum's -N)" },
   json = { "--json", help = "machine-readable output" },
   no_wait = { "--no-wait", help = "fail at once (exit 3) when another upgrade holds the lock" },
   lock_timeout = { "--lock-timeout", arg = "DURATION", check = check_duration,
@@ -107,7 +125,12 @@ end
 -- plus pg_service and ladle's own. Other commands may add theirs.
 common.config_keys = {
   upgrades_table = { option = "table" },
-  delta_dir = { option = "dir" },
+  delta_dir = { option = "dirs", list = true },
+  delta_dirs = { option = "dirs", list = true },
+  variables = { option = "variables", variables = true },
+  variables_in = { option = "variables_in", check = check_variables_in },
+  on_changed = { option = "on_changed", check = check_on_changed },
+  python_exe = { option = "python" },
   pg_service = { option = "pg_service" },
   backup_file = { option = "backup_file" },
   ignore_elements = { option = "ignore", list = true },
@@ -117,6 +140,37 @@ common.config_keys = {
   lock_timeout = { option = "lock_timeout", check = check_duration },
   ignore_missing = { option = "ignore_missing", check = check_boolean, boolean = true },
 }
+
+-- variables: in the config file, a list of "TYPE NAME VALUE" strings or of
+-- [TYPE, NAME, VALUE] lists; -v TYPE NAME VALUE on the command line.
+function common.config_variables(path, value)
+  if type(value) ~= "table" or (next(value) ~= nil and value[1] == nil) then
+    fail(2, "%s: variables must be a list of \"TYPE NAME VALUE\"", path)
+  end
+  local list = {}
+  for _, item in ipairs(value) do
+    if type(item) == "string" then
+      local kind, name, text = item:match("^%s*(%S+)%s+(%S+)%s+(.-)%s*$")
+      item = kind and { kind, name, text } or {}
+    end
+    if type(item) ~= "table" or #item ~= 3 then
+      fail(2, "%s: variables: each is \"TYPE NAME VALUE\", like \"int SRID 2056\"", path)
+    end
+    list[#list + 1] = item
+  end
+  return list
+end
+
+-- Typed variables (ladle.plan.pyformat) from TYPE, NAME, VALUE triples.
+local function typed_variables(triples, where)
+  local list = {}
+  for _, t in ipairs(triples or {}) do
+    local v, why = pyformat.variable(t[1], t[2], t[3])
+    if not v then fail(2, "%s: %s", where, why) end
+    list[#list + 1] = v
+  end
+  return list
+end
 
 -- common.load_config(path) -> table of options (keyed by option name).
 -- Raises a usage failure naming the file (and the line and column for a
@@ -140,7 +194,9 @@ function common.load_config(path)
       table.sort(known)
       fail(2, "%s: unknown setting '%s' (known: %s)", path, key, table.concat(known, ", "))
     end
-    if spec.list then
+    if spec.variables then
+      value = common.config_variables(path, value)
+    elseif spec.list then
       if type(value) == "string" then value = { value } end
       if type(value) ~= "table" then fail(2, "%s: %s must be a list", path, key) end
       for _, item in ipairs(value) do
@@ -148,6 +204,9 @@ function common.load_config(path)
       end
     elseif type(value) ~= "string" then
       fail(2, "%s: %s must be a single value", path, key)
+    end
+    if options[spec.option] ~= nil then
+      fail(2, "%s: %s sets what another key already set; keep one of them", path, key)
     end
     if spec.check and value ~= "" then
       local ok, reason = spec.check(value)
@@ -182,7 +241,14 @@ function common.suggester(flags, config_file)
   return function(command, extra)
     local words = { "ladle" }
     local function add(flag, value)
-      if value ~= nil then words[#words + 1] = flag .. " " .. common.shell_word(value) end
+      if type(value) == "table" then
+        if #value == 0 then return end
+        local quoted = {}
+        for i, v in ipairs(value) do quoted[i] = common.shell_word(v) end
+        words[#words + 1] = flag .. " " .. table.concat(quoted, " ")
+      elseif value ~= nil then
+        words[#words + 1] = flag .. " " .. common.shell_word(value)
+      end
     end
     add("-c", config_file)
     words[#words + 1] = command
@@ -190,7 +256,7 @@ function common.suggester(flags, config_file)
       add("-p", flags.pg_service and pg.mask_secrets(flags.pg_service))
       add("-t", flags.table)
     end
-    add("-d", flags.dir)
+    add("-d", flags.dirs or flags.dir)
     if TARGETED[command] then add("--to", flags.to) end
     if extra and extra ~= "" then words[#words + 1] = extra end
     return table.concat(words, " ")
@@ -209,7 +275,17 @@ function common.options(opts, global, defaults)
     for k, v in pairs(common.load_config(path)) do merged[k] = v end
     merged.config_file = path
   end
+  -- the tools' and the interpreter's environment variables, below the config file
+  merged.pg_dump_exe = merged.pg_dump_exe or os.getenv("PG_DUMP_EXE")
+  merged.pg_restore_exe = merged.pg_restore_exe or os.getenv("PG_RESTORE_EXE")
+  merged.python = merged.python or os.getenv("LADLE_PYTHON")
+  local variables = typed_variables(merged.variables, path or "-v")
   for k, v in pairs(opts) do merged[k] = v end
+  for _, v in ipairs(typed_variables(opts.variables, "-v")) do variables[#variables + 1] = v end
+  merged.variables = variables
+  if type(merged.dirs) == "string" then merged.dirs = { merged.dirs } end
+  if merged.dir and not merged.dirs then merged.dirs = { merged.dir } end
+  merged.dir = merged.dirs and merged.dirs[1]
   merged.table = merged.table or tracker.DEFAULT
   merged.suggest = common.suggester(opts, path)
   if merged.lock_timeout then merged.lock_timeout_seconds = common.duration(merged.lock_timeout) end
@@ -218,6 +294,7 @@ end
 
 -- Requires an option that may come from a flag or the config file.
 function common.need(o, key, flag, config_key, command)
+  if type(o[key]) == "table" and #o[key] == 0 then o[key] = nil end
   if o[key] == nil or o[key] == "" then
     fail(2, "%s: %s is required (or %s in the config file)", command, flag, config_key)
   end

@@ -30,6 +30,7 @@ or a database could not be read.]],
   ladle diff prod schema.sql
   ladle diff old.sql new.sql --scratch dev > migration.sql
   ladle diff 'dbname=app' 'dbname=app_next' --exclude-schema audit --unsafe]],
+  positional = 2,
   flags = {
     { "--unsafe", key = "unsafe", help = "print changes that delete data too" },
     { "--schema", key = "schema", arg = "SCHEMA", many = true, help = "only these schemas" },

@@ -6,15 +6,18 @@ local backup = require "ladle.backup"
 
 local command = {
   summary = "dump a database into a file (pg_dump -Fc)",
-  usage = "ladle dump [-p SERVICE] [-c FILE] DUMPFILE",
+  usage = "ladle dump [-p SERVICE] [-c FILE] [-N SCHEMA...] DUMPFILE",
   description = [[
 Writes a custom-format dump of the database (pg_dump -Fc, as pum does) into
 DUMPFILE, created with mode 0600. SERVICE is a service name or a conninfo; the
 password, if any, reaches pg_dump through the environment, never its
-arguments. pg_dump's own messages are shown when it fails (exit 3).]],
+arguments. -N leaves schemas out (pg_dump --exclude-schema). pg_dump's own
+messages are shown when it fails (exit 3).]],
   examples = [[
-  ladle dump -p prod /var/backups/prod.dump]],
-  flags = common.flags { "pg_service", "config", "pg_dump_exe" },
+  ladle dump -p prod /var/backups/prod.dump
+  ladle dump -p prod -N audit -- /var/backups/prod.dump]],
+  positional = 1,
+  flags = common.flags { "pg_service", "config", "exclude_schema", "pg_dump_exe" },
 }
 
 function command.run(opts, positional, global)

@@ -8,11 +8,12 @@ local json = require "ladle.json"
 
 local info = {
   summary = "show every delta's status, the current version and what is pending",
-  usage = "ladle info [-p SERVICE] [-t TABLE] -d DIR [--to VERSION] [--json] [--exit-code]",
+  usage = "ladle info [-p SERVICE] [-t TABLE] -d DIR... [--to VERSION] [--json] [--exit-code]",
   description = [[
-Reads the delta folder and the upgrades table and prints each delta with its
-status (pending, applied, below baseline, changed, missing), the reason when
-the status needs one, and when it was installed. Nothing is written.
+Reads the delta folders and the upgrades table and prints each delta with
+its status (pending, applied, below baseline, changed, missing), the reason
+when the status needs one, and when it was installed; with several folders
+(-d A B), the folder each delta comes from. Nothing is written.
 
 Exit status: 0; with --exit-code, 1 when anything is pending. 2 for bad input
 (unreadable folder, duplicate deltas, bad config file), 3 when the database
@@ -21,11 +22,12 @@ cannot be read.]],
   ladle info -p prod -t public.pum -d sql/migrations
   ladle info -c db.yaml --json | jq '.pending'
   ladle info -p prod -d migrations --exit-code || echo "migrations pending"]],
-  flags = common.flags { "pg_service", "table", "dir", "config", "to", "unmarked", "json" },
+  flags = common.flags { "pg_service", "table", "dir", "config", "to", "unmarked", "on_changed", "json" },
 }
 table.insert(info.flags, { "--exit-code", help = "exit 1 when deltas are pending" })
 
 local function phase_text(d)
+  if d.repeatable then return "repeatable" end
   if d.layout == "install" or d.phase == "install" then return "install" end
   if d.phase_marked then return d.phase_marked end
   if d.phase then return "(" .. d.phase .. ")" end
@@ -39,7 +41,8 @@ end
 
 local function delta_json(d)
   return {
-    file = d.path, script = d.script, version = d.version, label = d.label, phase = d.phase,
+    file = d.path, script = d.script, dir = d.dir, version = d.version, label = d.label, phase = d.phase,
+    repeatable = d.repeatable or nil,
     unmarked = d.unmarked or nil, serial = d.serial, description = d.description, kind = d.kind,
     layout = d.layout, checksum = d.checksum, transaction = d.transaction, status = status_key(d.status),
     reason = d.reason,
@@ -52,7 +55,7 @@ end
 function info.document(plan)
   local counts = plan:counts()
   local doc = {
-    table = plan.table, table_exists = plan.table_exists, empty_database = plan.fresh,
+    table = plan.table, table_exists = plan.table_exists, empty_database = plan.fresh, dirs = json.array(plan.dirs),
     current_version = plan.current_version, baseline = plan.baseline, target = plan.target,
     pending = counts.pending, counts = counts, deltas = json.array {}, install_scripts = json.array {},
     hooks = json.array {}, ignored = json.array {},
@@ -63,7 +66,7 @@ function info.document(plan)
       checksum = d.checksum }
   end
   for _, name in ipairs { "pre-all", "post-all" } do
-    for _, d in ipairs(plan.hooks[name]) do doc.hooks[#doc.hooks + 1] = { file = d.path, hook = name } end
+    for _, d in ipairs(plan.hooks[name]) do doc.hooks[#doc.hooks + 1] = { file = d.path, hook = name, kind = d.kind } end
   end
   for _, item in ipairs(plan.ignored) do doc.ignored[#doc.ignored + 1] = { file = item.path, reason = item.reason } end
   return doc
@@ -95,9 +98,11 @@ function info.print(plan, conn, out)
     plan.target and ("; target " .. plan.target) or ""))
   out:write("\n")
   if #plan.deltas == 0 then
-    out:write("No deltas in ", errors.printable(plan.dir), ".\n")
+    out:write("No deltas in ", errors.printable(table.concat(plan.dirs, ", ")), ".\n")
   else
+    local several = #plan.dirs > 1
     local rows = { { "VERSION", "PHASE", "FILE", "STATUS", "INSTALLED ON", "MS", "NOTE" } }
+    if several then table.insert(rows[1], 1, "FOLDER") end
     local any_note = false
     for _, d in ipairs(plan.deltas) do
       local note = d.reason or ""
@@ -105,8 +110,9 @@ function info.print(plan, conn, out)
         note = (note ~= "" and note .. "; " or "") .. "runs outside a transaction"
       end
       any_note = any_note or note ~= ""
-      rows[#rows + 1] = { d.version or "?", phase_text(d), d.script or d.file or "?", d.status,
+      rows[#rows + 1] = { d.version or (d.repeatable and "-") or "?", phase_text(d), d.script or d.file or "?", d.status,
         d.installed_on or "", d.execution_time and tostring(d.execution_time) or "", note }
+      if several then table.insert(rows[#rows], 1, d.dir or "(gone)") end
     end
     if not any_note then
       for _, row in ipairs(rows) do row[#row] = nil end
@@ -123,9 +129,11 @@ function info.print(plan, conn, out)
   end
   local hooks = {}
   for _, name in ipairs { "pre-all", "post-all" } do
-    for _, d in ipairs(plan.hooks[name]) do hooks[#hooks + 1] = d.file end
+    for _, d in ipairs(plan.hooks[name]) do hooks[#hooks + 1] = #plan.dirs > 1 and d.path or d.file end
   end
-  if #hooks > 0 then extras[#extras + 1] = "Hooks (run around every upgrade): " .. table.concat(hooks, ", ") end
+  if #hooks > 0 then
+    extras[#extras + 1] = "Hooks (run around every upgrade, in this order): " .. table.concat(hooks, ", ")
+  end
   for _, item in ipairs(plan.ignored) do
     extras[#extras + 1] = string.format("Ignored: %s (%s)", item.script or item.path, item.reason)
   end
@@ -139,7 +147,13 @@ function info.print(plan, conn, out)
   if counts.beyond_target > 0 then parts[#parts + 1] = string.format("%d above the target", counts.beyond_target) end
   out:write("\n", table.concat(parts, ", "), ".\n")
   if counts.changed > 0 then
-    out:write("Changed deltas stop 'ladle upgrade'; '", plan:suggest("repair"), "' records their new checksums.\n")
+    if plan.on_changed == "warn" then
+      out:write("Changed deltas are reported and left as they are (on_changed: warn); '", plan:suggest("repair"),
+        "' records their new checksums.\n")
+    else
+      out:write("Changed deltas stop 'ladle upgrade'; '", plan:suggest("repair"), "' records their new checksums (or ",
+        "go on with --on-changed warn).\n")
+    end
   end
 end
 

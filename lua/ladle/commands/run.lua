@@ -47,7 +47,7 @@ input; 3 a delta, a hook or the database failed; 130 interrupted.]],
 
 -- The flags every recipe gets, before its own (listed in the help).
 run.common_flags = { "pg_service", "table", "dir", "config", "to", "dry_run", "yes", "no_wait", "lock_timeout",
-  "unmarked", "out_of_order", "ignore_missing", "json" }
+  "unmarked", "out_of_order", "ignore_missing", "on_changed", "variables", "json" }
 run.flags = common.flags(run.common_flags)
 table.insert(run.flags, 1, { "-l", "--list", help = "list the stock recipes" })
 
@@ -155,9 +155,18 @@ function run.recipe(name, words, global, display)
       return 0
     end
   end
-  local parsed, positional = args.parse(command.flags, words, command.name)
+  -- words after -- are the recipe's own (opts.args); before it, flags only
+  local flag_words, after = words, {}
+  for i, word in ipairs(words) do
+    if word == "--" then
+      flag_words, after = table.move(words, 1, i - 1, 1, {}), table.move(words, i + 1, #words, 1, {})
+      break
+    end
+  end
+  local parsed, positional = args.parse(command.flags, flag_words, command.name)
+  args.positional(command, positional, command.name)
   local opts = common.options(parsed, global)
-  opts.args = positional
+  opts.args = after
   opts.recipe = found
   return run.execute(found, opts, words, global.progname)
 end

@@ -6,15 +6,26 @@ local sys = require "ladle.sys"
 
 local upgrade = {
   summary = "apply the pending deltas (each in its own transaction with its tracking row)",
-  usage = "ladle upgrade [-p SERVICE] [-t TABLE] -d DIR [--to VERSION] [--phase pre|post|all] [--dry-run]\n"
-    .. "                     [--no-wait] [--lock-timeout DURATION] [--json]",
+  usage = "ladle upgrade [-p SERVICE] [-t TABLE] -d DIR... [--to VERSION] [--phase pre|post|all] [--dry-run]\n"
+    .. "                     [-v TYPE NAME VALUE]... [--on-changed fail|warn] [--no-wait] [--lock-timeout DURATION]\n"
+    .. "                     [--json]",
   description = [[
 Applies the pending deltas of DIR in order: by version, then pre, unmarked,
-post, then serial. Each delta runs in its own transaction together with its
-row in the upgrades table, so the database holds both or neither whatever
-happens; a delta whose first line is '-- ladle: no-transaction' runs outside
-a transaction (CREATE INDEX CONCURRENTLY). pre-all/post-all hooks run around
-an upgrade that applies anything.
+post, then serial (pum's names: description). With several folders (-d A B)
+they run folder by folder, as pum runs them. Each delta runs in its own
+transaction together with its row in the upgrades table, so the database
+holds both or neither whatever happens; a delta whose first line is
+'-- ladle: no-transaction' runs outside a transaction (CREATE INDEX
+CONCURRENTLY), and so does a pum Python delta (python3; its row is written
+after it succeeds). pre-all/post-all hooks run on every upgrade, as pum's:
+pre-all over the folders in reverse order, post-all in order, .py before
+.sql. Flyway repeatables (R__x.sql) run after the versioned deltas when
+their file changed since their last run.
+
+-v TYPE NAME VALUE (TYPE int, float or str; repeat it) substitutes
+%(NAME)s in pum's SQL deltas and hooks as pum does (%% is a %), and reaches
+Python deltas (DeltaPy.variables) and Lua ones (the third argument). A
+%(NAME)s without its variable is exit 2 before anything runs.
 
 On an empty database the table is created and the upgrade starts from the
 newest install script (baseline-X.Y.Z.sql) at or below the target, or from
@@ -28,17 +39,22 @@ at once) and then applies only what is still pending.
 whose post deltas are pending (deploy, then run --phase post); --phase post
 applies post deltas up to the first version whose pre deltas are pending.
 
+An applied delta whose file changed stops the upgrade (exit 2) until
+'ladle repair' records it; --on-changed warn (on_changed: warn in the config
+file) reports it and goes on, which is how pum treats edited deltas.
+
 Exit status: 0 done; 2 bad input (changed applied deltas, duplicate files,
-bad config, a delta refused before it ran); 3 a delta failed (its
-transaction rolled back, earlier ones stay applied) or the database could
-not be reached; 130 interrupted.]],
+bad config, a delta refused before it ran, no python3 for a Python delta);
+3 a delta failed (its transaction rolled back, earlier ones stay applied)
+or the database could not be reached; 130 interrupted.]],
   examples = [[
   ladle upgrade -p prod -t public.pum -d sql/migrations
+  ladle upgrade -p qwat_prod -t qwat_sys.info -d delta/ delta_custom/ -v int SRID 2056
   ladle -c db.yaml upgrade --to 2.1.0 --phase pre
   ladle upgrade -p "host=db1 dbname=app" -d migrations --dry-run
   ladle upgrade -d migrations --no-wait --json]],
-  flags = common.flags { "pg_service", "table", "dir", "config", "to", "phase", "dry_run", "no_wait",
-    "lock_timeout", "out_of_order", "ignore_missing", "unmarked", "json" },
+  flags = common.flags { "pg_service", "table", "dir", "config", "to", "phase", "dry_run", "variables", "on_changed",
+    "no_wait", "lock_timeout", "out_of_order", "ignore_missing", "unmarked", "json" },
 }
 
 -- The plan, built as a dry run, reports each delta as it would apply it

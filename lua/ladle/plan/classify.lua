@@ -16,7 +16,9 @@
 -- An entry reads every field it lacks from its delta (entry.path,
 -- entry:type_code()), so callers use it as they would the delta.
 
+local catalog = require "ladle.catalog"
 local delta = require "ladle.delta"
+local tracker = require "ladle.tracker"
 local version = require "ladle.version"
 
 local classify = {}
@@ -61,17 +63,27 @@ local function set_row(e, row)
   e.execution_time = row.execution_time
 end
 
-local kind_of_type = { [4] = "lua", [5] = "lua", [6] = "lua", [8] = "sql", [9] = "sql", [10] = "sql" }
+local kind_of_type = { [4] = "lua", [5] = "lua", [6] = "lua", [8] = "sql", [9] = "sql", [10] = "sql", [20] = "lua",
+  [24] = "sql" }
+local kind_of_extension = { py = "python", lua = "lua", sql = "sql" }
 local phase_of_type = { [5] = "pre", [9] = "pre", [6] = "post", [10] = "post" }
+
+-- A Flyway repeatable's row (pum never writes the flag).
+local function is_repeatable_row(row)
+  return row.type ~= nil and row.type & delta.REPEATABLE_FLAG ~= 0
+end
 
 -- An entry for a recorded delta whose file is gone.
 local function missing_entry(input, row)
   local v = version.normalize(row.version or "") or (row.version or "?")
   local phase = phase_of_type[row.type]
+  local repeatable = is_repeatable_row(row)
   local record = setmetatable({
-    version = v, label = row.version, file = basename(row.script), script = row.script,
-    description = row.description, kind = kind_of_type[row.type], phase = phase or input.unmarked,
-    phase_marked = phase, unmarked = phase == nil, checksum = row.checksum,
+    version = not repeatable and v or nil, label = row.version, file = basename(row.script), script = row.script,
+    description = row.description, phase = not repeatable and (phase or input.unmarked) or nil,
+    kind = kind_of_extension[(row.script or ""):match("%.(%w+)$") or ""] or kind_of_type[row.type],
+    phase_marked = phase, unmarked = phase == nil and not repeatable, checksum = row.checksum, repeatable = repeatable,
+    layout = repeatable and "flyway" or nil,
   }, delta.Delta)
   local e = classify.entry(record)
   e.status = "missing"
@@ -80,11 +92,12 @@ local function missing_entry(input, row)
   return e
 end
 
--- The successful rows by "version/file name", and install rows by file name.
+-- The successful rows by "version/file name" (a list: with several
+-- folders two files may share a name), and install rows by file name.
 local function index_rows(rows)
   local by_key, by_install = {}, {}
   for _, row in ipairs(rows) do
-    if row.success then
+    if row.success and not is_repeatable_row(row) then
       local file = basename(row.script)
       if row.type == delta.BASELINE_TYPE then
         if file ~= "" then by_install[file] = by_install[file] or row end
@@ -92,7 +105,8 @@ local function index_rows(rows)
         local v = version.normalize(row.version or "")
         if v and file ~= "" then
           local key = v .. "/" .. file
-          by_key[key] = by_key[key] or row
+          by_key[key] = by_key[key] or {}
+          table.insert(by_key[key], row)
         end
       end
     end
@@ -100,12 +114,25 @@ local function index_rows(rows)
   return by_key, by_install
 end
 
+-- Of the unclaimed rows with e's version and name, the one with its
+-- checksum, else the first.
+local function row_for(candidates, e, claimed)
+  local first
+  for _, row in ipairs(candidates or {}) do
+    if not claimed[row] then
+      if row.checksum == e.checksum then return row end
+      first = first or row
+    end
+  end
+  return first
+end
+
 -- 1. a row with the file's version and name; 2. pum's rule: a row with the
 -- same version and checksum is that delta, whatever its name was then.
 local function match_applied(input, entries, claimed)
   local by_key, by_install = index_rows(input.rows)
   for _, e in ipairs(entries) do
-    local row = by_key[e.version .. "/" .. e.file]
+    local row = not e.repeatable and row_for(by_key[e.version .. "/" .. e.file], e, claimed)
     if row then
       claimed[row] = true
       set_row(e, row)
@@ -120,13 +147,14 @@ local function match_applied(input, entries, claimed)
   end
   local by_sum = {}
   for _, row in ipairs(input.rows) do
-    if row.success and not claimed[row] and row.type ~= delta.BASELINE_TYPE and row.checksum ~= "" then
+    if row.success and not claimed[row] and row.type ~= delta.BASELINE_TYPE and row.checksum ~= ""
+        and not is_repeatable_row(row) then
       local v = version.normalize(row.version or "")
       if v then by_sum[v .. "/" .. row.checksum] = by_sum[v .. "/" .. row.checksum] or row end
     end
   end
   for _, e in ipairs(entries) do
-    if not e.status then
+    if not e.status and not e.repeatable then
       local row = by_sum[e.version .. "/" .. e.checksum]
       if row and not claimed[row] then
         claimed[row] = true
@@ -170,6 +198,38 @@ local function match_install(input, by_install, claimed, out)
   end
 end
 
+-- Flyway repeatables: pending when never run, or when the file's checksum
+-- differs from the one of its last successful run. Their rows are history:
+-- the last one of a file that is gone is reported missing.
+local function match_repeatables(input, entries, claimed)
+  local last = {}
+  for _, row in ipairs(input.rows) do
+    if row.success and is_repeatable_row(row) then
+      claimed[row] = true
+      last[basename(row.script)] = row
+    end
+  end
+  local seen = {}
+  for _, e in ipairs(entries) do
+    if e.repeatable then
+      local row = last[e.file]
+      seen[e.file] = true
+      if row then set_row(e, row) end
+      if row and row.checksum == e.checksum then
+        e.status = "applied"
+      else
+        e.status = "pending"
+        e.reason = row and "changed since its last run" or nil
+      end
+    end
+  end
+  local gone = {}
+  for file, row in pairs(last) do
+    if not seen[file] then gone[#gone + 1] = missing_entry(input, row) end
+  end
+  return gone
+end
+
 -- classify.run(input) -> entries (sorted as they run), install entry or nil
 -- input: entries (the plan's map, filled in here), files (scanned
 -- deltas), install_scripts, rows (the table's), baseline,
@@ -178,6 +238,7 @@ function classify.run(input)
   local claimed, out = {}, {}
   local entries = {}
   for i, d in ipairs(input.files) do entries[i] = entry_of(input.entries, d) end
+  local gone = match_repeatables(input, entries, claimed)
   local by_install = match_applied(input, entries, claimed)
   local install = match_install(input, by_install, claimed, out)
   local floor, floor_reason = input.baseline, input.baseline and ("below the baseline " .. input.baseline)
@@ -194,7 +255,7 @@ function classify.run(input)
         end
       end
     end
-    if e.status == "pending" and input.target and vcompare(e.version, input.target) > 0 then
+    if e.status == "pending" and input.target and e.version and vcompare(e.version, input.target) > 0 then
       e.beyond_target = true
       e.reason = (e.reason and e.reason .. "; " or "") .. "above the target " .. input.target
     end
@@ -205,8 +266,47 @@ function classify.run(input)
       out[#out + 1] = missing_entry(input, row)
     end
   end
+  table.move(gone, 1, #gone, #out + 1, out)
   table.sort(out, delta.before)
   return out, install
+end
+
+-- What the upgrades table says, and whether the database is empty, read
+-- into the plan, then every status computed.
+local function read_state(plan)
+  local state, message, details = plan.tracker:inspect()
+  if not state then return nil, message, details end
+  local rows = {}
+  if state.exists then
+    rows, message, details = plan.tracker:rows()
+    if not rows then return nil, message, details end
+  end
+  plan.rows, plan.table_exists, plan.can_write = rows, state.exists, state.can_write
+  plan.current_version = tracker.current_version(rows)
+  plan.baseline = tracker.baseline_version(rows)
+  plan.fresh = false
+  local any = false
+  for _, row in ipairs(rows) do any = any or row.success end
+  if not any then
+    local empty
+    empty, message, details = plan.tracker:database_is_empty()
+    if empty == nil then return nil, message, details end
+    plan.fresh = empty
+  end
+  plan.deltas, plan.install = classify.run {
+    entries = plan.entries, files = plan.files, install_scripts = plan.install_scripts, rows = rows,
+    baseline = plan.baseline, current_version = plan.current_version, target = plan.target, fresh = plan.fresh,
+    table = plan.table, dir = table.concat(plan.dirs, ", "), unmarked = plan.unmarked,
+  }
+  return true
+end
+
+-- classify.read(plan) -> true | nil, message, details: plan:refresh. The
+-- table, its rows and whether the database is empty are read in one
+-- snapshot: read apart, another upgrade's first commit could fall between
+-- them.
+function classify.read(plan)
+  return catalog.run(plan.conn, function() return read_state(plan) end)
 end
 
 return classify

@@ -7,20 +7,26 @@
 --                    round trip
 --   sql_autocommit   a SQL delta marked '-- ladle: no-transaction': each
 --                    statement commits on its own, then the row
---   lua              a Lua delta: the chunk gets (conn, delta) inside
---                    the delta's transaction (unless marked)
+--   lua              a Lua delta: the chunk gets (conn, delta, context)
+--                    inside the delta's transaction (unless marked)
+--   python           a pum Python delta (ladle.plan.python), then its row
 -- Each raises a failure naming the delta's file (and line) and leaves the
 -- connection idle; the caller reports.
 --
 -- `ctx` is the plan: conn, tracker, table, session_sql (the caller's
 -- session, restored before each delta), identity_sql (the caller's session
 -- user and role, also put back before the tracking row is written), utf8
--- (the client encoding is UTF8).
+-- (the client encoding is UTF8),
+-- variables, variables_index, variables_in, python, ctx:context() (what
+-- Lua deltas and hooks get).
 
+local delta = require "ladle.delta"
 local errors = require "ladle.errors"
 local failure = require "ladle.plan.failure"
 local json = require "ladle.json"
 local pg = require "ladle.pg"
+local pyformat = require "ladle.plan.pyformat"
+local python = require "ladle.plan.python"
 local sys = require "ladle.sys"
 local tracker = require "ladle.tracker"
 local version = require "ladle.version"
@@ -30,26 +36,41 @@ local fail = errors.fail
 
 local function raise_input(message) fail("input", "%s", message) end
 
--- runner.prepare(d[, opts]) -> {content =, statements =} read once and
--- checked: for SQL, split into statements (opts.standard_conforming_strings
--- as delta:statements); for Lua, compiled. Bad input (an unreadable file,
--- psql meta-commands, transaction control, a Lua syntax error, a pum
--- Python delta) raises an "input" failure.
-function runner.prepare(d, opts)
-  if d.kind == "python" then
-    raise_input(string.format("%s is a pum Python delta; ladle runs .sql and .lua deltas: rewrite it as a .lua delta",
-      d.path))
-  end
+-- Substitutes pum's variables in a SQL delta or hook (ladle.plan.pyformat):
+-- when at least one is given, in pum's names (and hooks), or in every
+-- delta with variables_in = "all".
+local function substitute(ctx, d, content)
+  if not ctx.variables or #ctx.variables == 0 or d.kind ~= "sql" then return content end
+  if d.layout ~= "pum" and d.layout ~= "hook" and ctx.variables_in ~= "all" then return content end
+  local standard = ctx.conn:parameter("standard_conforming_strings")
+  local text, message, where = pyformat.substitute(content, ctx.variables_index, standard ~= "off")
+  if not text then raise_input(string.format("%s:%d: %s", d.path, delta.line_at(content, where.offset), message)) end
+  return text
+end
+
+-- runner.prepare(ctx, d) -> {content =, statements =} read once and
+-- checked: for SQL, variables substituted and split into statements; for
+-- Lua, compiled; for Python, the interpreter found. Bad input (an
+-- unreadable file, a %(NAME)s without its variable, psql meta-commands,
+-- transaction control, a Lua syntax error, no python3) raises an "input"
+-- failure.
+function runner.prepare(ctx, d)
   local content, why = d:read()
   if not content then raise_input(why) end
   local prepared = { content = content }
   if d.kind == "sql" then
-    prepared.statements, why = d:statements(content, opts)
+    prepared.content = substitute(ctx, d, content)
+    -- split as the session will read it
+    prepared.statements, why = d:statements(prepared.content,
+      { standard_conforming_strings = ctx.conn:parameter("standard_conforming_strings") ~= "off" })
     if not prepared.statements then raise_input(why) end
   elseif d.kind == "lua" then
     local ok
     ok, why = load(content, "@" .. d.path, "t")
     if not ok then raise_input(why) end
+  elseif d.kind == "python" and not ctx.python_checked then
+    python.check(ctx.python)
+    ctx.python_checked = true
   end
   return prepared
 end
@@ -58,9 +79,11 @@ function runner.elapsed_ms(started)
   return math.floor((sys.now() - started) * 1000 + 0.5)
 end
 
-local function record_fields(d, elapsed)
+-- A repeatable's row carries the version the database is at when it ran
+-- (the column is NOT NULL in pum's table).
+local function record_fields(ctx, d, elapsed)
   return {
-    version = d.version, description = d.description, type = d:type_code(), script = d.script,
+    version = d.version or ctx.current_version or "0", description = d.description, type = d:type_code(), script = d.script,
     checksum = d.checksum, execution_time = elapsed,
   }
 end
@@ -75,7 +98,7 @@ end
 local function closing_sql(ctx, d, record)
   local parts = { "\n;", ctx.identity_sql }
   if record and not ctx.tracker.exists then parts[#parts + 1] = ctx.tracker:create_sql() end
-  if record then parts[#parts + 1] = ctx.tracker:insert_sql(record_fields(d, tracker.ELAPSED_SQL)) .. ";" end
+  if record then parts[#parts + 1] = ctx.tracker:insert_sql(record_fields(ctx, d, tracker.ELAPSED_SQL)) .. ";" end
   parts[#parts + 1] = "COMMIT"
   return table.concat(parts)
 end
@@ -116,7 +139,7 @@ local function record_outside(ctx, d, started)
     fail("database", "%s left a transaction open (BEGIN without COMMIT); what ran inside it was rolled back and "
       .. "the delta is not recorded", d.path)
   end
-  local ok, message = conn:exec((ctx.identity_sql or "") .. ctx.tracker:insert_sql(record_fields(d,
+  local ok, message = conn:exec((ctx.identity_sql or "") .. ctx.tracker:insert_sql(record_fields(ctx, d,
     runner.elapsed_ms(started))))
   if not ok then
     fail("database", "%s: applied, but recording it in %s failed: %s (it will run again next time)", d.path,
@@ -152,7 +175,7 @@ function runner.lua(ctx, d, prepared, record, started)
   local opening = (ctx.session_sql or "") .. (d.transaction and "BEGIN" or "")
   if opening ~= "" then exec_or_fail(conn, opening, d.path) end
   local before = conn:last_error()
-  local ok, err = pcall(chunk, conn, d)
+  local ok, err = pcall(chunk, conn, d, ctx:context())
   if not ok then
     if errors.is_failure(err) or errors.is_interrupt(err) then error(err, 0) end
     local server = conn:last_error()
@@ -216,15 +239,60 @@ function runner.restore_session(conn, sql)
   end
 end
 
--- runner.run(ctx, d, prepared, record, started): the runner d needs.
+-- A pum Python delta or hook: python3 with its own connections, then the
+-- row (not atomic, as with no-transaction deltas). Returns what it printed.
+function runner.python(ctx, d, record, started)
+  create_table_first(ctx, record)
+  local output = python.run(ctx, d)
+  if record then record_outside(ctx, d, started) end
+  return output
+end
+
+-- runner.run(ctx, d, prepared, record, started) -> what a Python delta
+-- printed, or nil: the runner d needs.
 function runner.run(ctx, d, prepared, record, started)
-  if d.kind == "lua" then
+  if d.kind == "python" then
+    return runner.python(ctx, d, record, started)
+  elseif d.kind == "lua" then
     runner.lua(ctx, d, prepared, record, started)
   elseif d.transaction then
     runner.sql_transaction(ctx, d, prepared, record)
   else
     runner.sql_autocommit(ctx, d, prepared, record, started)
   end
+end
+
+-- runner.attempt(ctx, d, prepared, record, emit) -> ms, what it printed.
+-- Runs d and times it. On failure, rolls back what is open, reports it
+-- with emit("interrupted", d) or emit("failed", d, failure) and raises a
+-- failure (kind "interrupted" for Ctrl-C) that says how many deltas this
+-- run applied (applied_in_run) and that running it again resumes
+-- (resumable). A delta the signal caught after its COMMIT is applied:
+-- ctx:_committed reports it so.
+function runner.attempt(ctx, d, prepared, record, emit)
+  local encoding = ctx.conn:parameter("client_encoding")
+  ctx.utf8 = encoding == nil or encoding:upper() == "UTF8"
+  local started = sys.now()
+  local ok, err = pcall(runner.run, ctx, d, prepared, record, started)
+  local ms = runner.elapsed_ms(started)
+  if not ok then
+    local conn = ctx.conn
+    if not conn:is_closed() and conn:transaction_status() ~= "idle" then conn:exec("ROLLBACK") end
+    if errors.is_interrupt(err) or (errors.is_failure(err) and err.sqlstate == "57014") then
+      if record and ctx.tracker.exists and ctx.tracker:recorded(d) then
+        ctx:_committed(d, record, ms)
+      else
+        emit("interrupted", d)
+      end
+      err = errors.failure("interrupted", "interrupted")
+    else
+      if not errors.is_failure(err) then err = errors.failure("runtime", tostring(err)) end
+      emit("failed", d, err)
+    end
+    err.delta, err.applied_in_run, err.resumable = err.delta or d, ctx.applied_in_run, true
+    error(err, 0)
+  end
+  return ms, err
 end
 
 return runner

@@ -6,6 +6,8 @@
 -- plan's entries, so a step built before the lock sees the statuses read
 -- after it.
 
+local version = require "ladle.version"
+
 local steps = {}
 
 local Step = {}
@@ -54,45 +56,68 @@ function Step:__tostring()
   return string.format("step %s (%d pending)", self.version, #self:pending())
 end
 
--- steps.versions(plan) -> one step per version that has pending deltas.
+-- steps.versions(plan) -> one step per version that has pending deltas,
+-- by version; a step's deltas are in the plan's order (folder by folder
+-- with several folders). Flyway repeatables belong to no version.
 function steps.versions(plan)
-  local steps, by_version = {}, {}
+  local list, by_version = {}, {}
   for _, e in ipairs(plan.deltas) do
-    if e.status ~= "missing" and e.version then
+    if e.status ~= "missing" and e.version and not e.repeatable then
       local step = by_version[e.version]
       if not step then
         step = setmetatable({ plan = plan, version = e.version, deltas = {} }, Step)
         by_version[e.version] = step
-        steps[#steps + 1] = step
+        list[#list + 1] = step
       end
       step.deltas[#step.deltas + 1] = e
     end
   end
+  table.sort(list, function(a, b) return version.compare(a.version, b.version) < 0 end)
+  local pending = {}
+  for _, step in ipairs(list) do
+    if #step:pending("all") > 0 then pending[#pending + 1] = step end
+  end
+  return pending
+end
+
+-- steps.repeatables(plan) -> the pending Flyway repeatables, in order.
+function steps.repeatables(plan)
   local list = {}
-  for _, step in ipairs(steps) do
-    if #step:pending("all") > 0 then list[#list + 1] = step end
+  for _, e in ipairs(plan.deltas) do
+    if e.repeatable and is_pending(e) then list[#list + 1] = e end
   end
   return list
 end
 
--- What plan:apply(phase) would apply: every pending delta for "all"; for
--- "pre", the pre deltas of each version, stopping after the first version
--- whose post deltas are still pending; for "post", the post deltas of each
--- version, stopping at the first version whose pre deltas are pending.
+-- What plan:apply(phase) would apply: for "all", every pending delta in
+-- the plan's order (pum's: folder by folder), Flyway repeatables last;
+-- for "pre", the pre deltas of each version, stopping after the first
+-- version whose post deltas are still pending; for "post", the post
+-- deltas of each version, stopping at the first version whose pre deltas
+-- are pending, then the repeatables when it did not stop.
 -- Returns the list and the step it stopped at (or nil).
 function steps.selection(plan, phase)
   phase = phase or "all"
   assert(PHASES[phase], "plan:selection: phase must be \"pre\", \"post\" or \"all\"")
   local list, stopped = {}, nil
-  for _, step in ipairs(steps.versions(plan)) do
-    local chosen
-    if phase == "post" and #step:pending("pre") > 0 then stopped = step; break end
-    chosen = step:pending(phase)
-    table.move(chosen, 1, #chosen, #list + 1, list)
-    if phase == "pre" and #step:pending("post") > 0 then
-      stopped = step
-      break
+  if phase == "all" then
+    for _, e in ipairs(plan.deltas) do
+      if is_pending(e) and not e.repeatable then list[#list + 1] = e end
     end
+  else
+    for _, step in ipairs(steps.versions(plan)) do
+      if phase == "post" and #step:pending("pre") > 0 then stopped = step; break end
+      local chosen = step:pending(phase)
+      table.move(chosen, 1, #chosen, #list + 1, list)
+      if phase == "pre" and #step:pending("post") > 0 then
+        stopped = step
+        break
+      end
+    end
+  end
+  if phase ~= "pre" and not stopped then
+    local repeatables = steps.repeatables(plan)
+    table.move(repeatables, 1, #repeatables, #list + 1, list)
   end
   return list, stopped
 end

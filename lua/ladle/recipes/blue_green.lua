@@ -6,7 +6,9 @@
 -- tolerates; post deltas remove what only the old code used, once the new
 -- code is deployed. Unmarked deltas count as post. A failure stops before
 -- that version's post deltas; running the recipe again resumes: applied pre
--- deltas are not rerun, the deploy hook is, then the post deltas.
+-- deltas are not rerun, the deploy hook is, then the post deltas. pum's
+-- pre-all / post-all hooks run before the first and after the last version
+-- (also when nothing is pending), Flyway repeatables after the last one.
 --
 -- @flag --deploy=CMD (required) deploy the code of version {version} ({service} and {dir} too)
 -- @example ladle run blue-green -p prod -d migrations --deploy './deploy.sh {version}'
@@ -18,10 +20,13 @@ local r = ladle.recipe.new(opts)
 
 local plan = r:plan()
 local steps = plan:versions()
-if #steps == 0 then
+local hooks = #plan.hooks["pre-all"] + #plan.hooks["post-all"]
+if #plan:pending() == 0 and hooks == 0 then
   r:say("Nothing to upgrade.")
   r:done(plan)
   return
+elseif #steps == 0 and hooks > 0 then
+  r:say("No pending delta: the hooks still run (pum runs them on every upgrade).")
 end
 
 plan:run_hooks("pre-all")
@@ -37,5 +42,6 @@ for _, step in ipairs(steps) do
   end
   step:apply("post")
 end
+plan:apply_repeatables()
 plan:run_hooks("post-all")
 r:done(plan)
