@@ -249,7 +249,7 @@ tracker.ELAPSED_SQL = "(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp
 -- Records, without running anything, that the database is at `version`
 -- (pum's baseline row: type 0, description 'baseline', no script).
 -- opts.replace: the baseline rows already there go, in the same
--- transaction (ladle.plan.baseline decides when that is safe).
+-- transaction (ladle.plan.records decides when that is safe).
 function Tracker:baseline(v, opts)
   local normalized, why = version.normalize(v)
   if not normalized then return nil, why end
