@@ -241,6 +241,17 @@ describe("ladle.delta.scan", function()
   end)
 end)
 
+-- core.split's positions as {start, stop, line} per statement.
+local function split(sql, opts)
+  local at, meta = core.split(sql, opts)
+  local list = {}
+  for i = 1, at.n do
+    local start, stop, line = string.unpack("<I4I4I4", at.positions, 12 * (i - 1) + 1)
+    list[i] = { start = start, stop = stop, line = line }
+  end
+  return list, meta
+end
+
 describe("ladle.delta.core", function()
   it("computes MD5 as RFC 1321 does", function()
     assert.equal("d41d8cd98f00b204e9800998ecf8427e", core.md5(""))
@@ -292,7 +303,7 @@ describe("ladle.delta.core", function()
       "select a$b$ from t",                                               -- 9
       "-- trailing comment",                                              -- 10
     }, "\n")
-    local list, meta = core.split(sql)
+    local list, meta = split(sql)
     assert.is_nil(meta)
     local got = {}
     for _, s in ipairs(list) do got[#got + 1] = { s.line, sql:sub(s.start, s.stop) } end
@@ -315,22 +326,25 @@ describe("ladle.delta.core", function()
       return out
     end
     assert.same({ "select 'a\\' as q, ';", "commit;", "select E'b\\';', 2;" },
-      texts(core.split(sql, { standard_conforming_strings = false })))
+      texts(split(sql, { standard_conforming_strings = false })))
     -- on (the default since PostgreSQL 9.1): the backslash is a plain character
-    assert.same({ sql:sub(1, -2) }, texts(core.split(sql)))
-    assert.same(texts(core.split(sql)), texts(core.split(sql, { standard_conforming_strings = true })))
+    assert.same({ sql:sub(1, -2) }, texts(split(sql)))
+    assert.same(texts(split(sql)), texts(split(sql, { standard_conforming_strings = true })))
   end)
 
   it("finds psql meta-commands and survives unterminated quotes", function()
-    local list, meta = core.split("select 1;\n\\set x 1\nselect :x;")
+    local list, meta = split("select 1;\n\\set x 1\nselect :x;")
     assert.equal(2, meta.line)
     assert.equal(2, #list)
-    list = core.split("select 1;\nselect 'open\n;\nselect 2;")
+    list = split("select 1;\nselect 'open\n;\nselect 2;")
     assert.equal(2, #list)
     assert.equal(2, list[2].line)
-    list = core.split("select $x$ never closed ;")
+    list = split("select $x$ never closed ;")
     assert.equal(1, #list)
-    assert.same({}, (core.split("  -- only a comment\n/* and this */\n")))
+    assert.same({}, (split("  -- only a comment\n/* and this */\n")))
+    -- twelve bytes of positions a statement, not a table each
+    local at = core.split("select 1;\n select 2;")
+    assert.same({ n = 2, positions = string.pack("<I4I4I4I4I4I4", 1, 9, 1, 12, 20, 2) }, at)
   end)
 end)
 

@@ -138,6 +138,34 @@ describe("hardening", function()
       assert.is_false(has_table())
     end)
 
+    it("big deltas: reading and checking a 20 MB delta of small statements peaks under three times its size", function()
+      if os.getenv("ASAN_OPTIONS") then
+        pending("memory figures mean nothing under AddressSanitizer")
+        return
+      end
+      local dir = env.tmpdir()
+      local f = assert(io.open(dir .. "/1.0.0_01_data.sql", "wb"))
+      f:write("create table t (id int, v text);\n")
+      local row, size = string.rep("x", 60), 0
+      for i = 1, 230000 do
+        local line = string.format("insert into t values (%d, '%s');\n", i, row)
+        f:write(line)
+        size = size + #line
+      end
+      f:close()
+      local tiny = folder { ["1.0.0_01_data.sql"] = "create table t (id int, v text);\n" }
+      local sys = require "ladle.sys"
+      local function peak(folder_path)
+        local status, out, err, usage = sys.spawn({ env.exe, "upgrade", "-d", folder_path, "--dry-run" },
+          { env = { PGDATABASE = dbname }, stdout = "capture", stderr = "capture" })
+        assert.equal(0, status, out .. err)
+        return usage.maxrss_kb * 1024
+      end
+      local base, big = peak(tiny), peak(dir)
+      assert.truthy(big - base <= 3 * size, string.format("peak %d MB over a %d MB delta (%d MB at rest)",
+        big >> 20, size >> 20, base >> 20))
+    end)
+
     it("BOM: a UTF-8 byte order mark at the start of a delta is skipped, as psql does", function()
       local bom = "\xef\xbb\xbf"
       local dir = folder {
