@@ -463,6 +463,14 @@ describe("hardening", function()
       assert.truthy(err:find("^ladle: " .. dir:gsub("%p", "%%%0") .. "/1%.0%.0_02_b%.lua:3: [^\n]*duplicate key value "
         .. "violates unique constraint \"a_pkey\" %(SQLSTATE 23505%)\nDETAIL:  Key %(id%)=%(1%) already exists%.\n"), err)
       assert.truthy(err:find("1 delta was applied in this run", 1, true), err)
+      -- a failed query the delta did not raise about
+      env.write(dir .. "/1.0.0_02_b.lua", "local conn = ...\nconn:query('insert into a values (1)')\n"
+        .. "conn:query('insert into a values (1)')\n")
+      status, out, err = ladle { "upgrade", "-d", dir }
+      assert.equal(3, status, out .. err)
+      assert.truthy(err:find("1.0.0_02_b.lua: a query inside the delta failed (check what conn:query returned); nothing "
+        .. "was kept: duplicate key value violates unique constraint \"a_pkey\" (SQLSTATE 23505)\nDETAIL:  Key (id)=(1) "
+        .. "already exists.\n", 1, true), err)
     end)
 
     it("gives the same fields in --json, and a JSON error object for any failure", function()

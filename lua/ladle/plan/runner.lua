@@ -184,8 +184,9 @@ function runner.lua(ctx, d, prepared, record, started)
   if d.transaction then
     local status = conn:transaction_status()
     if status == "inerror" then
-      fail("database", "%s: a query inside the delta failed (check what conn:query returned); nothing was kept",
-        d.path)
+      local server = conn:last_error()
+      error(failure.lua_error(d, "a query inside the delta failed (check what conn:query returned); nothing was kept"
+        .. (server and server.message and (": " .. server.message) or ""), server ~= before and server or nil), 0)
     elseif status ~= "intrans" then
       fail("runtime", "%s: the delta ended ladle's transaction (COMMIT or ROLLBACK inside it); mark it "
         .. "'-- ladle: no-transaction' to manage transactions itself", d.path)
