@@ -29,7 +29,7 @@ endif
 # Debian packages, by what needs them.
 DEBS_BUILD := gcc libc6-dev make pkg-config liblua5.4-dev libpq-dev libyaml-dev libreadline-dev
 DEBS_RUN   := postgresql-15
-DEBS_TEST  := lua5.4 lua-busted python3 python3-psycopg2
+DEBS_TEST  := lua5.4 lua-busted python3 python3-psycopg2 libxml2-utils
 
 # Evaluated when used, so that a freshly installed pkg-config is seen.
 PKG_CFLAGS = $(shell pkg-config --cflags lua5.4 libpq yaml-0.1 readline)

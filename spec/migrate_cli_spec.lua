@@ -162,10 +162,13 @@ describe("ladle migration commands", function()
       assert.equal(0, status, err)
       local events = {}
       for _, line in ipairs(lines_of(out)) do events[#events + 1] = assert(json.decode(line)) end
-      assert.same({ "start", "applied", "finish" }, { events[1].event, events[2].event, events[3].event })
-      assert.equal("0.1.0", events[2].version)
-      assert.equal("integer", math.type(events[2].ms))
-      assert.equal(1, events[3].applied)
+      assert.same({ "plan", "start", "applied", "finish" },
+        { events[1].event, events[2].event, events[3].event, events[4].event })
+      -- where it starts: an empty database, one delta to apply up to 0.1.0
+      assert.same({ event = "plan", pending = 1, target = "0.1.0", table = "public.ladle_upgrades" }, events[1])
+      assert.equal("0.1.0", events[3].version)
+      assert.equal("integer", math.type(events[3].ms))
+      assert.equal(1, events[4].applied)
     end)
 
     it("touches nothing with --dry-run", function()
@@ -328,9 +331,16 @@ describe("ladle migration commands", function()
       status, _, err = ladle_run { "upgrade", "-d", folder(app), "--to", "1.x" }
       assert.equal(2, status)
       assert.truthy(err:find("bad value '1.x' for --to", 1, true), err)
-      status, _, err = ladle_run { "upgrade", "-d", folder(app), "--lock-timeout", "soon" }
+      for _, flag in ipairs({ "--lock-timeout", "--wait-timeout", "--retry-wait" }) do
+        status, _, err = ladle_run { "upgrade", "-d", folder(app), flag, "soon" }
+        assert.equal(2, status)
+        assert.truthy(err:find("bad duration 'soon'", 1, true), err)
+      end
+      status, _, err = ladle_run { "upgrade", "-d", folder(app), "--retries", "-1" }
       assert.equal(2, status)
-      assert.truthy(err:find("bad duration 'soon'", 1, true), err)
+      status, _, err = ladle_run { "upgrade", "-d", folder(app), "--retries", "many" }
+      assert.equal(2, status)
+      assert.truthy(err:find("expected a whole number", 1, true), err)
     end)
   end)
 
@@ -438,7 +448,7 @@ describe("ladle migration commands", function()
       assert.same({ 40, 40 }, { rows.n, rows.scripts })
     end)
 
-    it("fails at once with --no-wait, or after --lock-timeout, naming the holder (exit 3)", function()
+    it("fails at once with --no-wait, or after --wait-timeout, naming the holder (exit 3)", function()
       local dir = folder(app)
       local holder = env.connect(dbname)
       local t = assert(ladle.tracker.open(holder))
@@ -447,7 +457,7 @@ describe("ladle migration commands", function()
       assert.equal(3, status)
       assert.truthy(err:match("^ladle: another upgrade holds the lock on public%.ladle_upgrades %(pid %d+"), err)
       local t0 = sys.now()
-      status, _, err = ladle_run { "upgrade", "-d", dir, "--lock-timeout", "300ms" }
+      status, _, err = ladle_run { "upgrade", "-d", dir, "--wait-timeout", "300ms" }
       assert.equal(3, status)
       assert.truthy(sys.now() - t0 >= 0.3)
       assert.truthy(err:find("gave up after 0.3s waiting for the lock", 1, true), err)
@@ -521,8 +531,8 @@ describe("ladle migration commands", function()
         local event = json.decode(line)
         events[#events + 1] = event.event .. ":" .. (event.script or "")
       end
-      assert.same({ "start:01.00.00_01_first.sql", "applied:01.00.00_01_first.sql", "start:01.00.00_02_busy.lua",
-        "interrupted:01.00.00_02_busy.lua", "error:01.00.00_02_busy.lua" }, events)
+      assert.same({ "plan:", "start:01.00.00_01_first.sql", "applied:01.00.00_01_first.sql",
+        "start:01.00.00_02_busy.lua", "interrupted:01.00.00_02_busy.lua", "error:01.00.00_02_busy.lua" }, events)
       assert.is_true(exists(db, "public.first"))
       assert.is_false(exists(db, "public.busy"))
       assert.equal(1, db:query("select count(*) as n from public.ladle_upgrades")[1].n)

@@ -260,19 +260,31 @@ class Hook(DeltaPy):
     assert.truthy(err:find("/nonexistent/pg_restore", 1, true), err)
   end)
 
-  it("runs test-and-upgrade with -v, -N and -x", function()
+  it("runs test-and-upgrade with -v, -N, -P and -x", function()
     local dir = folder { ["delta_1.0.0_a.sql"] = "create table a (srid int default %(SRID)s);\n" }
     local comp = env.new_database("pumcli_comp")
     local status, out, err = env.ladle({ "upgrade", "-p", env.conninfo(comp), "-d", dir, "-v", "int", "SRID", "2056" })
     assert.equal(0, status, out .. err)
     assert.equal(0, (ladle_run { "baseline", "-b", "1.0.0" }))
     assert(db:exec("create schema scratch; create table scratch.notes (id int)"))
+    -- a column only production has, left out of the comparison by -P
+    assert(db:exec("create table b (id int, legacy_note text)"))
+    local c <close> = env.connect(comp)
+    assert(c:exec("create table b (id int)"))
+    status, out, err = ladle_run { "test-and-upgrade", "-pp", env.conninfo(dbname), "-pc", env.conninfo(comp),
+      "-d", dir, "-v", "int", "SRID", "2056", "-x", "-N", "scratch", "--dry-run" }
+    assert.equal(0, status, out .. err)
     status, out, err = ladle_run { "test-and-upgrade", "-pp", env.conninfo(dbname), "-pc", env.conninfo(comp),
       "-d", dir, "-v", "int", "SRID", "2056", "-x", "-N", "scratch", "--yes" }
+    assert.equal(1, status, out .. err)
+    assert.truthy(out:find("legacy_note", 1, true), out)
+    status, out, err = ladle_run { "test-and-upgrade", "-pp", env.conninfo(dbname), "-pc", env.conninfo(comp),
+      "-d", dir, "-v", "int", "SRID", "2056", "-x", "-N", "scratch", "-P", "legacy%", "--yes" }
     assert.equal(0, status, out .. err)
     assert.truthy(out:find("The upgraded test copy matches", 1, true), out)
     assert.equal("2056", db:query([[select pg_get_expr(adbin, adrelid) as d from pg_attrdef
       where adrelid = 'a'::regclass]])[1].d)
+    c:close()
     env.drop_database(comp)
   end)
 end)

@@ -88,6 +88,13 @@ describe("recipe.hook", function()
     assert.equal(2, f.exit)
   end)
 
+  it("keeps a hook's output with capture, also on the failure", function()
+    local ok, out, err = recipe.hook("sh -c 'echo to-out; echo to-err >&2'", {}, { capture = true })
+    assert.same({ true, "to-out\n", "to-err\n" }, { ok, out, err })
+    local f = failure_of(recipe.hook, "sh -c 'echo why; exit 5'", {}, { capture = true })
+    assert.same({ 3, 5, "why\n", "" }, { f.exit, f.status, f.stdout, f.stderr })
+  end)
+
   it("only prints in a dry run", function()
     local ok = pcall(recipe.hook, "touch " .. dir .. "/never", {}, { dry_run = true, out = said })
     assert.is_true(ok)

@@ -256,18 +256,29 @@ return 4
     assert.same({ "canary 1.0.0 1", "smoke 1.0.0", "all 1.0.0 1", "canary 1.1.0 3", "smoke 1.1.0" }, lines(log))
   end)
 
-  it("runs the fleet example and stops at the first failing database", function()
+  it("runs the fleet example: tenants from a control database, a canary, outcomes written back", function()
     local a, b, c = env.new_database("fleet_a"), env.new_database("fleet_b"), env.new_database("fleet_c")
+    local control = env.new_database("fleet_control")
     local conn = env.connect(b)
     assert(conn:exec("CREATE TABLE squatter (x int)"))  -- not empty, no upgrades table: refused
     conn:close()
+    conn = env.connect(control)
+    assert(conn:exec("CREATE TABLE tenants (position int, conninfo text, schema_version text, upgrade_status text)"))
+    for i, name in ipairs { a, b, c } do
+      assert(conn:query("INSERT INTO tenants (position, conninfo) VALUES ($1, $2)", i, env.conninfo(name)))
+    end
     local status, out, err = env.ladle({ "run", "examples/recipes/fleet.lua", "-d", app_folder(),
-      "--services", env.conninfo(a), env.conninfo(b), env.conninfo(c) })
-    assert.equal(2, status)
-    assert.matches("fleet stopped at the first failure: 1 of 3 databases up to date", err, 1, true)
-    assert.matches("dbname=" .. a .. " host=%S+ port=5432 +none +1%.2%.0 +upgraded %(5 deltas%)", out)
-    assert.matches("dbname=" .. b .. " host=%S+ port=5432 +FAILED: database " .. b .. " has no upgrades table", out)
-    assert.matches("dbname=" .. c .. " host=%S+ port=5432 +not reached", out)
+      "--control", env.conninfo(control), "--query", "SELECT conninfo FROM tenants ORDER BY position",
+      "--record", "UPDATE tenants SET schema_version = $2, upgrade_status = $3 WHERE conninfo = $1" })
+    assert.equal(1, status, out .. err)
+    assert.matches("1 of 3 tenants failed", err, 1, true)
+    assert.matches("dbname=" .. b .. " host=%S+ port=5432 +none +%d+ +failed: database " .. b .. " has no upgrades table", out)
+    local rows = assert(conn:query("SELECT schema_version, upgrade_status FROM tenants ORDER BY position"))
+    -- the canary first, alone; then b and c at once: c is upgraded too
+    assert.same({ "1.2.0", "upgraded" }, { rows[1].schema_version, rows[1].upgrade_status })
+    assert.same({ "failed" }, { rows[2].upgrade_status })
+    assert.same({ "1.2.0", "upgraded" }, { rows[3].schema_version, rows[3].upgrade_status })
+    conn:close()
   end)
 end)
 

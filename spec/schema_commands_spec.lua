@@ -45,6 +45,11 @@ local B = [[
 describe("ladle check", function()
   local an, ac, bn, bc, cn, cc
   setup(function()
+    local admin = env.connect()
+    if #assert(admin:query("select 1 from pg_roles where rolname = 'ladle_cmd_viewer'")) == 0 then
+      assert(admin:exec("create role ladle_cmd_viewer"))
+    end
+    admin:close()
     an, ac = database(A)
     bn, bc = database(B)
     cn, cc = database(A)
@@ -88,6 +93,36 @@ describe("ladle check", function()
     assert.equal("", out)
   end)
 
+  it("takes pum's -P (columns by LIKE pattern) and several -N", function()
+    local status, out = env.ladle({ "check", "-p1", ac, "-p2", bc, "-i", "views", "indexes", "tables",
+      "-T", "gone", "-P", "ext%", "b" })
+    assert.equal(1, status)
+    assert.equal("~ columns public.t.a: type: integer -> bigint\n", out)
+    status, out = env.ladle({ "check", "-p1", ac, "-p2", bc, "-i", "views", "indexes", "tables",
+      "-T", "gone", "--exclude-field-pattern", "_", "-P", "%x%", "b" })
+    assert.equal(0, status, out)
+    status, out = env.ladle({ "check", "-p1", ac, "-p2", bc, "-N", "audit", "public" })
+    assert.equal(0, status, out)
+  end)
+
+  it("compares owners and sequence values when asked", function()
+    local db = env.connect(cn)
+    assert(db:exec("create sequence cmd_s; alter view v owner to ladle_cmd_viewer"))
+    db:close()
+    local status, out = env.ladle({ "check", "-p1", ac, "-p2", cc })
+    assert.equal(1, status)
+    assert.equal("+ sequences public.cmd_s: bigint\n", out)
+    status, out = env.ladle({ "check", "-p1", ac, "-p2", cc, "--owners", "--sequence-values", "-i", "sequences" })
+    assert.equal(1, status)
+    assert.equal("~ owners view public.v: postgres -> ladle_cmd_viewer\n", out)
+    status, out = env.ladle({ "diff", ac, cc, "--owners" })
+    assert.equal(1, status)
+    assert.matches("ALTER VIEW public.v OWNER TO ladle_cmd_viewer;", out, 1, true)
+    db = env.connect(cn)
+    assert(db:exec("drop sequence cmd_s; alter view v owner to postgres"))
+    db:close()
+  end)
+
   it("prints JSON with --json", function()
     local status, out = env.ladle({ "check", "-p1", ac, "-p2", bc, "--json" })
     assert.equal(1, status)
@@ -129,23 +164,23 @@ describe("ladle diff", function()
     assert.equal("", out)
   end)
 
-  it("refuses changes that delete data unless --unsafe", function()
+  it("refuses changes that delete data unless --unsafe (exit 2: the command line must ask)", function()
     local status, out, err = env.ladle({ "diff", ac, bc })
-    assert.equal(3, status)
+    assert.equal(2, status)
     assert.equal("", out)
     assert.matches("  %- tables public.gone: DROP TABLE public.gone;\n", err)
     assert.matches("\nladle: diff: refusing to print changes that delete data %(1 statement above%); "
       .. "run again with %-%-unsafe to print them\n$", err)
     status, out = env.ladle({ "diff", ac, bc, "--unsafe" })
-    assert.equal(2, status)
+    assert.equal(1, status)
     assert.matches("DROP TABLE public.gone;", out, 1, true)
     assert.matches("%-%- ~ columns public.t.a  %[table_rewrite, access_exclusive_lock%]\n"
       .. "ALTER TABLE public.t ALTER COLUMN a TYPE bigint;", out)
   end)
 
-  it("prints the SQL that turns FROM into TO, which applies cleanly", function()
+  it("prints the SQL that turns FROM into TO, which applies cleanly (exit 1: differences found)", function()
     local status, out = env.ladle({ "diff", ac, bc, "--exclude-table", "gone", "--no-comments" })
-    assert.equal(2, status)
+    assert.equal(1, status)
     assert.is_nil(out:find("%-%- "))
     local db = env.connect(an)
     db:transaction(function(tx) assert(tx:exec(out)) end)
@@ -163,10 +198,10 @@ describe("ladle diff", function()
 
   it("limits itself to schemas and kinds", function()
     local status, out = env.ladle({ "diff", ac, bc, "--schema", "audit" })
-    assert.equal(2, status)
+    assert.equal(1, status)
     assert.equal("-- + columns audit.log.extra  [access_exclusive_lock]\nALTER TABLE audit.log ADD COLUMN extra text;\n", out)
     status, out = env.ladle({ "diff", ac, bc, "--exclude-schema", "public" })
-    assert.equal(2, status)
+    assert.equal(1, status)
     assert.matches("audit.log ADD COLUMN extra", out, 1, true)
     status, out = env.ladle({ "diff", ac, bc, "-N", "audit", "-i", "tables", "columns", "views", "indexes" })
     assert.equal(0, status)
@@ -175,13 +210,13 @@ describe("ladle diff", function()
 
   it("prints JSON with --json", function()
     local status, out = env.ladle({ "diff", ac, bc, "--schema", "audit", "--json" })
-    assert.equal(2, status)
+    assert.equal(1, status)
     assert.equal('{"changes":[{"hazards":["access_exclusive_lock"],"kind":"columns","name":"audit.log.extra",'
       .. '"sign":"+","sql":["ALTER TABLE audit.log ADD COLUMN extra text;"],"what":"text"}],"refused":false,'
       .. '"sql":"-- + columns audit.log.extra  [access_exclusive_lock]\\nALTER TABLE audit.log ADD COLUMN extra text;\\n"}\n',
       out)
     status, out = env.ladle({ "diff", ac, bc, "--json" })
-    assert.equal(3, status)
+    assert.equal(2, status)
     assert.matches('"refused":true', out, 1, true)
     assert.is_nil(out:find('"sql":"', 1, true))
   end)
@@ -193,7 +228,7 @@ describe("ladle diff", function()
     local before = #assert(admin:query("select datname from pg_database"))
     local status, out, err = env.ladle({ "diff", ac, file, "--scratch", "ladle_scratch", "--unsafe" },
       { env = { PGSERVICEFILE = services } })
-    assert.equal(2, status, err)
+    assert.equal(1, status, err)
     assert.matches("ALTER TABLE public.t ALTER COLUMN a TYPE bigint;", out, 1, true)
     assert.equal(before, #assert(admin:query("select datname from pg_database")))
     admin:close()
@@ -222,10 +257,13 @@ describe("ladle diff", function()
     status, out, err = env.ladle({ "diff", dir .. "/dump.sql", bc })
     assert.equal(0, status, err)
     assert.equal("", out)
+    -- check takes files too
+    status, out = env.ladle({ "check", "-p1", dir .. "/dump.sql", "-p2", bc })
+    assert.equal(0, status, out)
     -- two files
     env.write(dir .. "/a.sql", A)
     status, out = env.ladle({ "diff", dir .. "/a.sql", dir .. "/dump.sql", "--unsafe" })
-    assert.equal(2, status)
+    assert.equal(1, status)
     assert.matches("GRANT SELECT ON TABLE public.t TO ladle_cmd_reader;", out, 1, true)
   end)
 
@@ -240,19 +278,22 @@ describe("ladle diff", function()
     assert.equal("ladle: diff: cannot read /nonexistent/schema.sql: No such file or directory\n", err)
   end)
 
-  it("exits 2 on bad usage", function()
+  it("exits 2 on bad usage and 3 when a database cannot be read", function()
     local status, _, err = env.ladle({ "diff", ac })
     assert.equal(2, status)
     assert.matches("expected FROM and TO, got 1 argument", err)
     status, _, err = env.ladle({ "diff", ac, bc, "--bogus" })
     assert.equal(2, status)
     assert.matches("unknown flag '%-%-bogus'", err)
+    status, _, err = env.ladle({ "diff", ac, "host=/nonexistent dbname=x" })
+    assert.equal(3, status)
+    assert.matches("^ladle: diff: cannot connect to dbname=x host=/nonexistent: ", err)
   end)
 end)
 
-describe("ladle.schema.source.role_names", function()
+describe("ladle.source.role_names", function()
   it("finds the roles a file grants to or makes owners", function()
-    local source = require "ladle.schema.source"
+    local source = require "ladle.source"
     assert.same({ "reader", "Odd Owner", "bob", "carol", "dave", "eve" }, source.role_names([[
 --
 -- Name: TABLE t; Type: ACL; Schema: public; Owner: someone
@@ -264,5 +305,39 @@ REVOKE ALL ON TABLE x FROM carol, PUBLIC;
 /* a comment; GRANT ALL ON t TO nobody; */
 CREATE POLICY p ON t TO dave, eve USING (true);
 GRANT ALL ON t TO current_user;]]))
+  end)
+end)
+
+describe("ladle.source workspaces", function()
+  it("drop their scratch databases on close; a forgotten one is reported, not dropped, by the collector", function()
+    local file = env.write(env.tmpdir() .. "/side.sql", "create table side (a int);")
+    local script = string.format([[
+      local source = require "ladle.source"
+      local ws = source.workspace({ scratch = %q })
+      local conninfo = assert(ws:load(%q))
+      print(conninfo:match(".*dbname=(%%S+)"))
+      ws = nil
+      collectgarbage()
+      collectgarbage()
+    ]], env.conninfo("postgres"), file)
+    local status, out, err = env.ladle({ "-e", script })
+    assert.equal(0, status, err)
+    local dbname = out:match("^(%S+)\n$")
+    assert.truthy(dbname, out)
+    assert.matches("^ladle: warning: temporary database " .. dbname:gsub("%p", "%%%0") .. " left on .* %(the workspace "
+      .. "was not closed%)\n$", err)
+    local admin = env.connect()
+    assert.equal(1, #assert(admin:query("select 1 from pg_database where datname = $1", dbname)))
+    admin:close()
+    env.drop_database(dbname)
+
+    -- closed: gone, and nothing to report
+    script = script:gsub("ws = nil", "ws:close() ws = nil")
+    status, out, err = env.ladle({ "-e", script })
+    assert.equal(0, status, err)
+    assert.equal("", err)
+    admin = env.connect()
+    assert.equal(0, #assert(admin:query("select 1 from pg_database where datname = $1", (out:match("^(%S+)")))))
+    admin:close()
   end)
 end)

@@ -1,59 +1,53 @@
--- Fleet: upgrade many databases in turn; stop at the first failure.
+-- Tenants: upgrade the databases a control database lists, one canary first.
 --
--- Upgrades each service given with --services, in order, with the same
--- delta folder (one database per tenant, per region, ...). The first
--- failure stops the run, so a bad delta reaches one database, not all of
--- them. At the end, or at the failure, a table says where each database
--- stands: upgraded, already up to date, failed (with the reason), or not
--- reached.
+-- A recipe of one's own on ladle.fleet, the library behind `ladle run
+-- fleet`: the targets are what a query on a control database returns (one
+-- service name or conninfo per row, in the order to upgrade them), the
+-- first one is a canary, and each tenant's outcome is written back to the
+-- control database (--record) so that a dashboard sees where each stands.
+-- Exit 1 when a tenant failed; run it again to resume.
 --
---   ladle run examples/recipes/fleet.lua -d migrations --services tenant_a tenant_b tenant_c
+--   ladle run examples/recipes/fleet.lua -d migrations --control ops \
+--     --query "SELECT conninfo FROM tenants WHERE active ORDER BY size" \
+--     --record "UPDATE tenants SET schema_version = \$2, upgrade_status = \$3 WHERE conninfo = \$1"
 --
--- @flag --services=SERVICE (required) (many) the databases, as service names or conninfos, in order
+-- @flag --control=SERVICE (required) the database that lists the tenants
+-- @flag --query=SQL (required) the tenants, first column of each row, in order
+-- @flag --record=SQL run for each tenant at the end with $1 the tenant, $2 its version, $3 its status
+-- @flag --parallel=N upgrades at once (default 4)
 
 local ladle = require "ladle"
+local fleet = require "ladle.fleet"
+local view = require "ladle.fleet.view"
 local opts = ...
 local r = ladle.recipe.new(opts)
 
-local results = {}
-local failure
-
-for _, service in ipairs(opts.services) do
-  -- a conninfo may hold a password: shown as libpq reads it, without
-  local name = service:find("[=/]") and ladle.pg.target_name(service) or service
-  local entry = { service = name, status = "not reached" }
-  results[#results + 1] = entry
-  if not failure then
-    local ok, err = pcall(function()
-      local plan = r:plan { pg_service = service }
-      entry.from = plan.current_version or "none"
-      r:say("== %s (at %s)", entry.service, entry.from)
-      local count = plan:apply("all")
-      entry.to = plan.current_version or "none"
-      entry.status = count == 0 and "up to date" or string.format("upgraded (%d deltas)", count)
-      if plan.dry_run and count > 0 then entry.status = string.format("would apply %d deltas", count) end
-      plan.conn:close()
-    end)
-    if not ok then
-      failure = err
-      entry.status = "FAILED: " .. tostring(ladle.errors.is_failure(err) and err.message or err)
-    end
-  end
+local control <close> = ladle.session.connect { pg_service = opts.control }
+local rows, message = control:query(opts.query)
+if not rows then ladle.fail("input", "--query: %s", message) end
+local targets = {}
+for _, row in ipairs(rows) do targets[#targets + 1] = row[rows.fields[1]] end
+if #targets == 0 then
+  r:say("No tenant to upgrade.")
+  return
 end
 
-r:say("")
-local width = 7
-for _, row in ipairs(results) do width = math.max(width, #row.service) end
-r:say("%-" .. width .. "s  %-7s  %-7s  %s", "SERVICE", "FROM", "TO", "STATUS")
-for _, row in ipairs(results) do
-  r:say("%-" .. width .. "s  %-7s  %-7s  %s", row.service, row.from or "", row.to or "", row.status)
-end
+local args, why = fleet.upgrade_args(opts)
+if not args then ladle.fail("usage", "%s", why) end
+local run = fleet.run {
+  targets = targets, args = args, canary = 1, parallel = math.tointeger(tonumber(opts.parallel or "4")),
+  per_host = 2, dry_run = r.dry_run, view = view.new { out = r.out, live = ladle.sys.isatty(r.out) },
+}
+view.table(run, { out = r.out })
+if run.error then error(run.error, 0) end
 
-if failure then
-  local done = 0
-  for _, row in ipairs(results) do
-    if row.status:match("^upgraded") or row.status == "up to date" then done = done + 1 end
+if opts.record and not r.dry_run then
+  for _, t in ipairs(run.targets) do
+    local ok, err = control:query(opts.record, t.target, t.to or ladle.null, t.status)
+    if not ok then ladle.fail("database", "--record: %s", err) end
   end
-  ladle.fail(ladle.errors.is_failure(failure) and failure.exit or 3,
-    "fleet stopped at the first failure: %d of %d databases up to date", done, #results)
+end
+if run.failures > 0 then
+  ladle.fail("found", "%d of %d tenants failed%s", run.failures, #targets,
+    run.stopped == "canary" and " (the canary: no other tenant was touched)" or "")
 end

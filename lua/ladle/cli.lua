@@ -31,6 +31,7 @@ cli.commands = {
   { name = "check", module = "ladle.commands.check" },
   { name = "diff", module = "ladle.commands.diff" },
   { name = "test-and-upgrade", module = "ladle.commands.test_and_upgrade" },
+  { name = "rehearse", module = "ladle.commands.rehearse" },
   { name = "dump", module = "ladle.commands.dump" },
   { name = "restore", module = "ladle.commands.restore" },
   { name = "run", module = "ladle.commands.run" },
@@ -232,7 +233,9 @@ function cli.main(argv)
     err = errors.failure("interrupted", "interrupted")
   end
   local resume = same_command(argv)
-  if wants_json(argv) then
+  -- not for what was found (exit 1: the command's JSON says it), nor for
+  -- a failure the command's JSON already reported
+  if wants_json(argv) and err.kind ~= "found" and not err.json_reported then
     io.stdout:write(json.encode(cli.error_object(err, resume)), "\n")
   end
   io.stdout:flush()

@@ -22,7 +22,10 @@
 --
 -- 3. Code that ends a command or a recipe raises a failure object with
 --    errors.fail(kind, fmt, ...): {kind =, exit =, message =}. The host
---    prints its message as one line on stderr and exits with its code.
+--    prints its message as one line on stderr and exits with its code;
+--    with --json also a JSON error object on stdout, unless the failure
+--    says json_reported = true (the command's own JSON told it already)
+--    or its kind is "found".
 --
 -- errors.codes is the one table from kinds to exit codes; no module below
 -- commands/ writes an exit code as a number.

@@ -22,10 +22,12 @@ local submodules = {
   backup = "ladle.backup",
   recipe = "ladle.recipe",
   session = "ladle.session",
+  fleet = "ladle.fleet",
   schema = "ladle.schema",
   diff = "ladle.diff",
   ident = "ladle.ident",
   catalog = "ladle.catalog",
+  rehearse = "ladle.rehearse",
 }
 
 local pg = require "ladle.pg"

@@ -19,6 +19,7 @@ local check = require "ladle.plan.check"
 local classify = require "ladle.plan.classify"
 local delta = require "ladle.delta"
 local errors = require "ladle.errors"
+local execute = require "ladle.plan.execute"
 local hooks = require "ladle.plan.hooks"
 local pyformat = require "ladle.plan.pyformat"
 local records = require "ladle.plan.records"
@@ -77,6 +78,9 @@ end
 --   ignore_missing  applied deltas missing from the folders do not stop it
 --   suggest   fn(command, extra) -> the command line to suggest in a
 --             message (the user's connection and folder flags repeated)
+--   lock_timeout, retries, retry_wait, observer: how each delta runs
+--             (ladle.plan.execute): its lock_timeout in seconds, retries
+--             after a lock timeout, the first wait before one (seconds)
 -- details.kind is "input" for bad input (an unreadable folder, two deltas
 -- in one slot, a bad version or table name, a table that is not an
 -- upgrades table) and "database" for a database failure.
@@ -109,6 +113,10 @@ function plan.new(opts)
     hooks = files.hooks, install_scripts = files.install, ignored = files.ignored,
     lock_options = opts.lock or {}, applied_count = 0, applied_in_run = 0, dry_run = opts.dry_run == true,
     prepared = {}, entries = {}, warned = {}, ignore_missing = opts.ignore_missing == true, suggester = opts.suggest,
+    lock_timeout = opts.lock_timeout, retries = opts.retries or 0, retry_wait = opts.retry_wait or 1,
+    observer = opts.observer,
+    -- 0, as in PostgreSQL, is no timeout
+    lock_timeout_ms = (opts.lock_timeout or 0) > 0 and math.max(1, math.floor(opts.lock_timeout * 1000 + 0.5)) or nil,
   }, Plan)
   local ok, message, details = self:refresh()
   if not ok then return nil, message, details end
@@ -284,10 +292,10 @@ function Plan:_execute(e, record, index, total)
     end
     return 0
   end
-  emit(self, "start", e, index, total)
-  local ms, printed = runner.attempt(self, e, prepared, record, function(...) emit(self, ...) end)
+  local ms, observation, printed = execute.run(self, e, prepared, record, index, total)
   self:_committed(e, record, ms)
   for line in (printed or ""):gmatch("[^\n]+") do emit(self, "note", line) end
+  if observation then emit(self, "observed", e, observation) end
   return ms
 end
 

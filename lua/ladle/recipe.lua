@@ -191,12 +191,15 @@ end
 --   with "sh -c", in which case the words are split as usual).
 --   opts.dry_run: print what would run (on opts.out, default stdout).
 --   opts.env, opts.cwd: for the child process.
+--   opts.capture: keep the command's stdout and stderr instead of letting
+--   them stream through; returned after true, and on the failure as
+--   .stdout and .stderr.
 -- Placeholders are replaced after the string is split into words, so a
 -- value with spaces stays one argument; inside the script of `sh -c`
 -- (and opts.shell) values are shell-quoted (recipe.expand_shell), so a
 -- value stays one word there too. Output streams through. A non-zero
 -- exit raises a failure naming the command and its status ("system", exit
--- 3; Ctrl-C in the hook: "interrupted", 130).
+-- 3, with .status; Ctrl-C in the hook: "interrupted", 130).
 function recipe.hook(cmd, vars, opts)
   vars, opts = vars or {}, opts or {}
   local out = opts.out or io.stdout
@@ -235,12 +238,15 @@ function recipe.hook(cmd, vars, opts)
     env = { PGPASSWORD = vars.pgpassword }
     for k, v in pairs(opts.env or {}) do env[k] = v end
   end
-  local status
-  status, err = sys.spawn(argv, { env = env, cwd = opts.cwd })
-  if status == nil then fail("system", "hook %s: %s", shown, err) end
-  if status == 130 then fail("interrupted", "hook interrupted: %s", shown) end
-  if status ~= 0 then fail("system", "hook failed with exit status %d: %s", status, shown) end
-  return true
+  local stream = opts.capture and "capture" or nil
+  local status, printed, complained = sys.spawn(argv, { env = env, cwd = opts.cwd, stdout = stream, stderr = stream })
+  if status == nil then fail("system", "hook %s: %s", shown, printed) end
+  local fields = { status = status, stdout = printed, stderr = complained }
+  if status == 130 then error(errors.failure("interrupted", "hook interrupted: " .. shown, fields), 0) end
+  if status ~= 0 then
+    error(errors.failure("system", string.format("hook failed with exit status %d: %s", status, shown), fields), 0)
+  end
+  return true, printed, complained
 end
 
 -- Confirmation ---------------------------------------------------------------

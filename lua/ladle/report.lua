@@ -5,7 +5,16 @@
 --   done(delta, ms)             after it committed
 --   failed(delta, failure)      after it failed (nothing of it was kept)
 --   interrupted(delta)          after Ctrl-C stopped it (nothing of it was kept)
---   waiting(holder_text)        when the lock is held by another session
+--   waiting(holder_text)        when another upgrade holds the upgrades
+--                               table's lock
+--   retrying(delta, info)       after a lock timeout, before waiting to try
+--                               the delta again (start follows); info:
+--                               attempt, retries, wait (s), message, line,
+--                               lock_timeout (s), blockers ({relation, mode,
+--                               pid, state, query, user, seconds})
+--   observed(delta, observation) after done, when the plan has an observer
+--                               (ladle.rehearse: locks, rewrites, changes,
+--                               findings, unobserved)
 --   would(delta)                in a dry run, instead of start/done
 --   note(text)                  anything else worth a line (what a Python delta printed)
 --   warning(text)               what goes on but should not pass unseen (an
@@ -22,6 +31,7 @@
 
 local errors = require "ladle.errors"
 local json = require "ladle.json"
+local retry = require "ladle.plan.retry"
 local sys = require "ladle.sys"
 
 local report = {}
@@ -33,6 +43,10 @@ function report.label(d)
   if d.layout == "install" then return "install script " .. errors.printable(d.file) end
   return errors.printable(string.format("delta %s %s", d.version, d.description))
 end
+
+-- "pid 4242 (alice, idle in transaction for 12.5 s: UPDATE ...) holding
+-- ROW EXCLUSIVE on public.accounts"
+report.describe_blocker = retry.describe_blocker
 
 -- Console ---------------------------------------------------------------------------
 
@@ -100,6 +114,30 @@ end
 function Console:warning(text)
   self.warnings:write("ladle: warning: ", errors.printable(text), "\n")
   self.warnings:flush()
+end
+
+function Console:retrying(d, info)
+  self:outcome("LOCK TIMEOUT")
+  local lines = { string.format("ladle: %s; rolled back", info.message) }
+  for _, b in ipairs(info.blockers) do lines[#lines + 1] = "ladle:   waiting for " .. report.describe_blocker(b) end
+  if #info.blockers == 0 then lines[#lines + 1] = "ladle:   the session holding the lock is gone" end
+  lines[#lines + 1] = string.format("ladle:   retry %d of %d in %s", info.attempt, info.retries,
+    info.wait < 1 and string.format("%d ms", math.floor(info.wait * 1000 + 0.5)) or string.format("%.1f s", info.wait))
+  io.stderr:write(table.concat(lines, "\n"), "\n")
+end
+
+-- Under the delta's line: what the observer saw (ladle.rehearse).
+function Console:observed(d, o)
+  local lines = {}
+  for _, l in ipairs(o.locks or {}) do
+    lines[#lines + 1] = string.format("  lock %s on %s%s", l.mode, l.relation,
+      #l.blocks > 0 and (" (blocks " .. table.concat(l.blocks, ", ") .. ")") or "")
+  end
+  for _, r in ipairs(o.rewrites or {}) do lines[#lines + 1] = "  rewrote " .. r end
+  for _, f in ipairs(o.findings or {}) do lines[#lines + 1] = string.format("  %s: %s", f.rule, f.message) end
+  for _, u in ipairs(o.unobserved or {}) do lines[#lines + 1] = "  not observed: " .. u end
+  if #lines > 0 then self.out:write(table.concat(lines, "\n"), "\n") end
+  self.out:flush()
 end
 
 function Console:note(text)
@@ -174,6 +212,17 @@ end
 
 function Json:warning(text)
   self:emit { event = "warning", message = text }
+end
+
+function Json:retrying(d, info)
+  self:emit(delta_fields(d, { event = "retrying", attempt = info.attempt, retries = info.retries,
+    wait_ms = math.floor(info.wait * 1000 + 0.5), message = info.message, line = info.line,
+    blockers = info.blockers }))
+end
+
+function Json:observed(d, o)
+  self:emit(delta_fields(d, { event = "observed", ms = o.ms, locks = o.locks, rewrites = o.rewrites,
+    changes = o.changes, findings = o.findings, unobserved = o.unobserved }))
 end
 
 function Json:note(text)

@@ -13,7 +13,9 @@
 --   dirs        the delta folders (or dir: one)
 --   to, unmarked, out_of_order, on_changed, variables, variables_in,
 --   python, ignore_missing, suggest   as plan.new (the plan's service is pg_service)
---   no_wait, lock_timeout_seconds   how to wait for the upgrade lock
+--   no_wait, wait_timeout_seconds   how to wait for another upgrade to end
+--   lock_timeout_seconds, retries, retry_wait_seconds   each delta's
+--               lock_timeout and the retries after one (ladle.plan.execute)
 --   dry_run     plan, report, change nothing
 --   json        report JSON lines on `out` instead of console lines
 --   out         where reports go (default io.stdout)
@@ -66,7 +68,8 @@ function session.plan(opts, conn, extra)
     variables = opts.variables, variables_in = opts.variables_in, python = opts.python, service = opts.pg_service,
     reporter = session.reporter(opts), dry_run = opts.dry_run == true,
     ignore_missing = opts.ignore_missing == true, suggest = opts.suggest,
-    lock = { wait = not opts.no_wait, timeout = opts.lock_timeout_seconds },
+    lock = { wait = not opts.no_wait, timeout = opts.wait_timeout_seconds },
+    lock_timeout = opts.lock_timeout_seconds, retries = opts.retries, retry_wait = opts.retry_wait_seconds,
   }
   for k, v in pairs(extra or {}) do plan_opts[k] = v end
   return errors.check(plan.new(plan_opts))

@@ -2,18 +2,24 @@
 --
 -- A database with 2000 tables (a primary key, three columns, an index and
 -- a check constraint each), 200 views and 200 functions, and a copy with
--- exactly 20 changes. `ladle check` of the pair must take at most half the
--- time pg_dump --schema-only takes for one of them, report exactly the 20
--- changes, and stay under 100 MB of memory.
+-- exactly 20 changes; then the same with 10,000 tables. At both sizes
+-- `ladle check` of the pair must take at most half the time pg_dump
+-- --schema-only takes for one of them, report exactly the 20 changes, and
+-- stay under 100 MB of memory.
 
 local ladle = require "ladle"
 
-local TABLES, VIEWS, FUNCTIONS = 2000, 200, 200
-local TARGET_RATIO, TARGET_RSS_MB, RUNS = 0.5, 100, 7
+local VIEWS, FUNCTIONS = 200, 200
+local TARGET_RATIO, TARGET_RSS_MB = 0.5, 100
+-- tables, and how many alternating runs of each program (the best counts)
+local SIZES = { { tables = 2000, runs = 7 }, { tables = 10000, runs = 3 } }
 
-local function schema_script()
-  local out = {}
-  for i = 1, TABLES do
+-- The schema in pieces of at most 1000 tables (one statement string runs
+-- in one transaction, and 10,000 tables' locks do not fit in one).
+local function schema_script(tables)
+  local pieces, out = {}, {}
+  for i = 1, tables do
+    if #out >= 1000 then pieces[#pieces + 1] = table.concat(out, "\n"); out = {} end
     out[#out + 1] = string.format(
       "create table t%d (id int primary key, a text, b int check (b >= 0), c timestamptz default now());\n"
       .. "create index t%d_a on t%d (a);", i, i, i)
@@ -25,7 +31,8 @@ local function schema_script()
     out[#out + 1] = string.format(
       "create function f%d(x int) returns int language plpgsql as $$ begin return x + %d; end $$;", i, i)
   end
-  return table.concat(out, "\n")
+  pieces[#pieces + 1] = table.concat(out, "\n")
+  return pieces
 end
 
 -- The 20 changes, and the line ladle check prints for each.
@@ -74,30 +81,32 @@ local EXPECTED = {
   "+ functions public.f_new()",
 }
 
-return function(bench)
+-- Builds the pair for one size, measures, and returns a list of problems.
+local function measure(bench, size)
+  local tables = size.tables
+  local a_name, b_name = "check_a_" .. tables, "check_b_" .. tables
   local admin = assert(bench.cluster:connect("postgres"))
   local build_seconds = bench.time(function()
-    assert(admin:exec("CREATE DATABASE check_a"))
-    local a = assert(bench.cluster:connect("check_a"))
-    assert(a:exec(schema_script()))
+    assert(admin:exec("CREATE DATABASE " .. a_name))
+    local a = assert(bench.cluster:connect(a_name))
+    for _, piece in ipairs(schema_script(tables)) do assert(a:exec(piece)) end
     a:close()
-    assert(admin:exec("CREATE DATABASE check_b TEMPLATE check_a"))
-    local b = assert(bench.cluster:connect("check_b"))
+    assert(admin:exec(string.format("CREATE DATABASE %s TEMPLATE %s", b_name, a_name)))
+    local b = assert(bench.cluster:connect(b_name))
     assert(b:exec(CHANGES))
     b:close()
   end)
-  admin:close()
   print(string.format("built the pair in %.1f s (%d tables, %d views, %d functions; 20 changes)",
-    build_seconds, TABLES, VIEWS, FUNCTIONS))
+    build_seconds, tables, VIEWS, FUNCTIONS))
 
   local pg_dump = assert(ladle.sandbox.bindir()) .. "/pg_dump"
-  local dump_file = bench.dir .. "/check_a.sql"
-  local check_argv = { bench.exe, "check", "-p1", bench.cluster:conninfo("check_a"), "-p2", bench.cluster:conninfo("check_b") }
-  local dump_argv = { pg_dump, "--schema-only", "-f", dump_file, "-d", bench.cluster:conninfo("check_a") }
+  local dump_file = bench.dir .. "/" .. a_name .. ".sql"
+  local check_argv = { bench.exe, "check", "-p1", bench.cluster:conninfo(a_name), "-p2", bench.cluster:conninfo(b_name) }
+  local dump_argv = { pg_dump, "--schema-only", "-f", dump_file, "-d", bench.cluster:conninfo(a_name) }
 
   -- alternate the two so that both see the same machine
   local best_check, best_dump, peak_kb, output = math.huge, math.huge, 0, nil
-  for _ = 1, RUNS do
+  for _ = 1, size.runs do
     local seconds, status, out, err = bench.run(dump_argv)
     assert(status == 0, "pg_dump failed: " .. tostring(err))
     best_dump = math.min(best_dump, seconds)
@@ -108,13 +117,15 @@ return function(bench)
     peak_kb = math.max(peak_kb, usage and usage.maxrss_kb or 0)
     output = out
   end
+  for _, name in ipairs({ a_name, b_name }) do assert(admin:exec("DROP DATABASE " .. name)) end
+  admin:close()
 
   local found = {}
   for line in output:gmatch("[^\n]+") do found[#found + 1] = line:match("^(%S+ %S+ %S+):") or line end
   local ratio = best_check / best_dump
   print(string.format("pg_dump --schema-only (one database)  %6.3f s", best_dump))
   print(string.format("ladle check (the pair)                %6.3f s", best_check))
-  print(string.format("ratio                                 %6.2f   (target <= %.2f)", ratio, TARGET_RATIO))
+  print(string.format("ratio at %5d tables                  %6.2f   (target <= %.2f)", tables, ratio, TARGET_RATIO))
   print(string.format("ladle check peak RSS                  %6.1f MB (target < %d MB)", peak_kb / 1024, TARGET_RSS_MB))
   print(string.format("differences reported                  %6d   (expected %d)", #found, #EXPECTED))
 
@@ -127,13 +138,23 @@ return function(bench)
     if found[i] ~= line then same = false end
   end
   if not same then
-    problems[#problems + 1] = "ladle check did not report exactly the 20 changes:\n" .. output
+    problems[#problems + 1] = string.format("%d tables: ladle check did not report exactly the 20 changes:\n%s",
+      tables, output)
   end
   if ratio > TARGET_RATIO then
-    problems[#problems + 1] = string.format("check/pg_dump ratio %.2f above %.2f", ratio, TARGET_RATIO)
+    problems[#problems + 1] = string.format("%d tables: check/pg_dump ratio %.2f above %.2f", tables, ratio, TARGET_RATIO)
   end
   if peak_kb / 1024 >= TARGET_RSS_MB then
-    problems[#problems + 1] = string.format("peak RSS %.1f MB", peak_kb / 1024)
+    problems[#problems + 1] = string.format("%d tables: peak RSS %.1f MB", tables, peak_kb / 1024)
+  end
+  return problems
+end
+
+return function(bench)
+  local problems = {}
+  for i, size in ipairs(SIZES) do
+    if i > 1 then print() end
+    for _, p in ipairs(measure(bench, size)) do problems[#problems + 1] = p end
   end
   if #problems > 0 then return false, table.concat(problems, "; ") end
   return true

@@ -10,6 +10,8 @@
 --   bench.time(fn)     -> seconds, fn's results
 --   bench.best(n, fn)  -> the fastest of n timings of fn (which returns seconds)
 --   bench.dir          a scratch directory, removed afterwards
+--
+-- LADLE_BENCH=check runs only the files whose name contains "check".
 
 local ladle = require "ladle"
 local sys = ladle.sys
@@ -50,7 +52,8 @@ end
 
 local files = {}
 for _, name in ipairs(assert(sys.listdir("spec/bench"))) do
-  if name:match("_bench%.lua$") then files[#files + 1] = name end
+  local only = os.getenv("LADLE_BENCH")
+  if name:match("_bench%.lua$") and (not only or name:find(only, 1, true)) then files[#files + 1] = name end
 end
 
 local missed = {}

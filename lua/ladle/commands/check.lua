@@ -3,28 +3,42 @@
 
 local errors = require "ladle.errors"
 local schema = require "ladle.schema"
+local source = require "ladle.source"
 local json = require "ladle.json"
 local pg = require "ladle.pg"
-local common = require "ladle.commands.common"
+
+-- words -> lines of at most 72 characters
+local function wrap(text)
+  local lines, line = {}, ""
+  for word in text:gmatch("%S+") do
+    if #line + #word + 1 > 72 and line ~= "" then lines[#lines + 1] = line; line = word
+    else line = line == "" and word or (line .. " " .. word) end
+  end
+  lines[#lines + 1] = line
+  return table.concat(lines, "\n")
+end
 
 local command = {
   summary = "compare the schemas of two databases (exit 1 when they differ)",
-  usage = "ladle check -p1 SERVICE1 -p2 SERVICE2 [-i KIND...] [-N SCHEMA...] [-T TABLE...] [--json]",
+  usage = "ladle check -p1 SERVICE1 -p2 SERVICE2 [-i KIND...] [-N SCHEMA...] [-T TABLE...] [-P PATTERN...] [--json]",
   description = [[
 Compares two databases' schemas, read from pg_catalog, and prints one line
 per difference: '-' only in the first database, '+' only in the second, '~'
 in both but different, then the kind, the qualified name and what differs.
 An object missing on one side stands for what belongs to it (a missing
 table's columns are not listed again). Exits 0 when the schemas are equal,
-1 when they differ, 3 when a database cannot be read.
+1 when they differ, 2 on bad usage, 3 when a database cannot be read.
 
-Kinds (for -i): schemas extensions types domains sequences tables columns
-constraints indexes views materialized_views functions triggers rules
-policies privileges comments. pum's categories are among them.
-SERVICE may also be a conninfo string or a postgresql:// URI.]],
+]] .. wrap("Kinds (for -i): " .. table.concat(schema.kinds, " ") .. ". pum's categories are among them.")
+  .. "\n\n" .. [[
+-N, -T and -P leave schemas, tables and columns out (-P takes SQL LIKE
+patterns: % any characters, _ one, \ quotes the next).
+SERVICE may also be a conninfo string, a postgresql:// URI, or a .sql file
+(loaded into a temporary database on a throwaway cluster).]],
   examples = [[
   ladle check -p1 prod -p2 reference
   ladle check -p1 prod -p2 reference -i views triggers -N audit
+  ladle check -p1 prod -p2 reference -N audit staging -P 'tmp\_%' '%_cache'
   ladle check -p1 'dbname=a' -p2 'dbname=b' --json]],
   flags = {
     { "-p1", "--pg_service1", key = "pg_service1", arg = "SERVICE", required = true,
@@ -38,35 +52,36 @@ SERVICE may also be a conninfo string or a postgresql:// URI.]],
     { "--schema", key = "schema", arg = "SCHEMA", many = true, help = "compare only these schemas" },
     { "-T", "--exclude-table", key = "exclude_table", arg = "TABLE", many = true,
       help = "tables to leave out (schema.table), with their columns, indexes, ..." },
+    { "-P", "--exclude-field-pattern", key = "exclude_field_pattern", arg = "PATTERN", many = true,
+      help = "leave out columns whose name matches this SQL LIKE pattern (pum's -P)" },
     { "--column-order", key = "column_order", help = "report columns whose position differs" },
+    { "--owners", key = "owners", help = "compare owners too" },
+    { "--sequence-values", key = "sequence_values", help = "compare sequences' current values too" },
     { "-s", "--silent", key = "silent", help = "print nothing; the exit code tells" },
     { "--json", key = "json", help = "print {equal, differences} as JSON" },
   },
 }
 
-local function connect(target, flag)
-  local conn, message = pg.connect(target)
-  if not conn then errors.fail(3, "check: cannot connect to %s (%s): %s", flag, common.target_name(target), message) end
-  return conn
-end
-
-function command.run(opts, positional)
-  if positional[1] then
-    errors.fail(2, "check: unexpected argument '%s' (see 'ladle check --help')", positional[1])
-  end
+function command.run(opts)
   local snap_opts = {
     schemas = opts.schema, exclude_schemas = opts.exclude_schema, exclude_tables = opts.exclude_table,
-    dependencies = false,
+    exclude_field_patterns = opts.exclude_field_pattern, dependencies = false,
+    owners = opts.owners, sequence_values = opts.sequence_values,
   }
-  local conns = { connect(opts.pg_service1, "-p1"), connect(opts.pg_service2, "-p2") }
+  -- Two large catalogs make tens of thousands of short-lived rows: the
+  -- collector starts a cycle when the heap has grown by half (not doubled),
+  -- which keeps the peak near what the snapshots hold.
+  collectgarbage("collect")
+  collectgarbage("incremental", 150)
+  local sides = { opts.pg_service1, opts.pg_service2 }
+  local labels = { "-p1 (" .. pg.target_name(sides[1]) .. ")", "-p2 (" .. pg.target_name(sides[2]) .. ")" }
   -- both databases are read at the same time
-  local snaps, message, which = schema.snapshots(conns, snap_opts)
-  for _, conn in ipairs(conns) do conn:close() end
-  if not snaps then
-    errors.fail(3, "check: -p%d (%s): %s", which, common.target_name(which == 1 and opts.pg_service1 or opts.pg_service2),
-      message)
-  end
-  local differences = schema.compare(snaps[1], snaps[2], { ignore = opts.ignore, column_order = opts.column_order })
+  local ws <close> = source.workspace()
+  local snaps, message, details = ws:snapshots(sides, snap_opts, labels)
+  ws:close()
+  if not snaps then errors.fail(details and details.kind or "database", "check: %s", message) end
+  local differences = schema.compare(snaps[1], snaps[2], { ignore = opts.ignore, column_order = opts.column_order,
+    owners = opts.owners })
   if opts.json then
     local list = {}
     for i, d in ipairs(differences) do

@@ -69,6 +69,11 @@ local function check_duration(value)
   return false, why
 end
 
+local function check_count(value)
+  if tostring(value):match("^%d+$") then return true end
+  return false, "expected a whole number (0, 1, 2, ...)"
+end
+
 -- Flag definitions by name; common.flags{...} picks them in order.
 common.definitions = {
   pg_service = { "-p", "--pg_service", arg = "SERVICE|CONNINFO",
@@ -97,9 +102,15 @@ common.definitions = {
   exclude_schema = { "-N", "--exclude-schema", arg = "SCHEMA", key = "exclude_schemas", many = true,
     help = "schemas to leave out (pum's -N)" },
   json = { "--json", help = "machine-readable output" },
-  no_wait = { "--no-wait", help = "fail at once (exit 3) when another upgrade holds the lock" },
+  no_wait = { "--no-wait", help = "fail at once (exit 3) when another upgrade is running" },
+  wait_timeout = { "--wait-timeout", arg = "DURATION", check = check_duration,
+    help = "give up waiting for another upgrade to finish after this long (500ms, 30s, 5min)" },
   lock_timeout = { "--lock-timeout", arg = "DURATION", check = check_duration,
-    help = "give up waiting for the lock after this long (500ms, 30s, 5min)" },
+    help = "each delta's lock_timeout: a statement that waits longer for a table lock fails" },
+  retries = { "--retries", arg = "N", check = check_count,
+    help = "after a lock timeout, roll the delta back and try it again, up to N times (default 0)" },
+  retry_wait = { "--retry-wait", arg = "DURATION", check = check_duration,
+    help = "the wait before the first retry, doubled for each next one, with jitter (default 1s)" },
   out_of_order = { "--out-of-order", help = "apply deltas labelled below the current version that never ran" },
   ignore_missing = { "--ignore-missing", help = "go on when deltas recorded as applied are not in the folder" },
   unmarked = { "--unmarked-phase", arg = "PHASE", key = "unmarked", check = check_unmarked,
@@ -137,8 +148,11 @@ common.config_keys = {
   pg_dump_exe = { option = "pg_dump_exe" },
   pg_restore_exe = { option = "pg_restore_exe" },
   unmarked_phase = { option = "unmarked", check = check_unmarked },
+  wait_timeout = { option = "wait_timeout", check = check_duration },
   lock_timeout = { option = "lock_timeout", check = check_duration },
   ignore_missing = { option = "ignore_missing", check = check_boolean, boolean = true },
+  retries = { option = "retries", check = check_count },
+  retry_wait = { option = "retry_wait", check = check_duration },
 }
 
 -- variables: in the config file, a list of "TYPE NAME VALUE" strings or of
@@ -288,7 +302,10 @@ function common.options(opts, global, defaults)
   merged.dir = merged.dirs and merged.dirs[1]
   merged.table = merged.table or tracker.DEFAULT
   merged.suggest = common.suggester(opts, path)
-  if merged.lock_timeout then merged.lock_timeout_seconds = common.duration(merged.lock_timeout) end
+  for _, key in ipairs({ "wait_timeout", "lock_timeout", "retry_wait" }) do
+    if merged[key] then merged[key .. "_seconds"] = common.duration(merged[key]) end
+  end
+  if merged.retries then merged.retries = tonumber(merged.retries) end
   return merged
 end
 

@@ -7,8 +7,8 @@ local sys = require "ladle.sys"
 local upgrade = {
   summary = "apply the pending deltas (each in its own transaction with its tracking row)",
   usage = "ladle upgrade [-p SERVICE] [-t TABLE] -d DIR... [--to VERSION] [--phase pre|post|all] [--dry-run]\n"
-    .. "                     [-v TYPE NAME VALUE]... [--on-changed fail|warn] [--no-wait] [--lock-timeout DURATION]\n"
-    .. "                     [--json]",
+    .. "                     [-v TYPE NAME VALUE]... [--on-changed fail|warn] [--no-wait] [--wait-timeout DURATION]\n"
+    .. "                     [--lock-timeout DURATION --retries N [--retry-wait DURATION]] [--json]",
   description = [[
 Applies the pending deltas of DIR in order: by version, then pre, unmarked,
 post, then serial (pum's names: description). With several folders (-d A B)
@@ -33,7 +33,16 @@ the first delta. A database with objects but no upgrades table is refused:
 record its version with 'ladle baseline' first.
 
 One upgrade at a time: a second one waits for the first (--no-wait: exit 3
-at once) and then applies only what is still pending.
+at once; --wait-timeout: exit 3 after that long) and then applies only what
+is still pending.
+
+Without blocking production: --lock-timeout sets each delta's lock_timeout,
+so that a statement waiting for a table lock (behind a long transaction)
+gives up instead of queueing every query on that table behind it. With
+--retries N the delta's transaction is rolled back, ladle prints which
+relation is locked and by which pid and query, waits (--retry-wait, doubled
+each time, with jitter) and tries the delta again, up to N times. Other
+errors are not retried. See doc/migrations.md.
 
 --phase pre applies the pre deltas of each version up to the first version
 whose post deltas are pending (deploy, then run --phase post); --phase post
@@ -52,9 +61,11 @@ or the database could not be reached; 130 interrupted.]],
   ladle upgrade -p qwat_prod -t qwat_sys.info -d delta/ delta_custom/ -v int SRID 2056
   ladle -c db.yaml upgrade --to 2.1.0 --phase pre
   ladle upgrade -p "host=db1 dbname=app" -d migrations --dry-run
-  ladle upgrade -d migrations --no-wait --json]],
+  ladle upgrade -d migrations --no-wait --json
+  ladle upgrade -p prod -d migrations --lock-timeout 2s --retries 5 --retry-wait 5s]],
   flags = common.flags { "pg_service", "table", "dir", "config", "to", "phase", "dry_run", "variables", "on_changed",
-    "no_wait", "lock_timeout", "out_of_order", "ignore_missing", "unmarked", "json" },
+    "no_wait", "wait_timeout", "lock_timeout", "retries", "retry_wait", "out_of_order", "ignore_missing", "unmarked",
+    "json" },
 }
 
 -- The plan, built as a dry run, reports each delta as it would apply it
@@ -81,6 +92,11 @@ function upgrade.run(opts, _, global)
   local conn <close> = session.connect(o)
   local plan = session.plan(o, conn)
   session.warn_ignored(plan)
+  if o.json then
+    -- where the upgrade starts, for programs that follow it (ladle run fleet)
+    plan.reporter:emit { event = "plan", current_version = plan.current_version, target = plan.target,
+      pending = #plan:selection(phase), table = plan.table, dry_run = o.dry_run or nil }
+  end
   if o.dry_run then return dry_run(plan, phase, o) end
   -- the lock first, then what it allows (a refused upgrade does not announce itself)
   session.lock_and_check(plan, phase)

@@ -74,7 +74,7 @@ function failure.statement(d, content, stmt, prefix_chars, message, err, utf8_te
   else
     f = errors.failure("database", string.format("%s:%d: %s%s", d.path, line, text, state))
   end
-  f.delta, f.line, f.column, f.sqlstate = d, line, column, err.sqlstate
+  f.delta, f.line, f.column, f.sqlstate, f.statement = d, line, column, err.sqlstate, stmt.text
   f.server_message, f.detail, f.hint, f.context = err.message, err.detail, err.hint, err.context
   if column then f.statement_line = content:match("^[^\n]*", start_of_line(content, stmt, line)) end
   return f

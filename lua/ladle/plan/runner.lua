@@ -18,7 +18,8 @@
 -- user and role, also put back before the tracking row is written), utf8
 -- (the client encoding is UTF8),
 -- variables, variables_index, variables_in, python, ctx:context() (what
--- Lua deltas and hooks get).
+-- Lua deltas and hooks get), lock_timeout_ms (each delta's lock_timeout,
+-- or nil), observer (or nil: see runner.sql_transaction).
 
 local delta = require "ladle.delta"
 local errors = require "ladle.errors"
@@ -103,18 +104,40 @@ local function closing_sql(ctx, d, record)
   return table.concat(parts)
 end
 
+-- The delta's own lock_timeout (ctx.lock_timeout_ms, the plan's
+-- lock_timeout option): "LOCAL " inside ladle's transaction, "" for the
+-- session when the delta runs outside one.
+local function lock_timeout_sql(ctx, scope)
+  if not ctx.lock_timeout_ms then return "" end
+  return string.format("SET %slock_timeout = %d;", scope, ctx.lock_timeout_ms)
+end
+
+-- With an observer (ladle.rehearse), BEGIN, each statement and the closing
+-- go alone, and the observer looks in between: observer:statement(d, i)
+-- after statement i, observer:commit(d) before the tracking row and COMMIT.
 function runner.sql_transaction(ctx, d, prepared, record)
-  local conn, utf8_text, stmts = ctx.conn, ctx.utf8, prepared.statements
+  local conn, utf8_text, stmts, observer = ctx.conn, ctx.utf8, prepared.statements, ctx.observer
   local closing = closing_sql(ctx, d, record)
-  local opening = (ctx.session_sql or "") .. "BEGIN;"
-  if #stmts == 0 then exec_or_fail(conn, opening .. closing, d.path) end
+  local opening = (ctx.session_sql or "") .. "BEGIN;" .. lock_timeout_sql(ctx, "LOCAL ")
+  if observer then
+    exec_or_fail(conn, opening, d.path)
+    opening = ""
+  elseif #stmts == 0 then
+    exec_or_fail(conn, opening .. closing, d.path)
+  end
   for i, stmt in ipairs(stmts) do
     local prefix = i == 1 and opening or ""
-    local ok, message, err = conn:exec(prefix .. stmt.text .. (i == #stmts and closing or ""))
+    local ok, message, err = conn:exec(prefix .. stmt.text .. ((i == #stmts and not observer) and closing or ""))
     if not ok then
       error(failure.statement(d, prepared.content, stmt, failure.char_length(prefix, utf8_text), message, err,
         utf8_text), 0)
     end
+    if observer then observer:statement(d, i) end
+  end
+  if observer then
+    observer:commit(d)
+    local ok, message = conn:exec(closing:sub(3))
+    if not ok then fail("database", "%s: recording the delta failed (nothing of it was kept): %s", d.path, message) end
   end
   if record then ctx.tracker:created() end
 end
@@ -150,10 +173,15 @@ end
 function runner.sql_autocommit(ctx, d, prepared, record, started)
   local conn = ctx.conn
   create_table_first(ctx, record)
-  if ctx.session_sql then exec_or_fail(conn, ctx.session_sql, d.path .. ": resetting the session") end
-  for _, stmt in ipairs(prepared.statements) do
+  local setup = (ctx.session_sql or "") .. lock_timeout_sql(ctx, "")
+  if setup ~= "" then exec_or_fail(conn, setup, d.path .. ": resetting the session") end
+  for i, stmt in ipairs(prepared.statements) do
     local ok, message, err = conn:exec(stmt.text)
-    if not ok then error(failure.statement(d, prepared.content, stmt, 0, message, err, ctx.utf8), 0) end
+    if not ok then
+      local f = failure.statement(d, prepared.content, stmt, 0, message, err, ctx.utf8)
+      f.committed = i - 1  -- statements that stay applied: a retry is safe only when none did
+      error(f, 0)
+    end
   end
   if record then record_outside(ctx, d, started) end
 end
@@ -172,7 +200,8 @@ function runner.lua(ctx, d, prepared, record, started)
   if not chunk then raise_input(why) end
   local conn = ctx.conn
   if not d.transaction then create_table_first(ctx, record) end
-  local opening = (ctx.session_sql or "") .. (d.transaction and "BEGIN" or "")
+  local opening = (ctx.session_sql or "")
+    .. (d.transaction and ("BEGIN;" .. lock_timeout_sql(ctx, "LOCAL ")) or lock_timeout_sql(ctx, ""))
   if opening ~= "" then exec_or_fail(conn, opening, d.path) end
   local before = conn:last_error()
   local ok, err = pcall(chunk, conn, d, ctx:context())
@@ -191,6 +220,7 @@ function runner.lua(ctx, d, prepared, record, started)
       fail("runtime", "%s: the delta ended ladle's transaction (COMMIT or ROLLBACK inside it); mark it "
         .. "'-- ladle: no-transaction' to manage transactions itself", d.path)
     end
+    if ctx.observer then ctx.observer:commit(d) end
     exec_or_fail(conn, closing_sql(ctx, d, record):sub(3), d.path)
     if record then ctx.tracker:created() end
   elseif record then
@@ -261,39 +291,6 @@ function runner.run(ctx, d, prepared, record, started)
   else
     runner.sql_autocommit(ctx, d, prepared, record, started)
   end
-end
-
--- runner.attempt(ctx, d, prepared, record, emit) -> ms, what it printed.
--- Runs d and times it. On failure, rolls back what is open, reports it
--- with emit("interrupted", d) or emit("failed", d, failure) and raises a
--- failure (kind "interrupted" for Ctrl-C) that says how many deltas this
--- run applied (applied_in_run) and that running it again resumes
--- (resumable). A delta the signal caught after its COMMIT is applied:
--- ctx:_committed reports it so.
-function runner.attempt(ctx, d, prepared, record, emit)
-  local encoding = ctx.conn:parameter("client_encoding")
-  ctx.utf8 = encoding == nil or encoding:upper() == "UTF8"
-  local started = sys.now()
-  local ok, err = pcall(runner.run, ctx, d, prepared, record, started)
-  local ms = runner.elapsed_ms(started)
-  if not ok then
-    local conn = ctx.conn
-    if not conn:is_closed() and conn:transaction_status() ~= "idle" then conn:exec("ROLLBACK") end
-    if errors.is_interrupt(err) or (errors.is_failure(err) and err.sqlstate == "57014") then
-      if record and ctx.tracker.exists and ctx.tracker:recorded(d) then
-        ctx:_committed(d, record, ms)
-      else
-        emit("interrupted", d)
-      end
-      err = errors.failure("interrupted", "interrupted")
-    else
-      if not errors.is_failure(err) then err = errors.failure("runtime", tostring(err)) end
-      emit("failed", d, err)
-    end
-    err.delta, err.applied_in_run, err.resumable = err.delta or d, ctx.applied_in_run, true
-    error(err, 0)
-  end
-  return ms, err
 end
 
 return runner

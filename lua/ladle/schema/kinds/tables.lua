@@ -1,0 +1,163 @@
+-- Tables: plain, partitioned, partitions, inheriting and unlogged tables,
+-- with their storage options and row-level security. Columns, constraints
+-- and the rest are kinds of their own; a new table's columns are written
+-- into its CREATE TABLE.
+
+local sql = require "ladle.schema.sql"
+local util = require "ladle.schema.util"
+
+local kind = {
+  name = "tables", singular = "table", acl = "r", comment = "TABLE", owned = true,
+  fields = { "partitioned", "partition_key", "unlogged", "partition_of", "partition_bound", "inherits",
+             "options", "row_security", "force_row_security" },
+  flags = { unlogged = true, partitioned = true, row_security = true, force_row_security = true },
+  unordered = { options = true },
+}
+
+-- names are put together by the reader: schema name and
+-- quote_ident(relname) is what regclass prints. flags: p partitioned, u
+-- unlogged, c a partition, r row security, f forced. A check of a large
+-- database reads tens of thousands of tables: the row is kept narrow, and
+-- what only partitions and partitioned tables have comes with the
+-- inheritance query and a query of partition keys.
+function kind.query(q)
+  return ([[
+SELECT c.oid, c.relnamespace AS nsp, pg_catalog.quote_ident(c.relname) AS relname,
+       NULLIF(CASE WHEN c.relkind = 'p' THEN 'p' ELSE '' END || CASE WHEN c.relpersistence = 'u' THEN 'u' ELSE '' END
+              || CASE WHEN c.relispartition THEN 'c' ELSE '' END || CASE WHEN c.relrowsecurity THEN 'r' ELSE '' END
+              || CASE WHEN c.relforcerowsecurity THEN 'f' ELSE '' END, '') AS flags,
+       c.reloptions, %s AS acl%s%s
+  FROM pg_catalog.pg_class c
+ WHERE c.relnamespace = ANY ($1::pg_catalog.oid[]) AND c.relkind IN ('r', 'p')]])
+    :format(q.acl("c.relacl", "c.relowner"), (q.deps or q.opts.owners) and (", " .. q.owner("c.relowner") .. " AS owner")
+      or "", q.deps and [[,
+       c.reltype, (SELECT NULLIF(rt.typarray, 0) FROM pg_catalog.pg_type rt WHERE rt.oid = c.reltype) AS rowtype_array]]
+      or ""),
+  [[
+SELECT i.inhrelid AS rel, i.inhparent::pg_catalog.regclass::pg_catalog.text AS parent,
+       CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END AS bound
+  FROM pg_catalog.pg_inherits i
+  JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+ WHERE c.relnamespace = ANY ($1::pg_catalog.oid[]) AND c.relkind IN ('r', 'p')
+ ORDER BY i.inhrelid, i.inhseqno]],
+  [[
+SELECT c.oid, pg_catalog.pg_get_partkeydef(c.oid) AS partkey
+  FROM pg_catalog.pg_class c
+ WHERE c.relnamespace = ANY ($1::pg_catalog.oid[]) AND c.relkind = 'p']]
+end
+
+function kind.read(r, rows, inherits, keys)
+  local tables, by_class = r.snap.tables, r.by_class
+  for _, row in ipairs(rows) do
+    local name = r.nsp_name[row.nsp] .. "." .. row.relname
+    if not r.excluded_table(name) and not r.member(r.class.pg_class, row.oid) then
+      -- only the fields a table has (see columns)
+      local obj = { kind = "tables", name = name, schema = r.nsp_name[row.nsp] }
+      if row.owner then obj.owner = row.owner end
+      if row.acl then obj.acl = row.acl end
+      if row.reloptions then obj.options = row.reloptions end
+      local flags = row.flags
+      if flags then
+        if flags:find("p", 1, true) then obj.partitioned = true end
+        if flags:find("u", 1, true) then obj.unlogged = true end
+        if flags:find("c", 1, true) then r.partition_children[row.oid] = true end
+        if flags:find("r", 1, true) then obj.row_security = true end
+        if flags:find("f", 1, true) then obj.force_row_security = true end
+      end
+      tables[name] = obj
+      by_class[row.oid] = obj
+      if row.reltype then r.type_obj[row.reltype] = obj end
+      if row.rowtype_array then r.type_obj[row.rowtype_array] = obj end
+    end
+  end
+  -- partitions and inheritance
+  for _, row in ipairs(inherits) do
+    local obj = by_class[row.rel]
+    if obj and obj.kind == "tables" then
+      if r.partition_children[row.rel] then
+        obj.partition_of, obj.partition_bound = row.parent, row.bound
+      else
+        obj.inherits = obj.inherits or {}
+        obj.inherits[#obj.inherits + 1] = row.parent
+      end
+    end
+  end
+  for _, row in ipairs(keys) do
+    local obj = by_class[row.oid]
+    if obj and obj.kind == "tables" then obj.partition_key = row.partkey end
+  end
+end
+
+function kind.depends(obj, deps)
+  if obj.partition_of then deps["tables " .. obj.partition_of] = "p" end
+  for _, parent in ipairs(obj.inherits or {}) do deps["tables " .. parent] = "p" end
+end
+
+function kind.summary(obj)
+  if obj.partition_of then return "partition of " .. obj.partition_of .. " " .. (obj.partition_bound or "") end
+  return (obj.unlogged and "unlogged " or "") .. (obj.partitioned and "partitioned table" or "table")
+end
+
+local function row_security(o, before)
+  local out = {}
+  before = before or {}
+  if (o.row_security or false) ~= (before.row_security or false) then
+    out[#out + 1] = sql.stmt(string.format("ALTER TABLE %s %s ROW LEVEL SECURITY;", o.name,
+      o.row_security and "ENABLE" or "DISABLE"), "access_exclusive_lock")
+  end
+  if (o.force_row_security or false) ~= (before.force_row_security or false) then
+    out[#out + 1] = sql.stmt(string.format("ALTER TABLE %s %s ROW LEVEL SECURITY;", o.name,
+      o.force_row_security and "FORCE" or "NO FORCE"), "access_exclusive_lock")
+  end
+  return out
+end
+
+-- ctx.column_definitions(table) gives the new table's column lines
+function kind.create(item, ctx)
+  local o = item.obj
+  local s
+  if o.partition_of then
+    s = string.format("CREATE TABLE %s PARTITION OF %s %s", o.name, o.partition_of, o.partition_bound)
+  else
+    local cols = ctx.column_definitions(o.name)
+    s = string.format("CREATE %sTABLE %s (%s)", o.unlogged and "UNLOGGED " or "", o.name,
+      #cols > 0 and ("\n    " .. table.concat(cols, ",\n    ") .. "\n") or "")
+    if o.inherits then s = s .. " INHERITS (" .. table.concat(o.inherits, ", ") .. ")" end
+  end
+  if o.partition_key then s = s .. " PARTITION BY " .. o.partition_key end
+  s = s .. sql.with_options(o.options) .. ";"
+  local out = { sql.stmt(s) }
+  for _, st in ipairs(row_security(o)) do st.hazards = {}; out[#out + 1] = st end
+  return out
+end
+
+function kind.drop(item)
+  return { sql.stmt("DROP TABLE " .. item.name .. ";", "deletes_data", "access_exclusive_lock") }
+end
+
+function kind.alter(a, b)
+  local oa, ob = a.obj, b.obj
+  if (oa.partitioned or false) ~= (ob.partitioned or false) or oa.partition_key ~= ob.partition_key
+      or (oa.partition_of == nil) ~= (ob.partition_of == nil)
+      or not util.same(oa.inherits, ob.inherits) then
+    return "rebuild"
+  end
+  local out = {}
+  if oa.partition_of ~= ob.partition_of or oa.partition_bound ~= ob.partition_bound then
+    out[#out + 1] = sql.stmt(string.format("ALTER TABLE %s DETACH PARTITION %s;", oa.partition_of, ob.name),
+      "access_exclusive_lock")
+    out[#out + 1] = sql.stmt(string.format("ALTER TABLE %s ATTACH PARTITION %s %s;", ob.partition_of, ob.name,
+      ob.partition_bound), "validation_scan")
+  end
+  if (oa.unlogged or false) ~= (ob.unlogged or false) then
+    out[#out + 1] = sql.stmt(string.format("ALTER TABLE %s SET %s;", ob.name, ob.unlogged and "UNLOGGED" or "LOGGED"),
+      "table_rewrite", "access_exclusive_lock")
+  end
+  for _, st in ipairs(sql.option_statements("ALTER TABLE " .. ob.name, oa.options, ob.options)) do
+    out[#out + 1] = st
+  end
+  for _, st in ipairs(row_security(ob, oa)) do out[#out + 1] = st end
+  return sql.changes(out)
+end
+
+return kind
