@@ -1,7 +1,10 @@
 -- ladle.cli: the command line. The host calls cli.main(argv) and exits
 -- with what it returns. A failure raised with ladle.errors.fail ends the
--- command here: its one-line message (control characters shown escaped)
--- on stderr, and its own exit code. An interruption goes on to the host.
+-- command here (cli.report): its one-line message (control characters
+-- shown escaped) on stderr, psql's detail of a server error, what a run
+-- applied and how to resume, a JSON error object on stdout for a command
+-- given --json, and its own exit code. The host's interrupt object goes on
+-- to the host (which says "interrupted"), unless JSON is to be printed.
 --
 -- Each command is a module in ladle/commands/ returning
 --   { summary = "...", usage = "...", description = "...",
