@@ -348,8 +348,6 @@ function common.print_table(rows, out)
   for r, row in ipairs(rows) do
     local lens = {}
     for i, cell in ipairs(row) do
-      cell = errors.printable(cell)
-      row[i] = cell
       local n = cell:find("[\128-\255]") and (utf8.len(cell) or #cell) or #cell
       lens[i] = n
       if n > (widths[i] or 0) then widths[i] = n end

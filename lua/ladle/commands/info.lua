@@ -110,9 +110,11 @@ function info.print(plan, conn, out)
         note = (note ~= "" and note .. "; " or "") .. "runs outside a transaction"
       end
       any_note = any_note or note ~= ""
-      rows[#rows + 1] = { d.version or (d.repeatable and "-") or "?", phase_text(d), d.script or d.file or "?", d.status,
-        d.installed_on or "", d.execution_time and tostring(d.execution_time) or "", note }
-      if several then table.insert(rows[#rows], 1, d.dir or "(gone)") end
+      -- names are shown with their control characters escaped
+      rows[#rows + 1] = { d.version or (d.repeatable and "-") or "?", phase_text(d),
+        errors.printable(d.script or d.file or "?"), d.status, d.installed_on or "",
+        d.execution_time and tostring(d.execution_time) or "", errors.printable(note) }
+      if several then table.insert(rows[#rows], 1, errors.printable(d.dir or "(gone)")) end
     end
     if not any_note then
       for _, row in ipairs(rows) do row[#row] = nil end

@@ -12,6 +12,12 @@ checks.COLUMN_LIMITS = { version = 50, description = 200, script = 1000 }
 
 -- checks.unrecordable(d) -> why d cannot be recorded as it is, or nil.
 function checks.unrecordable(d)
+  local limits = checks.COLUMN_LIMITS
+  -- the common case, ASCII that fits, without counting characters
+  if #d.script <= limits.script and #(d.description or "") <= limits.description
+      and #(d.version or "") <= limits.version and not d.script:find("[\128-\255]") then
+    return nil
+  end
   if not utf8.len(d.script) then return "the name is not UTF-8; rename the file" end
   for _, column in ipairs { "version", "description", "script" } do
     local length = d[column] and utf8.len(d[column]) or 0
