@@ -204,6 +204,22 @@ describe("ladle.delta.scan", function()
     assert.truthy(why:find("same version 1.0.0, phase unmarked and name", 1, true), why)
   end)
 
+  it("refuses equal versions spelled differently in one slot (1.2 and 1.2.0), naming both", function()
+    local dir = folder { ["1.2_01_a.sql"] = "select 1;", ["1.2.0_01_b.sql"] = "select 2;" }
+    local ok, why = delta.scan(dir)
+    assert.is_nil(ok)
+    assert.truthy(why:find(dir .. "/1.2.0_01_b.sql and " .. dir .. "/1.2_01_a.sql", 1, true), why)
+    assert.truthy(why:find("same version 1.2, phase unmarked and serial 1", 1, true), why)
+    dir = folder { ["1.2/a.sql"] = "select 1;", ["1.2.0/a.sql"] = "select 2;" }
+    ok, why = delta.scan(dir)
+    assert.is_nil(ok)
+    assert.truthy(why:find("phase unmarked and name", 1, true), why)
+    assert.truthy(why:find(dir .. "/1.2/a.sql", 1, true) and why:find(dir .. "/1.2.0/a.sql", 1, true), why)
+    -- other serials, or another phase, are other slots
+    assert.equal(2, #assert(delta.scan(folder { ["1.2_01_a.sql"] = "select 1;", ["1.2.0_02_b.sql"] = "select 2;" })))
+    assert.equal(2, #assert(delta.scan(folder { ["1.2_01_pre_a.sql"] = "select 1;", ["1.2.0_01_b.sql"] = "select 2;" })))
+  end)
+
   it("fails on an unreadable folder with one line", function()
     local ok, why = delta.scan("/nonexistent/deltas")
     assert.is_nil(ok)
@@ -224,6 +240,17 @@ describe("ladle.delta.scan", function()
     assert.truthy(seconds < 1, string.format("scan took %.3f s", seconds))  -- generous: a loaded machine
   end)
 end)
+
+-- core.split's positions as {start, stop, line} per statement.
+local function split(sql, opts)
+  local at, meta = core.split(sql, opts)
+  local list = {}
+  for i = 1, at.n do
+    local start, stop, line = string.unpack("<I4I4I4", at.positions, 12 * (i - 1) + 1)
+    list[i] = { start = start, stop = stop, line = line }
+  end
+  return list, meta
+end
 
 describe("ladle.delta.core", function()
   it("computes MD5 as RFC 1321 does", function()
@@ -276,7 +303,7 @@ describe("ladle.delta.core", function()
       "select a$b$ from t",                                               -- 9
       "-- trailing comment",                                              -- 10
     }, "\n")
-    local list, meta = core.split(sql)
+    local list, meta = split(sql)
     assert.is_nil(meta)
     local got = {}
     for _, s in ipairs(list) do got[#got + 1] = { s.line, sql:sub(s.start, s.stop) } end
@@ -291,16 +318,33 @@ describe("ladle.delta.core", function()
     }, got)
   end)
 
+  it("reads backslash escapes in '...' when standard_conforming_strings is off, and in E'...' always", function()
+    local sql = "select 'a\\' as q, ';\ncommit;\nselect E'b\\';', 2;\n"
+    local function texts(list)
+      local out = {}
+      for _, st in ipairs(list) do out[#out + 1] = sql:sub(st.start, st.stop) end
+      return out
+    end
+    assert.same({ "select 'a\\' as q, ';", "commit;", "select E'b\\';', 2;" },
+      texts(split(sql, { standard_conforming_strings = false })))
+    -- on (the default since PostgreSQL 9.1): the backslash is a plain character
+    assert.same({ sql:sub(1, -2) }, texts(split(sql)))
+    assert.same(texts(split(sql)), texts(split(sql, { standard_conforming_strings = true })))
+  end)
+
   it("finds psql meta-commands and survives unterminated quotes", function()
-    local list, meta = core.split("select 1;\n\\set x 1\nselect :x;")
+    local list, meta = split("select 1;\n\\set x 1\nselect :x;")
     assert.equal(2, meta.line)
     assert.equal(2, #list)
-    list = core.split("select 1;\nselect 'open\n;\nselect 2;")
+    list = split("select 1;\nselect 'open\n;\nselect 2;")
     assert.equal(2, #list)
     assert.equal(2, list[2].line)
-    list = core.split("select $x$ never closed ;")
+    list = split("select $x$ never closed ;")
     assert.equal(1, #list)
-    assert.same({}, (core.split("  -- only a comment\n/* and this */\n")))
+    assert.same({}, (split("  -- only a comment\n/* and this */\n")))
+    -- twelve bytes of positions a statement, not a table each
+    local at = core.split("select 1;\n select 2;")
+    assert.same({ n = 2, positions = string.pack("<I4I4I4I4I4I4", 1, 9, 1, 12, 20, 2) }, at)
   end)
 end)
 

@@ -90,7 +90,7 @@ describe("ladle migration commands", function()
       assert.truthy(err:match("^ladle: cannot connect to service no_such_service: "), err)
     end)
 
-    it("fails a bad delta with one line naming file, line and sqlstate; exit 3; earlier deltas stay", function()
+    it("fails a bad delta with a line naming file, line and sqlstate, psql's caret; exit 3; earlier deltas stay", function()
       local dir = folder {
         ["1.0.0_01_ok.sql"] = "create table ok (id int);\n",
         ["1.0.0_02_bad.sql"] = "create table half (id int);\n\nselect * from\n  nowhere;\n",
@@ -98,7 +98,10 @@ describe("ladle migration commands", function()
       }
       local status, out, err = ladle_run { "upgrade", "-d", dir }
       assert.equal(3, status)
-      assert.equal(string.format("ladle: %s/1.0.0_02_bad.sql:4: relation \"nowhere\" does not exist (SQLSTATE 42P01)\n", dir), err)
+      assert.equal(string.format("ladle: %s/1.0.0_02_bad.sql:4: relation \"nowhere\" does not exist (SQLSTATE 42P01)\n"
+        .. "LINE 4:   nowhere;\n          ^\n"
+        .. "ladle: 1 delta was applied in this run and stays applied; fix %s/1.0.0_02_bad.sql and run the same command "
+        .. "again to resume:\n  ladle upgrade -d %s\n", dir, dir, dir), err)
       assert.truthy(out:find("Applying delta 1.0.0 02_bad... FAILED\n", 1, true), out)
       assert.is_true(exists(db, "public.ok"))
       assert.is_false(exists(db, "public.half"))
@@ -129,9 +132,11 @@ describe("ladle migration commands", function()
 
     it("refuses a non-empty database without the table, pointing at baseline (exit 2)", function()
       assert(db:exec("create table legacy (id int)"))
-      local status, _, err = ladle_run { "upgrade", "-d", folder(app) }
+      local dir = folder(app)
+      local status, _, err = ladle_run { "upgrade", "-d", dir }
       assert.equal(2, status)
-      assert.truthy(err:find("is not empty: record the version it is at with 'ladle baseline -b VERSION' first", 1, true), err)
+      assert.truthy(err:find("is not empty: record the version it is at with 'ladle baseline -d " .. dir
+        .. " -b VERSION' first", 1, true), err)
     end)
 
     it("applies phase by phase", function()
@@ -143,7 +148,8 @@ describe("ladle migration commands", function()
       status, out = ladle_run { "upgrade", "-d", dir, "--phase", "pre" }
       assert.equal(0, status)
       assert.equal(2, count(out, "Applying delta 0.2.0"))
-      assert.truthy(out:find("Stopped at 0.2.0: its post deltas are pending. Deploy 0.2.0, then run 'ladle upgrade --phase post'.", 1, true), out)
+      assert.truthy(out:find("Stopped at 0.2.0: its post deltas are pending. Deploy 0.2.0, then run 'ladle upgrade -d " .. dir
+        .. " --phase post'.", 1, true), out)
       status, out = ladle_run { "upgrade", "-d", dir, "--phase", "post" }
       assert.equal(0, status)
       assert.equal(2, count(out, "Applying delta 0.2.0"))
@@ -194,7 +200,7 @@ describe("ladle migration commands", function()
       end
       assert.equal(4, would)
       assert.is_true(finish.dry_run)
-      assert.equal(4, finish.applied)
+      assert.equal(4, finish.would_apply)
       assert.same(before, snapshot())
       assert.same(rows, db:query("select * from public.ladle_upgrades"))
     end)
@@ -244,9 +250,11 @@ describe("ladle migration commands", function()
     end)
 
     it("says why a table is missing", function()
-      local status, out = ladle_run { "info", "-d", folder(app) }
+      local dir = folder(app)
+      local status, out = ladle_run { "info", "-d", dir }
       assert.equal(0, status)
-      assert.truthy(out:find("The table does not exist yet and the database is empty: 'ladle upgrade' creates it.", 1, true), out)
+      assert.truthy(out:find("The table does not exist yet and the database is empty: 'ladle upgrade -d " .. dir
+        .. "' creates it.", 1, true), out)
     end)
   end)
 
@@ -263,7 +271,8 @@ describe("ladle migration commands", function()
       assert.same({ version = "0.2.0", description = "baseline", type = 0, script = "", checksum = "" }, rows[1])
       status, _, err = ladle_run { "baseline", "-d", dir, "-b", "0.3.0" }
       assert.equal(2, status)
-      assert.equal("ladle: public.ladle_upgrades already records version 0.2.0; a baseline only starts an empty table\n", err)
+      assert.truthy(err:find("ladle: public.ladle_upgrades already records version 0.2.0 as its baseline; a baseline only "
+        .. "starts an empty table, but nothing was applied on top of it", 1, true), err)
       status, _, err = ladle_run { "baseline", "-b", "latest" }
       assert.equal(2, status)
       assert.truthy(err:find("bad value 'latest' for -b", 1, true), err)
@@ -343,8 +352,8 @@ describe("ladle migration commands", function()
       local status, out, err = ladle_run { "upgrade", "-d", dir }
       assert.equal(2, status)
       assert.equal("ladle: 1 applied delta changed since applied, nothing was run: " .. dir
-        .. "/00.01.00_01_create_jobs.sql (accept the new content with 'ladle repair', or go on regardless with "
-        .. "--on-changed warn)\n", err)
+        .. "/00.01.00_01_create_jobs.sql (accept the new content with 'ladle repair -d " .. dir .. "', or go on "
+        .. "regardless with --on-changed warn)\n", err)
       assert.is_false(exists(db, "job_status"))
       status, out = ladle_run { "info", "-d", dir }
       assert.truthy(out:match("00%.01%.00_01_create_jobs%.sql%s+changed"), out)
@@ -483,13 +492,20 @@ describe("ladle migration commands", function()
       sys.sleep(0.6)
       sys.kill(pid, sys.signals.INT)
       assert.equal(130, (sys.wait(pid)))
-      assert.equal("ladle: interrupted\n", env.read(tmp .. "/err"))
-      assert.truthy(env.read(tmp .. "/out"):find("... INTERRUPTED\n", 1, true), env.read(tmp .. "/out"))
+      local err = env.read(tmp .. "/err")
+      local applied = tonumber(err:match("^ladle: interrupted\nladle: (%d+) deltas? w[ae][sr]e? applied in this run"))
+      assert.truthy(applied, err)
+      assert.truthy(err:find("run the same command again to resume:\n  ladle upgrade -d " .. dir .. "\n", 1, true), err)
+      -- the delta running is INTERRUPTED, unless the signal came after its COMMIT: then it is OK
+      local out = env.read(tmp .. "/out")
+      assert.truthy(out:find("... INTERRUPTED\n$") or out:find("... OK %(%d+ ms%)\n$"), out)
+      assert.equal(applied, count(out, "... OK ("))
       local r = db:query([[select (select count(*) from public.ladle_upgrades) as rows,
         (select count(*) from pg_class where relname ~ '^s_[0-9]+$') as tables,
         (select count(*) from pg_locks where locktype = 'advisory') as locks]])[1]
       assert.equal(r.tables, r.rows)
       assert.truthy(r.rows > 0 and r.rows < 30, "interrupted half way: " .. r.rows)
+      assert.equal(r.rows, applied)
       assert.equal(0, r.locks)
     end)
 
@@ -508,14 +524,15 @@ describe("ladle migration commands", function()
       end
       sys.kill(pid, sys.signals.INT)
       assert.equal(130, (sys.wait(pid)))
-      assert.equal("busy\nladle: interrupted\n", env.read(tmp .. "/err"))
+      assert.equal("busy\nladle: interrupted\nladle: 1 delta was applied in this run and stays applied; run the same "
+        .. "command again to resume:\n  ladle upgrade -d " .. dir .. " --json\n", env.read(tmp .. "/err"))
       local events = {}
       for _, line in ipairs(lines_of(env.read(tmp .. "/out"))) do
         local event = json.decode(line)
         events[#events + 1] = event.event .. ":" .. (event.script or "")
       end
       assert.same({ "plan:", "start:01.00.00_01_first.sql", "applied:01.00.00_01_first.sql",
-        "start:01.00.00_02_busy.lua", "interrupted:01.00.00_02_busy.lua" }, events)
+        "start:01.00.00_02_busy.lua", "interrupted:01.00.00_02_busy.lua", "error:01.00.00_02_busy.lua" }, events)
       assert.is_true(exists(db, "public.first"))
       assert.is_false(exists(db, "public.busy"))
       assert.equal(1, db:query("select count(*) as n from public.ladle_upgrades")[1].n)

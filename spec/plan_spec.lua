@@ -219,6 +219,12 @@ describe("ladle.plan", function()
       assert.equal("1.0.0_02_b.sql", repaired[1].script)
       plan = plan_for(dir)
       assert.equal("applied", statuses(plan)["1.0.0_02_b.sql"])
+      -- the missing file stops it too, unless that is on purpose
+      f = failure_of(plan.apply, plan)
+      assert.equal(2, f.exit)
+      assert.truthy(f.message:find("1 delta recorded as applied in public.ladle_upgrades is not in " .. dir
+        .. ": 1.0.0_01_a.sql", 1, true), f.message)
+      plan = plan_for(dir, { ignore_missing = true })
       assert.equal(1, plan:apply())
       assert.is_true(exists(db, "public.d"))
     end)

@@ -192,7 +192,7 @@ class Hook(DeltaPy):
                          ["delta_1.0.1_b.sql"] = "create table b (id int);\n" })
     local status, _, err = ladle_run { "upgrade", "-d", dir }
     assert.equal(2, status)
-    assert.truthy(err:find("'ladle repair'", 1, true), err)
+    assert.truthy(err:find("'ladle repair -d " .. dir .. "'", 1, true), err)
     local out
     status, out, err = ladle_run { "upgrade", "-d", dir, "--on-changed", "warn" }
     assert.equal(0, status, out .. err)
@@ -206,7 +206,7 @@ class Hook(DeltaPy):
 
   it("creates pum's table with baseline and keeps reading the table older ladle releases created", function()
     local dir = folder { ["delta_1.0.0_a.sql"] = "create table a (id int);\n" }
-    assert.equal(0, (ladle_run { "baseline", "-t", "app_sys.upgrades", "-b", "1.0.0" }))
+    assert.equal(0, (ladle_run { "baseline", "-t", "app_sys.upgrades", "-b", "1.0.0", "--create-schema" }))
     assert.equal(1, #db:query([[select 1 from pg_constraint where conrelid = 'app_sys.upgrades'::regclass
       and contype = 'x']]))
     assert(db:exec([[create table public.old_ladle (id serial primary key, version varchar(50),

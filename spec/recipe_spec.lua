@@ -58,6 +58,19 @@ describe("recipe.hook", function()
     assert.equal("3.0\nok\n", env.read(dir .. "/v"))
   end)
 
+  it("D9: quotes placeholder values inside an sh -c script, so that each stays one word", function()
+    local evil = "x;touch " .. dir .. "/PWNED1 $(touch " .. dir .. "/PWNED2) `touch " .. dir .. "/PWNED3` 'q\" \\ \n"
+    local vars = { dir = evil }
+    recipe.hook("sh -c 'printf %s {dir} > " .. dir .. "/a'", vars)                 -- plain
+    recipe.hook("sh -c \"printf %s '{dir}' > " .. dir .. "/b\"", vars)             -- inside '...'
+    recipe.hook("sh -c 'printf %s \"{dir}\" > " .. dir .. "/c'", vars)             -- inside "..."
+    recipe.hook("bash -ec 'printf %s x{dir}x > " .. dir .. "/d'", vars)            -- another shell, -ec
+    recipe.hook("printf %s {dir} > " .. dir .. "/e", vars, { shell = true })       -- opts.shell
+    for _, name in ipairs { "a", "b", "c", "e" } do assert.equal(evil, env.read(dir .. "/" .. name), name) end
+    assert.equal("x" .. evil .. "x", env.read(dir .. "/d"))
+    for i = 1, 3 do assert.is_nil(env.read(dir .. "/PWNED" .. i)) end
+  end)
+
   it("accepts a Lua function wherever a command is", function()
     local seen
     recipe.hook(function(vars) seen = vars.version end, { version = "2.0" })

@@ -27,6 +27,17 @@ describe("ladle.tracker", function()
     end
   end)
 
+  it("cuts text that does not fit its column between two characters", function()
+    local t = assert(tracker.open(db, "public.ladle_upgrades"))
+    assert(t:create())
+    local description = "01_" .. string.rep("\u{e9}", 250)
+    assert(db:exec(t:insert_sql { version = "1.0.0", description = description, type = 8, script = "x.sql",
+      checksum = "", execution_time = 0 }))
+    local row = db:query("select description from public.ladle_upgrades")[1]
+    assert.equal(200, utf8.len(row.description))
+    assert.equal(description:sub(1, #row.description), row.description)
+  end)
+
   it("creates pum 0.10's table, exactly", function()
     local t = assert(tracker.open(db, "app_sys.upgrades"))
     local state = assert(t:inspect())

@@ -8,6 +8,7 @@
  * close, run by C code when it is done and by __gc and __close.
  */
 #include <errno.h>
+#include <sys/stat.h>
 
 #include "ladle.h"
 
@@ -70,15 +71,23 @@ int ladle_readfile(lua_State *L, const char *path, ladle_ChunkFn each, void *ud)
   ladle_Box *box = ladle_newbox(L);
   FILE *f = ladle_box_fopen(box, path, "rb");
   luaL_Buffer b;
-  size_t n;
+  struct stat st;
+  size_t n, want = LUAL_BUFFERSIZE;
   if (f == NULL) return ladle_fileresult(L, 0, path);
+  /* the whole file in one buffer of its size: a growing buffer would
+     hold up to half as much again, and copy itself on the way */
+  if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+      (unsigned long long)st.st_size < (unsigned long long)((size_t)-1 / 2))
+    want = (size_t)st.st_size + 1;
   luaL_buffinit(L, &b);
-  do {
-    char *p = luaL_prepbuffer(&b);
-    n = fread(p, 1, LUAL_BUFFERSIZE, f);
+  for (;;) {
+    char *p = luaL_prepbuffsize(&b, want);
+    n = fread(p, 1, want, f);
     if (each) each(ud, p, n);
     luaL_addsize(&b, n);
-  } while (n == LUAL_BUFFERSIZE);
+    if (n < want) break;
+    want = LUAL_BUFFERSIZE;  /* the file grew since: on in chunks */
+  }
   if (ferror(f)) {
     ladle_fileresult(L, 0, path);  /* reads errno before the close */
     ladle_box_close(box);

@@ -135,16 +135,30 @@ static void md5_hex(Md5 *m, char out[33]) {
 /* Files                                                                   */
 /* ---------------------------------------------------------------------- */
 
-/* core.file(path) -> md5 hex, size, first line | nil, message
+/* Counts newlines in data[0, len). */
+static size_t count_newlines(const unsigned char *data, size_t len) {
+  size_t count = 0;
+  const unsigned char *p = data, *end = data + len;
+  while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+    count++;
+    p++;
+  }
+  return count;
+}
+
+/* core.file(path) -> md5 hex, size, first line[, nul byte, nul line]
+                    | nil, message, details
    The first line (without its newline, at most 256 bytes) carries the
-   `-- ladle: ...` markers; the content itself is not kept. Plain open and
-   read into a stack buffer: this runs for every delta of every command, and
-   no Lua call happens while the descriptor is open. */
+   `-- ladle: ...` markers; the content itself is not kept. The position
+   (1-based byte and line) of the first zero byte comes last when there is
+   one: SQL cannot hold one, and libpq would send the text cut there. Plain
+   open and read into a stack buffer: this runs for every delta of every
+   command, and no Lua call happens while the descriptor is open. */
 static int delta_file(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   unsigned char buf[16384];
   char first[257], hex[33];
-  size_t first_len = 0, total = 0;
+  size_t first_len = 0, total = 0, nul_byte = 0, lines = 1;
   ssize_t n;
   int first_done = 0, fd, read_errno = 0;
   Md5 md5;
@@ -161,6 +175,12 @@ static int delta_file(lua_State *L) {
     }
     if (n == 0) break;
     md5_update(&md5, buf, (size_t)n);
+    if (nul_byte == 0) {
+      const unsigned char *nul = memchr(buf, '\0', (size_t)n);
+      size_t upto = nul ? (size_t)(nul - buf) : (size_t)n;
+      lines += count_newlines(buf, upto);
+      if (nul) nul_byte = total + upto + 1;
+    }
     for (i = 0; i < (size_t)n && !first_done; i++) {
       if (buf[i] == '\n' || first_len == sizeof first - 1) first_done = 1;
       else first[first_len++] = (char)buf[i];
@@ -177,7 +197,10 @@ static int delta_file(lua_State *L) {
   lua_pushstring(L, hex);
   lua_pushinteger(L, (lua_Integer)total);
   lua_pushlstring(L, first, first_len);
-  return 3;
+  if (nul_byte == 0) return 3;
+  lua_pushinteger(L, (lua_Integer)nul_byte);
+  lua_pushinteger(L, (lua_Integer)lines);
+  return 5;
 }
 
 static void md5_chunk(void *md5, const char *chunk, size_t len) {

@@ -75,6 +75,7 @@ typedef struct ResultBox {
 /* Uservalue fields of a connection. */
 #define UV_HANDLER "on_notice"
 #define UV_KEPT    "notices"
+#define UV_ERROR   "last_error"
 
 static const char null_key = 'n';   /* registry key of ladle.null */
 
@@ -742,6 +743,16 @@ static const char *push_error_message(lua_State *L, PGconn *pg, const PGresult *
   return lua_tostring(L, -1);
 }
 
+/* Keeps the details table on top as the last error of the connection at
+   stack index 1, when there is one (conn:last_error). */
+static void keep_last_error(lua_State *L) {
+  if (luaL_testudata(L, 1, LADLE_CONN_MT) == NULL) return;
+  lua_getiuservalue(L, 1, 1);
+  lua_pushvalue(L, -2);
+  lua_setfield(L, -2, UV_ERROR);
+  lua_pop(L, 1);
+}
+
 /* Pushes nil, message, err: the library's failure triple. */
 static int push_failure(lua_State *L, PGconn *pg, const PGresult *res) {
   int i;
@@ -766,6 +777,7 @@ static int push_failure(lua_State *L, PGconn *pg, const PGresult *res) {
   } else {
     lua_pop(L, 1);
   }
+  keep_last_error(L);
   return 3;
 }
 
@@ -907,8 +919,21 @@ static int send_prepared(lua_State *L, Conn *c, const char *sql, int nparams, co
   return 1;
 }
 
+/* The SQL at idx as a C string. libpq takes SQL up to its first zero byte,
+   so a string holding one would be sent cut short (and a script's COMMIT
+   with the rest): that is refused rather than half run. */
+static const char *check_sql(lua_State *L, int idx) {
+  size_t len;
+  const char *sql = luaL_checklstring(L, idx, &len);
+  const char *nul = memchr(sql, '\0', len);
+  if (nul != NULL)
+    luaL_argerror(L, idx, lua_pushfstring(L, "SQL contains a zero byte at byte %I",
+                                          (LUAI_UACINT)(nul - sql + 1)));
+  return sql;
+}
+
 static int send_query(lua_State *L, Conn *c, int sql_idx, int nparams, int first_arg) {
-  const char *sql = luaL_checkstring(L, sql_idx);
+  const char *sql = check_sql(L, sql_idx);
   int top = lua_gettop(L), ok;
   const char **values = nparams > 0 ? push_params(L, sql_idx + 1, nparams, first_arg) : NULL;
   ok = send_prepared(L, c, sql, nparams, values);
@@ -1017,7 +1042,7 @@ static int conn_query(lua_State *L) {
 /* conn:exec(script) -> true | nil, message, err */
 static int conn_exec(lua_State *L) {
   Conn *c = check_conn(L, 1);
-  luaL_checkstring(L, 2);
+  check_sql(L, 2);
   lua_settop(L, 2);
   if (!send_query(L, c, 2, 0, 3)) return 3;
   lua_settop(L, 1);
@@ -1033,7 +1058,7 @@ static int conn_exec(lua_State *L) {
    sync, so a failing one does not cancel the next. */
 static int conn_send(lua_State *L) {
   Conn *c = check_open(L, 1);
-  const char *sql = luaL_checkstring(L, 2);
+  const char *sql = check_sql(L, 2);
   int nparams = lua_gettop(L) - 2;
   const char **values;
   if (c->busy == BUSY_ROWS) return luaL_error(L, "connection is busy: a rows() loop on it is still open");
@@ -1205,7 +1230,7 @@ static int conn_rows(lua_State *L) {
   Conn *c = check_conn(L, 1);
   int nparams = lua_gettop(L) - 2;
   Cursor *cur;
-  luaL_checkstring(L, 2);
+  check_sql(L, 2);
   if (nparams < 0) nparams = 0;
   cur = (Cursor *)lua_newuserdatauv(L, sizeof(Cursor), 1);
   cur->conn = c;
@@ -1324,6 +1349,17 @@ static int conn_on_notice(lua_State *L) {
   return 1;
 }
 
+/* conn:last_error() -> the details table of the last command that failed
+   on this connection (what query/exec/receive returned third), or nil:
+   for code that only sees a failure as a raised message (a Lua delta's
+   assert) and wants its sqlstate, detail and hint. */
+static int conn_last_error(lua_State *L) {
+  to_conn(L, 1);
+  lua_getiuservalue(L, 1, 1);
+  lua_getfield(L, -1, UV_ERROR);
+  return 1;
+}
+
 /* conn:notices() -> the notices kept since the last call (oldest first) */
 static int conn_notices(lua_State *L) {
   Conn *c = to_conn(L, 1);
@@ -1369,12 +1405,17 @@ static void push_null_sentinel(lua_State *L) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, &null_key);
 }
 
-/* ladle.pg.core.conninfo_split(target) -> conninfo, password | nil, message.
+/* ladle.pg.core.conninfo_split(target) -> conninfo, password, secrets
+                                            | nil, message.
    For handing a connection target to a libpq program (pg_dump, psql): the
    conninfo goes on its command line with every setting the target makes
-   (so it keeps its precedence over a service file) except the password,
-   which the caller passes as PGPASSWORD so that it never shows in a
-   process listing. */
+   (so it keeps its precedence over a service file) except the secrets,
+   the settings libpq itself never displays (dispchar "*": password,
+   sslpassword), which come back in the table `secrets` (keyword ->
+   value), the password also on its own: the caller passes it as
+   PGPASSWORD, so that it never shows in a process listing. libpq's
+   message for a target it cannot read may echo the target: the Lua half
+   masks it. */
 static void add_conninfo_setting(luaL_Buffer *b, const char *keyword, const char *value) {
   if (luaL_bufflen(b) > 0) luaL_addchar(b, ' ');
   luaL_addstring(b, keyword);
@@ -1384,6 +1425,10 @@ static void add_conninfo_setting(luaL_Buffer *b, const char *keyword, const char
     luaL_addchar(b, *value);
   }
   luaL_addchar(b, '\'');
+}
+
+static int is_secret(const PQconninfoOption *o) {
+  return o->dispchar != NULL && o->dispchar[0] == '*';
 }
 
 static int pg_conninfo_split(lua_State *L) {
@@ -1404,17 +1449,41 @@ static int pg_conninfo_split(lua_State *L) {
     if (err) PQfreemem(err);
     return 3;
   }
+  /* the secrets first: a buffer in use owns the top of the stack */
+  lua_newtable(L);
+  for (o = opts; o->keyword; o++) {
+    if (o->val == NULL || !is_secret(o)) continue;
+    if (strcmp(o->keyword, "password") == 0) password = o->val;
+    lua_pushstring(L, o->val);
+    lua_setfield(L, -2, o->keyword);
+  }
   luaL_buffinit(L, &b);
   for (o = opts; o->keyword; o++) {
-    if (o->val == NULL) continue;
-    if (strcmp(o->keyword, "password") == 0) password = o->val;
-    else add_conninfo_setting(&b, o->keyword, o->val);
+    if (o->val != NULL && !is_secret(o)) add_conninfo_setting(&b, o->keyword, o->val);
   }
-  luaL_pushresult(&b);
+  luaL_pushresult(&b);     /* secrets, conninfo */
   if (password) lua_pushstring(L, password);
   else lua_pushnil(L);
+  lua_rotate(L, -3, -1);   /* conninfo, password, secrets */
   PQconninfoFree(opts);
-  return 2;
+  return 3;
+}
+
+/* ladle.pg.core.secret_keywords() -> {keyword, ...}: the settings libpq
+   marks as secret (dispchar "*"), for masking them in text. */
+static int pg_secret_keywords(lua_State *L) {
+  PQconninfoOption *opts = PQconndefaults(), *o;
+  lua_Integer n = 0;
+  lua_newtable(L);
+  if (opts == NULL) return 1;
+  for (o = opts; o->keyword; o++) {
+    if (is_secret(o)) {
+      lua_pushstring(L, o->keyword);
+      lua_rawseti(L, -2, ++n);
+    }
+  }
+  PQconninfoFree(opts);
+  return 1;
 }
 
 static int pg_libpq_version(lua_State *L) {
@@ -1441,6 +1510,7 @@ static const luaL_Reg conn_methods[] = {
   { "info", conn_info },
   { "on_notice", conn_on_notice },
   { "notices", conn_notices },
+  { "last_error", conn_last_error },
   { "close", conn_close },
   { NULL, NULL }
 };
@@ -1469,6 +1539,7 @@ static const luaL_Reg pg_functions[] = {
   { "wait", pg_wait },
   { "libpq_version", pg_libpq_version },
   { "conninfo_split", pg_conninfo_split },
+  { "secret_keywords", pg_secret_keywords },
   { NULL, NULL }
 };
 

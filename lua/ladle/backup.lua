@@ -27,12 +27,12 @@ local function run_tool(argv, env, ignore_errors)
   return true, err
 end
 
--- The tool's view of a target: -d conninfo (without the password, which
--- goes into PGPASSWORD) and the environment.
+-- The tool's view of a target: -d conninfo (without the secrets; the
+-- password goes into PGPASSWORD) and the environment (pg.child_target).
 local function tool_target(target)
-  local conninfo, password = pg.conninfo_split(target)
-  if not conninfo then return nil, password, { kind = "usage" } end
-  return "--dbname=" .. conninfo, { PGPASSWORD = password }
+  local conninfo, env, details = pg.child_target(target)
+  if not conninfo then return nil, env, details end
+  return "--dbname=" .. conninfo, env
 end
 
 -- backup.dump(target, file, opts) -> true | nil, message, details

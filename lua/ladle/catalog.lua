@@ -15,7 +15,8 @@
 -- - magic numbers have names here.
 -- On an idle connection the queries share one read-only repeatable-read
 -- transaction, so they see one state of the catalog; inside the caller's
--- transaction they run in it and the caller's settings are put back.
+-- transaction they run in it and the caller's settings are put back; inside
+-- another catalog session they run as they are.
 
 local catalog = {}
 
@@ -25,14 +26,25 @@ catalog.FIRST_NORMAL_OID = 16384
 
 local SETTINGS = "SET LOCAL search_path = ''; SET LOCAL jit = off"
 
+-- How deep each connection is in catalog sessions: one inside another
+-- (a query of a module called from catalog.run) is already set up.
+local depth = setmetatable({}, { __mode = "k" })
+
 -- catalog.begin(conn) -> session | nil, message, details
 -- Enters a catalog session: a read-only repeatable-read transaction on an
 -- idle connection, or the caller's transaction with the settings saved.
 function catalog.begin(conn)
   local status = conn:transaction_status()
+  -- (a session left without finish, by an error, ended with its transaction)
+  if depth[conn] and status ~= "idle" then
+    depth[conn] = depth[conn] + 1
+    return { nested = true }
+  end
+  depth[conn] = nil
   if status == "idle" then
     local ok, message, details = conn:exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; " .. SETTINGS)
     if not ok then return nil, message, details end
+    depth[conn] = 1
     return { began = true }
   elseif status == "intrans" then
     local saved, message, details = conn:query("SELECT pg_catalog.current_setting('search_path') AS search_path, "
@@ -41,6 +53,7 @@ function catalog.begin(conn)
     local ok
     ok, message, details = conn:exec(SETTINGS)
     if not ok then return nil, message, details end
+    depth[conn] = 1
     return { saved = saved[1] }
   end
   return nil, "cannot read the catalog: the connection is " .. tostring(status), { status = status }
@@ -49,6 +62,11 @@ end
 -- catalog.finish(conn, session, ok): leaves the session; commits (or rolls
 -- back when not ok) what begin() began, or puts the caller's settings back.
 function catalog.finish(conn, session, ok)
+  if session.nested then
+    depth[conn] = depth[conn] - 1
+    return
+  end
+  depth[conn] = nil
   if conn:is_closed() then return end
   if session.began then
     if conn:transaction_status() ~= "idle" then conn:exec(ok and "COMMIT" or "ROLLBACK") end

@@ -1,6 +1,10 @@
 -- ladle.cli: the command line. The host calls cli.main(argv) and exits
--- with what it returns; failures raised with ladle.errors.fail carry their
--- own exit code and one-line message.
+-- with what it returns. A failure raised with ladle.errors.fail ends the
+-- command here (cli.report): its one-line message (control characters
+-- shown escaped) on stderr, psql's detail of a server error, what a run
+-- applied and how to resume, a JSON error object on stdout for a command
+-- given --json, and its own exit code. The host's interrupt object goes on
+-- to the host (which says "interrupted"), unless JSON is to be printed.
 --
 -- Each command is a module in ladle/commands/ returning
 --   { summary = "...", usage = "...", description = "...",
@@ -13,6 +17,9 @@
 local args = require "ladle.commands.args"
 local common = require "ladle.commands.common"
 local errors = require "ladle.errors"
+local json = require "ladle.json"
+local pg = require "ladle.pg"
+local report = require "ladle.report"
 
 local cli = {}
 local fail = errors.fail
@@ -102,7 +109,7 @@ local function wants_help(words)
   return false
 end
 
-function cli.main(argv)
+local function dispatch(argv)
   local global, i, ran_code = {}, 1, false
   while argv[i] do
     local word = argv[i]
@@ -126,7 +133,9 @@ function cli.main(argv)
       global.config_file = word:match("=(.*)$")
       i = i + 1
     elseif word:sub(1, 1) == "-" then
-      fail(2, "unknown flag '%s' (see 'ladle --help')", word)
+      local names = {}
+      for _, flag in ipairs(cli.global_flags) do table.move(flag, 1, #flag, #names + 1, names) end
+      fail(2, "unknown flag '%s'%s (see 'ladle --help')", word, args.did_you_mean(word, names))
     else
       break
     end
@@ -143,7 +152,11 @@ function cli.main(argv)
     return 0
   end
   local entry = find_command(name)
-  if not entry then fail(2, "unknown command '%s' (see 'ladle --help')", name) end
+  if not entry then
+    local names = {}
+    for _, c in ipairs(cli.commands) do names[#names + 1] = c.name end
+    fail(2, "unknown command '%s'%s (see 'ladle --help')", name, args.did_you_mean(name, names))
+  end
   local mod = load_command(entry)
   local words = table.move(argv, i + 1, #argv, 1, {})
   global.progname = argv[0]
@@ -157,6 +170,80 @@ function cli.main(argv)
   local opts, positional = args.parse(mod.flags, words, name)
   args.positional(mod, positional, name)
   return mod.run(opts, positional, global) or 0
+end
+
+-- Failures and interruptions pass as they are; anything else is a bug,
+-- kept with where it happened.
+local function handler(err)
+  if errors.is_failure(err) or errors.is_interrupt(err) then return err end
+  local message = type(err) == "string" and err or ("(error object is a " .. type(err) .. " value)")
+  return errors.failure("runtime", message, { traceback = debug.traceback("", 2) })
+end
+
+-- "1 delta was applied in this run and stays applied; fix FILE and run
+-- the same command again to resume:" after a failure while applying.
+local function resume_note(f)
+  local n = f.applied_in_run
+  local fix = (f.kind ~= "interrupted" and f.delta) and ("fix " .. errors.printable(f.delta.path) .. " and ") or ""
+  return string.format("%d delta%s applied in this run%s; %srun the same command again to resume:", n,
+    n == 1 and " was" or "s were", n == 0 and "" or (n == 1 and " and stays applied" or " and stay applied"), fix)
+end
+
+-- cli.report(failure[, out[, resume]]) prints a failure the way the
+-- command line ends with one: its message, the server's detail as psql
+-- shows it, and after a failure while applying, what the run applied and
+-- the command (resume) that goes on from there.
+function cli.report(f, out, resume)
+  out = out or io.stderr
+  if f.message ~= "" then out:write("ladle: ", errors.printable(f.message), "\n") end
+  for _, line in ipairs(errors.explain(f)) do out:write(errors.printable(line), "\n") end
+  if f.traceback then out:write(f.traceback:gsub("^\n", ""), "\n") end
+  if f.resumable and f.applied_in_run and resume then
+    out:write("ladle: ", resume_note(f), "\n  ", resume, "\n")
+  end
+end
+
+-- cli.error_object(failure[, resume]) -> the JSON object of a failure.
+function cli.error_object(f, resume)
+  local object = report.failure_fields(f, { event = "error", kind = f.kind })
+  if f.delta then object.file, object.script = f.delta.path, f.delta.script end
+  if f.resumable then object.resume = resume end
+  return object
+end
+
+-- True when the command's words ask for JSON.
+local function wants_json(argv)
+  for i = 1, #argv do
+    if argv[i] == "--" then return false end
+    if argv[i] == "--json" then return true end
+  end
+  return false
+end
+
+-- The command line as given, secrets masked: what runs it again.
+local function same_command(argv)
+  local words = { "ladle" }
+  for i = 1, #argv do words[#words + 1] = common.shell_word(pg.mask_secrets(argv[i])) end
+  return table.concat(words, " ")
+end
+
+function cli.main(argv)
+  local results = table.pack(xpcall(dispatch, handler, argv))
+  if results[1] then return table.unpack(results, 2, results.n) end
+  local err = results[2]
+  if not errors.is_failure(err) then
+    if not wants_json(argv) then error(err, 0) end  -- the host says "interrupted"
+    err = errors.failure("interrupted", "interrupted")
+  end
+  local resume = same_command(argv)
+  -- not for what was found (exit 1: the command's JSON says it), nor for
+  -- a failure the command's JSON already reported
+  if wants_json(argv) and err.kind ~= "found" and not err.json_reported then
+    io.stdout:write(json.encode(cli.error_object(err, resume)), "\n")
+  end
+  io.stdout:flush()
+  cli.report(err, io.stderr, resume)
+  return err.exit
 end
 
 return cli

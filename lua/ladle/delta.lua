@@ -8,6 +8,7 @@
 --
 -- The layouts are ladle.delta.names'; this module orders, reads and scans.
 
+local checks = require "ladle.delta.checks"
 local core = require "ladle.delta.core"
 local names = require "ladle.delta.names"
 local version = require "ladle.version"
@@ -24,6 +25,7 @@ delta.type_codes = {
 }
 delta.BASELINE_TYPE = 0
 delta.REPEATABLE_FLAG = 16
+delta.COLUMN_LIMITS = checks.COLUMN_LIMITS
 
 -- delta.parse(name) -> fields | nil, reason (ladle.delta.names)
 delta.parse = names.parse
@@ -95,9 +97,14 @@ function Delta:type_code()
   return codes[self.phase_marked or "unmarked"]
 end
 
+-- A UTF-8 byte order mark, which editors on Windows put first and psql skips.
+delta.BOM = "\239\187\191"
+
 -- delta:read() -> content | nil, message
 -- Refuses a file that changed since it was scanned: what runs is what was
--- planned and what gets recorded.
+-- planned and what gets recorded. A byte order mark at the start reads as
+-- blanks (so that lines and columns still match the file); the checksum
+-- stays the file's.
 function Delta:read()
   local content, checksum, details = core.read(self.path)
   if not content then return nil, checksum, details end
@@ -105,6 +112,7 @@ function Delta:read()
     return nil, string.format("%s: the file changed while ladle was running (checksum %s, planned %s)",
       self.path, checksum, self.checksum)
   end
+  if content:sub(1, 3) == delta.BOM then content = "   " .. content:sub(4) end
   return content
 end
 
@@ -115,13 +123,19 @@ local function is_word(text, ...)
   return false
 end
 
--- What a statement does to the transaction: "begin", "commit" or "other"
--- (and "control" for any other transaction-control statement).
-local function transaction_role(content, stmt)
-  local w1, w2, w3 = content:match("^(%a+)%s*(%a*)%s*(%a*)", stmt.start)
-  if not w1 then return "other" end
+-- Words that start transaction control; any other statement is "other"
+-- without looking further (a delta of a million INSERTs is not copied).
+local CONTROL = { begin = true, start = true, commit = true, ["end"] = true, rollback = true, abort = true,
+  prepare = true }
+
+-- What the statement from byte start to stop does to the transaction:
+-- "begin", "commit" or "other" (and "control" for any other
+-- transaction-control statement).
+local function transaction_role(content, start, stop)
+  local w1, w2, w3 = content:match("^(%a+)%s*(%a*)%s*(%a*)", start)
+  if not w1 or not CONTROL[w1:lower()] then return "other" end
   w1, w2, w3 = w1:lower(), w2:lower(), w3:lower()
-  local text = content:sub(stmt.start, stmt.stop):gsub(";%s*$", ""):lower()
+  local text = content:sub(start, stop):gsub(";%s*$", ""):lower()
   local plain = text:match("^%a+[%a%s]*$") ~= nil
   if w1 == "begin" or (w1 == "start" and w2 == "transaction") then
     if plain and (w2 == "" or is_word(w2, "work", "transaction")) and (w1 == "begin" or w3 == "") then
@@ -138,19 +152,41 @@ local function transaction_role(content, stmt)
   return "other"
 end
 
+-- The line of content that byte is on.
 local function line_at(content, byte)
-  local line = 1
-  for _ in content:sub(1, byte - 1):gmatch("\n") do line = line + 1 end
-  return line
+  local line, at = 1, 1
+  while true do
+    local newline = content:find("\n", at, true)
+    if not newline or newline >= byte then return line end
+    line, at = line + 1, newline + 1
+  end
 end
 delta.line_at = line_at
 
--- delta:statements(content) -> statements | nil, message
--- The statements of a SQL delta ({start, stop, line, text}), with psql's
--- BEGIN ... COMMIT wrapper removed from a delta that runs in ladle's own
--- transaction. psql meta-commands and other transaction control in such a
--- delta are refused (bad input), naming the line.
-function Delta:statements(content)
+-- Statement k of what core.split returned: start, stop, line.
+local function position(at, k)
+  return string.unpack("<I4I4I4", at.positions, 12 * (k - 1) + 1)
+end
+
+-- The statements of a SQL delta, list-like (#list, ipairs, list[i]): the
+-- positions core.split found, and list[i] made when asked,
+-- {start =, stop =, line =, text =}, so that a big delta is held once.
+local Statements = {}
+Statements.__len = function(list) return list.last - list.first + 1 end
+Statements.__index = function(list, i)
+  if math.type(i) ~= "integer" or i < 1 or i > list.last - list.first + 1 then return nil end
+  local start, stop, line = position(list.positions, list.first + i - 1)
+  return { start = start, stop = stop, line = line, text = list.content:sub(start, stop) }
+end
+
+-- delta:statements(content[, opts]) -> statements | nil, message
+-- The statements of a SQL delta (list-like, each {start, stop, line,
+-- text}), with psql's BEGIN ... COMMIT wrapper removed from a delta that
+-- runs in ladle's own transaction. psql meta-commands and other
+-- transaction control in such a delta are refused (bad input), naming the
+-- line. opts.standard_conforming_strings: false when the session that
+-- will run the delta has it off (backslashes then escape inside '...').
+function Delta:statements(content, opts)
   -- Recent pg_dump releases bracket a dump with \restrict KEY and
   -- \unrestrict KEY, which only mean something to psql: blank them, keeping
   -- every byte where it was so that lines and positions still match.
@@ -159,28 +195,28 @@ function Delta:statements(content)
       if line:match("^\\restrict%s") or line:match("^\\unrestrict%s") then return string.rep(" ", #line) end
     end)
   end
-  local list, meta = core.split(content)
+  local at, meta = core.split(content, opts and { standard_conforming_strings = opts.standard_conforming_strings })
   if meta then
     return nil, string.format("%s:%d: psql meta-commands (backslash commands) are not SQL; ladle cannot run them",
       self.path, meta.line)
   end
-  if self.transaction ~= false and #list > 0 then
-    if transaction_role(content, list[1]) == "begin" and #list > 1
-        and transaction_role(content, list[#list]) == "commit" then
-      table.remove(list, #list)
-      table.remove(list, 1)
-    end
-    for _, stmt in ipairs(list) do
-      local role = transaction_role(content, stmt)
-      if role ~= "other" then
+  local first, last = 1, at.n
+  local function role(k)
+    local start, stop = position(at, k)
+    return transaction_role(content, start, stop)
+  end
+  if self.transaction ~= false and at.n > 0 then
+    if at.n > 1 and role(1) == "begin" and role(at.n) == "commit" then first, last = 2, at.n - 1 end
+    for k = first, last do
+      if role(k) ~= "other" then
+        local start, _, line = position(at, k)
         return nil, string.format("%s:%d: transaction control (%s) inside a delta that runs in ladle's transaction; "
-          .. "remove it, or start the file with '-- ladle: no-transaction'", self.path, stmt.line,
-          content:match("^%a+", stmt.start):upper())
+          .. "remove it, or start the file with '-- ladle: no-transaction'", self.path, line,
+          content:match("^%a+", start):upper())
       end
     end
   end
-  for _, stmt in ipairs(list) do stmt.text = content:sub(stmt.start, stmt.stop) end
-  return list
+  return setmetatable({ positions = at, first = first, last = last, content = content }, Statements)
 end
 
 -- Scanning -----------------------------------------------------------------------
@@ -216,8 +252,10 @@ local function scan_folder(found, dir, index, opts)
       found.ignored[#found.ignored + 1] = { path = path, script = rel, reason = why, dir = dir }
       return true
     end
-    local checksum, size, first = core.file(path)
+    local checksum, size, first, nul_byte, nul_line = core.file(path)
     if not checksum then return nil, size, first end
+    if nul_byte then found.problems[#found.problems + 1] = checks.zero_byte(path, nul_byte, nul_line) end
+    if first:sub(1, 3) == delta.BOM then first = first:sub(4) end
     local directive, unknown = first_line_directive(first)
     if directive == false then
       found.problems[#found.problems + 1] = string.format("%s:1: unknown ladle directive '%s' (known: %s)", path,
@@ -226,6 +264,8 @@ local function scan_folder(found, dir, index, opts)
     local d = setmetatable(fields, Delta)
     d.path, d.file, d.script, d.checksum, d.size, d.dir = path, file, rel, checksum, size, dir
     d.folder_index = opts.several and d.layout ~= "install" and index or nil
+    local why_not = d.layout ~= "hook" and checks.unrecordable(d)
+    if why_not then found.problems[#found.problems + 1] = path .. ": " .. why_not end
     d.transaction = directive ~= delta.MARKER
     -- the phase is settled here, once: the name's marker, else the
     -- configured phase of unmarked deltas

@@ -22,7 +22,10 @@
 --
 -- 3. Code that ends a command or a recipe raises a failure object with
 --    errors.fail(kind, fmt, ...): {kind =, exit =, message =}. The host
---    prints its message as one line on stderr and exits with its code.
+--    prints its message as one line on stderr and exits with its code;
+--    with --json also a JSON error object on stdout, unless the failure
+--    says json_reported = true (the command's own JSON told it already)
+--    or its kind is "found".
 --
 -- errors.codes is the one table from kinds to exit codes; no module below
 -- commands/ writes an exit code as a number.
@@ -85,16 +88,78 @@ function errors.check(value, message, details, ...)
   return value, message, details, ...
 end
 
+-- errors.printable(text) -> text fit for one line of a terminal: control
+-- characters (C0, DEL, C1; newlines and ANSI escapes among them) and bytes
+-- that are not UTF-8 are shown as \xNN, so that a file name cannot move the
+-- cursor, colour the screen or split a message.
+function errors.printable(text)
+  text = tostring(text)
+  if not text:find("[%z\1-\31\127-\255]") then return text end
+  local out, i, n = {}, 1, #text
+  while i <= n do
+    -- a whole character when one starts here, else one byte
+    local char = utf8.len(text, i, i) and text:sub(i, (utf8.offset(text, 2, i) or n + 1) - 1) or text:sub(i, i)
+    local byte = char:byte(1)
+    if (#char == 1 and (byte < 0x20 or byte >= 0x7f)) or (byte == 0xc2 and char:byte(2) < 0xa0) then
+      out[#out + 1] = char:gsub(".", function(c) return string.format("\\x%02x", c:byte()) end)
+    else
+      out[#out + 1] = char
+    end
+    i = i + #char
+  end
+  return table.concat(out)
+end
+
 function errors.is_failure(value)
   return getmetatable(value) == Failure
 end
 
 -- The value the host raises when Ctrl-C (or SIGTERM, SIGHUP) interrupts
 -- Lua code: an object whose metatable is named "ladle.interrupt" (see
--- include/ladle.h). Code that catches errors lets it through.
+-- include/ladle.h), or a failure of kind "interrupted" (what a plan
+-- raises in its place, with what it applied before). Code that catches
+-- errors lets it through.
 function errors.is_interrupt(value)
+  if errors.is_failure(value) then return value.kind == "interrupted" end
   local mt = getmetatable(value)
   return type(mt) == "table" and mt.__name == "ladle.interrupt"
+end
+
+-- A statement line of at most about 80 characters around the column, and
+-- the column in it, as psql cuts a long line.
+local function window(text, column)
+  text = text:gsub("[\t\r]", " ")
+  local length = utf8.len(text)
+  if not length or length <= 80 or column < 1 then return text, column end
+  local first = math.max(1, column - 40)
+  local last = math.min(length, first + 79)
+  local cut = text:sub(utf8.offset(text, first), (utf8.offset(text, last + 1) or #text + 1) - 1)
+  local lead = first > 1 and "..." or ""
+  return lead .. cut .. (last < length and "..." or ""), column - first + 1 + #lead
+end
+
+-- errors.explain(f) -> the lines psql prints under a server error: the
+-- failing line of the file with a caret under the error's position
+-- (f.statement_line, f.line, f.column), then DETAIL, HINT and CONTEXT.
+function errors.explain(f)
+  local lines = {}
+  if f.statement_line and f.column and f.line then
+    local prefix = string.format("LINE %d: ", f.line)
+    local text, column = window(f.statement_line, f.column)
+    lines[#lines + 1] = prefix .. text
+    lines[#lines + 1] = string.rep(" ", #prefix + column - 1) .. "^"
+  end
+  for _, field in ipairs { "detail", "hint", "context" } do
+    local value = f[field]
+    if type(value) == "string" and value ~= "" then
+      local first = true
+      for line in value:gmatch("[^\n]+") do
+        lines[#lines + 1] = first and (field:upper() .. ":  " .. line) or line
+        first = false
+      end
+    end
+  end
+  return lines
 end
 
 return errors

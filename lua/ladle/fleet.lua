@@ -147,7 +147,7 @@ local function on_event(run, t, e)
     count_failure(run, t)
   elseif kind == "finish" then
     t.to = e.current_version or t.to
-    t.applied = e.applied
+    t.applied = e.applied or e.would_apply
   end
 end
 

@@ -43,7 +43,26 @@ local escapes = {
   ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t",
 }
 
+-- Bytes that are not UTF-8 (a file name in another encoding) become
+-- U+FFFD, so that the output stays valid JSON.
+local function valid_utf8(s)
+  if utf8.len(s) then return s end
+  local out, i = {}, 1
+  while i <= #s do
+    if utf8.len(s, i, i) then
+      local stop = (utf8.offset(s, 2, i) or #s + 1) - 1
+      out[#out + 1] = s:sub(i, stop)
+      i = stop + 1
+    else
+      out[#out + 1] = "\u{fffd}"
+      i = i + 1
+    end
+  end
+  return table.concat(out)
+end
+
 local function encode_string(s)
+  s = valid_utf8(s)
   return '"' .. s:gsub('[%c"\\]', function(c)
     return escapes[c] or string.format("\\u%04x", c:byte())
   end) .. '"'

@@ -75,6 +75,9 @@ end
 --   reporter  a reporter (ladle.report); default none
 --   dry_run   report what would run, change nothing
 --   lock      defaults for plan:lock(): {wait = true, timeout = seconds}
+--   ignore_missing  applied deltas missing from the folders do not stop it
+--   suggest   fn(command, extra) -> the command line to suggest in a
+--             message (the user's connection and folder flags repeated)
 --   lock_timeout, retries, retry_wait, observer: how each delta runs
 --             (ladle.plan.execute): its lock_timeout in seconds, retries
 --             after a lock timeout, the first wait before one (seconds)
@@ -108,8 +111,8 @@ function plan.new(opts)
     variables_in = variables_in, python = opts.python, service = opts.service,
     out_of_order = opts.out_of_order == true, reporter = opts.reporter or {}, files = files,
     hooks = files.hooks, install_scripts = files.install, ignored = files.ignored,
-    lock_options = opts.lock or {}, applied_count = 0, dry_run = opts.dry_run == true, prepared = {}, entries = {},
-    warned = {},
+    lock_options = opts.lock or {}, applied_count = 0, applied_in_run = 0, dry_run = opts.dry_run == true,
+    prepared = {}, entries = {}, warned = {}, ignore_missing = opts.ignore_missing == true, suggester = opts.suggest,
     lock_timeout = opts.lock_timeout, retries = opts.retries or 0, retry_wait = opts.retry_wait or 1,
     observer = opts.observer,
     -- 0, as in PostgreSQL, is no timeout
@@ -124,35 +127,9 @@ end
 
 -- plan:refresh() -> true | nil, message, details
 -- Re-reads the upgrades table and recomputes every status (applying does
--- it after taking the lock).
+-- it after taking the lock), in one snapshot (ladle.plan.classify.read).
 function Plan:refresh()
-  local state, message, details = self.tracker:inspect()
-  if not state then return nil, message, details end
-  local rows = {}
-  if state.exists then
-    rows, message, details = self.tracker:rows()
-    if not rows then return nil, message, details end
-  end
-  self.rows = rows
-  self.table_exists = state.exists
-  self.can_write = state.can_write
-  self.current_version = tracker.current_version(rows)
-  self.baseline = tracker.baseline_version(rows)
-  self.fresh = false
-  local any = false
-  for _, row in ipairs(rows) do any = any or row.success end
-  if not any then
-    local empty
-    empty, message, details = self.tracker:database_is_empty()
-    if empty == nil then return nil, message, details end
-    self.fresh = empty
-  end
-  self.deltas, self.install = classify.run {
-    entries = self.entries, files = self.files, install_scripts = self.install_scripts, rows = rows, baseline = self.baseline,
-    current_version = self.current_version, target = self.target, fresh = self.fresh, table = self.table,
-    dir = table.concat(self.dirs, ", "), unmarked = self.unmarked,
-  }
-  return true
+  return classify.read(self)
 end
 
 -- Questions ------------------------------------------------------------------
@@ -253,9 +230,9 @@ end
 -- Every delta starts from the session as the caller left it when the
 -- lock was taken (ladle.plan.runner.capture_session).
 function Plan:_capture_session()
-  local sql, message, details = runner.capture_session(self.conn)
-  if not sql then return nil, message, details end
-  self.session_sql = sql
+  local sql, identity, details = runner.capture_session(self.conn)
+  if not sql then return nil, identity, details end
+  self.session_sql, self.identity_sql = sql, identity
   return true
 end
 
@@ -278,10 +255,18 @@ function Plan:_prepare(d)
 end
 
 -- plan:check([list]) raises what stops the plan, or one delta of list,
--- from running (ladle.plan.check); every delta of the list is read and
--- checked before the first one runs.
+-- from running (ladle.plan.check); every delta of the list, and every
+-- hook, is read and checked before the first one runs.
 function Plan:check(list)
   check.run(self, list)
+end
+
+-- plan:suggest(command[, extra]) -> a command line to suggest, with the
+-- connection, table, folder and target flags the user gave (opts.suggest
+-- of plan.new), or plainly "ladle COMMAND EXTRA".
+function Plan:suggest(command, extra)
+  if self.suggester then return self.suggester(command, extra) end
+  return "ladle " .. command .. (extra and (" " .. extra) or "")
 end
 
 -- Applying -------------------------------------------------------------------
@@ -308,7 +293,17 @@ function Plan:_execute(e, record, index, total)
     return 0
   end
   local ms, observation, printed = execute.run(self, e, prepared, record, index, total)
+  self:_committed(e, record, ms)
+  for line in (printed or ""):gmatch("[^\n]+") do emit(self, "note", line) end
+  if observation then emit(self, "observed", e, observation) end
+  return ms
+end
+
+-- After e (a delta, or a hook: record = false) committed: its status, the
+-- version, the count of this run, and the report.
+function Plan:_committed(e, record, ms)
   if record then
+    self.applied_in_run = self.applied_in_run + 1
     e.status, e.reason = "applied", nil
     e.execution_time = ms
     e.installed_on = os.date("%Y-%m-%d %H:%M:%S")
@@ -317,9 +312,6 @@ function Plan:_execute(e, record, index, total)
     self.table_exists, self.fresh = true, false
   end
   emit(self, "done", e, ms)
-  for line in (printed or ""):gmatch("[^\n]+") do emit(self, "note", line) end
-  if observation then emit(self, "observed", e, observation) end
-  return ms
 end
 
 function Plan:_apply_list(list)
@@ -369,7 +361,8 @@ function Plan:apply(phase)
     local count = self:_apply_list(list)
     hooks.run(self, "post-all")
     self:_restore_session()
-    emit(self, "finish", { applied = count, current_version = self.current_version, dry_run = self.dry_run or nil })
+    emit(self, "finish", { [self.dry_run and "would_apply" or "applied"] = count, current_version = self.current_version,
+      dry_run = self.dry_run or nil })
     return count, stopped
   end)
 end
@@ -393,11 +386,12 @@ function Plan:repair()
   return records.repair(self)
 end
 
--- plan:record_baseline(v) -> true. Records, under the lock, that the
--- database is at version v (pum's baseline row) when the table records no
--- version yet. Raises a failure.
-function Plan:record_baseline(v)
-  return records.baseline(self, v)
+-- plan:record_baseline(v[, opts]) -> true. Records, under the lock, that
+-- the database is at version v (pum's baseline row) when the table records
+-- no version yet (ladle.plan.records: opts.force, opts.create_schema).
+-- Raises a failure.
+function Plan:record_baseline(v, opts)
+  return records.baseline(self, v, opts)
 end
 
 function Plan:__tostring()

@@ -73,18 +73,80 @@ function recipe.split(command)
   return words
 end
 
--- Replaces {name} placeholders with vars[name]. An unknown placeholder is
--- an error rather than a silent empty string: a deploy of version "" is
--- worse than no deploy.
-function recipe.expand(text, vars)
+-- Replaces {name} placeholders with vars[name], each value passed through
+-- quote(value, at) when given (at: the position of the placeholder). An
+-- unknown placeholder is an error rather than a silent empty string: a
+-- deploy of version "" is worse than no deploy. vars.unavailable[name]
+-- says why a placeholder has no value.
+local function substitute(text, vars, quote)
   local missing
-  local out = text:gsub("{([%w_]+)}", function(name)
+  local out = text:gsub("(){([%w_]+)}", function(at, name)
     local v = name ~= "pgpassword" and vars[name] or nil
     if v == nil then missing = missing or name; return nil end
-    return tostring(v)
+    v = tostring(v)
+    return quote and quote(v, at) or v
   end)
-  if missing then return nil, string.format("{%s} has no value in: %s", missing, text) end
+  if missing then
+    local why = vars.unavailable and vars.unavailable[missing]
+    if why then return nil, string.format("{%s}: %s", missing, why) end
+    return nil, string.format("{%s} has no value in: %s", missing, text)
+  end
   return out
+end
+
+function recipe.expand(text, vars)
+  return substitute(text, vars)
+end
+
+-- The quoting state of a shell script at each byte: "plain", "single"
+-- ('...') or "double" ("..."), as sh reads it.
+local function quote_states(script)
+  local states, state, i = {}, "plain", 1
+  while i <= #script do
+    local c = script:sub(i, i)
+    states[i] = state
+    if state == "single" then
+      if c == "'" then state = "plain" end
+    elseif c == "\\" then
+      states[i + 1] = state
+      i = i + 1
+    elseif state == "double" then
+      if c == '"' then state = "plain" end
+    elseif c == "'" then
+      state = "single"
+    elseif c == '"' then
+      state = "double"
+    end
+    i = i + 1
+  end
+  return states
+end
+
+-- recipe.expand_shell(script, vars) -> script | nil, message: the
+-- placeholders of a shell script replaced by their values quoted for
+-- where they stand (outside quotes, inside '...' or inside "..."), so
+-- that a value is one word and never code: `sh -c 'deploy {dir}'` with a
+-- folder named `x;rm -rf ~` deploys that folder.
+function recipe.expand_shell(script, vars)
+  local states = quote_states(script)
+  return substitute(script, vars, function(v, at)
+    local state = states[at] or "plain"
+    if state == "single" then return (v:gsub("'", "'\\''")) end
+    if state == "double" then return (v:gsub('[\\"$`]', "\\%0")) end
+    return "'" .. v:gsub("'", "'\\''") .. "'"
+  end)
+end
+
+-- The index of the script in argv when argv runs a shell's -c (sh -c
+-- SCRIPT, bash -ec SCRIPT), else nil.
+local SHELLS = { sh = true, bash = true, dash = true, ash = true, ksh = true, zsh = true }
+local function shell_script_index(argv)
+  if not SHELLS[(argv[1] or ""):match("[^/]*$")] then return nil end
+  for i = 2, #argv - 1 do
+    local word = argv[i]
+    if word:sub(1, 1) ~= "-" then return nil end
+    if word:sub(2, 2) ~= "-" and word:find("c", 2, true) then return i + 1 end
+  end
 end
 
 local function describe_hook(hook)
@@ -96,15 +158,24 @@ local function describe_hook(hook)
 end
 
 -- recipe.vars(opts, version) -> the placeholders of a recipe's hooks:
--- {version}, {service} (the -p target; a conninfo without its password),
--- {dir}; the password, if -p held one, goes to the hooks as PGPASSWORD.
+-- {version}, {service} (the -p target; a conninfo without its secrets),
+-- {dir}; the password, if -p held one, goes to the hooks as PGPASSWORD. A
+-- target with a secret that cannot go that way (sslpassword) leaves
+-- {service} without a value, and says why when a hook asks for it.
 function recipe.vars(opts, version)
-  local service, password = opts.pg_service or "", nil
+  local service, password, unavailable = opts.pg_service or "", nil, {}
   if service:find("=", 1, true) or service:find("://", 1, true) then
-    service, password = pg.conninfo_split(service)
-    if not service then fail("usage", "-p: %s", password) end
+    local conninfo, env, details = pg.child_target(service)
+    if conninfo then
+      service, password = conninfo, env.PGPASSWORD
+    elseif details and details.kind == "usage" and pg.conninfo_split(service) then
+      service, unavailable.service = nil, env
+    else
+      fail("usage", "-p: %s", env)
+    end
   end
-  return { version = version, service = service, dir = opts.dir or "", pgpassword = password }
+  return { version = version, service = service, dir = opts.dir or "", pgpassword = password,
+    unavailable = unavailable }
 end
 
 local function say_to(out, fmt, ...)
@@ -124,7 +195,9 @@ end
 --   them stream through; returned after true, and on the failure as
 --   .stdout and .stderr.
 -- Placeholders are replaced after the string is split into words, so a
--- value with spaces stays one argument. Output streams through. A non-zero
+-- value with spaces stays one argument; inside the script of `sh -c`
+-- (and opts.shell) values are shell-quoted (recipe.expand_shell), so a
+-- value stays one word there too. Output streams through. A non-zero
 -- exit raises a failure naming the command and its status ("system", exit
 -- 3, with .status; Ctrl-C in the hook: "interrupted", 130).
 function recipe.hook(cmd, vars, opts)
@@ -143,12 +216,13 @@ function recipe.hook(cmd, vars, opts)
   local argv, err
   if opts.shell then
     local script
-    script, err = recipe.expand(cmd, vars)
+    script, err = recipe.expand_shell(cmd, vars)
     argv = script and { "sh", "-c", script }
   else
     argv, err = recipe.split(cmd)
+    local script_at = argv and shell_script_index(argv)
     for i = 1, argv and #argv or 0 do
-      argv[i], err = recipe.expand(argv[i], vars)
+      argv[i], err = (i == script_at and recipe.expand_shell or recipe.expand)(argv[i], vars)
       if not argv[i] then argv = nil break end
     end
   end
@@ -292,13 +366,14 @@ local function parse_flag(spec, where)
   return flag
 end
 
--- recipe.read_header(path) -> {summary, description, flags} or nil, message.
--- The header is the comment block at the top of the file: its first
--- paragraph is the summary; "@flag" lines declare flags.
+-- recipe.read_header(path) -> {summary, description, flags, examples} or
+-- nil, message. The header is the comment block at the top of the file:
+-- its first paragraph is the summary; "@flag" lines declare flags,
+-- "@example" lines give command lines for its help.
 function recipe.read_header(path)
   local f, err = io.open(path)
   if not f then return nil, err end
-  local header = { flags = {}, lines = {} }
+  local header = { flags = {}, lines = {}, examples = {} }
   local n = 0
   for line in f:lines() do
     n = n + 1
@@ -306,7 +381,10 @@ function recipe.read_header(path)
       local text = line:match("^%s*%-%-(.*)$")
       if not text or line:match("^%s*%-%-%[") then break end
       local spec = text:match("^%s*@flag%s+(.*)$")
-      if spec then
+      local example = text:match("^%s*@example%s+(.-)%s*$")
+      if example then
+        header.examples[#header.examples + 1] = example
+      elseif spec then
         local flag, why = parse_flag(spec, string.format("%s:%d", path, n))
         if not flag then f:close() return nil, why end
         header.flags[#header.flags + 1] = flag

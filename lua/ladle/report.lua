@@ -19,7 +19,9 @@
 --   note(text)                  anything else worth a line (what a Python delta printed)
 --   warning(text)               what goes on but should not pass unseen (an
 --                               applied delta that changed, with on_changed: warn)
---   finish(summary)             at the end of plan:apply()
+--   finish(summary)             at the end of plan:apply(): {applied =,
+--                               current_version =}, or in a dry run
+--                               {would_apply =, current_version =, dry_run = true}
 --
 --   report.console{out = io.stdout, progress = nil, warnings = io.stderr}
 --       pum-like lines; a progress bar when `progress` is true, or by
@@ -27,17 +29,19 @@
 --   report.json{out = io.stdout}  one JSON object per line and event
 --   report.silent()               nothing
 
+local errors = require "ladle.errors"
 local json = require "ladle.json"
 local retry = require "ladle.plan.retry"
 local sys = require "ladle.sys"
 
 local report = {}
 
--- "delta 0.5.0 001_drop_started_at_column", as pum says it.
+-- "delta 0.5.0 001_drop_started_at_column", as pum says it (control
+-- characters in a name shown escaped).
 function report.label(d)
-  if d.layout == "hook" then return d.file end
-  if d.layout == "install" then return "install script " .. d.file end
-  return string.format("delta %s %s", d.version, d.description)
+  if d.layout == "hook" then return errors.printable(d.file) end
+  if d.layout == "install" then return "install script " .. errors.printable(d.file) end
+  return errors.printable(string.format("delta %s %s", d.version, d.description))
 end
 
 -- "pid 4242 (alice, idle in transaction for 12.5 s: UPDATE ...) holding
@@ -108,7 +112,7 @@ function Console:waiting(holder)
 end
 
 function Console:warning(text)
-  self.warnings:write("ladle: warning: ", text, "\n")
+  self.warnings:write("ladle: warning: ", errors.printable(text), "\n")
   self.warnings:flush()
 end
 
@@ -137,7 +141,7 @@ function Console:observed(d, o)
 end
 
 function Console:note(text)
-  self.out:write(text, "\n")
+  self.out:write(errors.printable(text), "\n")
   self.out:flush()
 end
 
@@ -178,9 +182,20 @@ function Json:done(d, ms)
   self:emit(delta_fields(d, { event = "applied", ms = ms }))
 end
 
+-- report.failure_fields(failure, event) -> event with what a failure says,
+-- for JSON: message, exit, line, column, sqlstate, the statement's line,
+-- the server's detail, hint and context, and what the run applied.
+function report.failure_fields(f, event)
+  event = event or {}
+  for _, key in ipairs { "message", "exit", "line", "column", "sqlstate", "statement_line", "server_message",
+                         "detail", "hint", "context", "applied_in_run" } do
+    if event[key] == nil then event[key] = f[key] end
+  end
+  return event
+end
+
 function Json:failed(d, failure)
-  self:emit(delta_fields(d, { event = "failed", message = failure.message, exit = failure.exit,
-    line = failure.line, sqlstate = failure.sqlstate }))
+  self:emit(delta_fields(d, report.failure_fields(failure, { event = "failed" })))
 end
 
 function Json:interrupted(d)

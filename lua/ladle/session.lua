@@ -12,7 +12,7 @@
 --   table       the upgrades table (default public.ladle_upgrades)
 --   dirs        the delta folders (or dir: one)
 --   to, unmarked, out_of_order, on_changed, variables, variables_in,
---   python      as plan.new (the plan's service is pg_service)
+--   python, ignore_missing, suggest   as plan.new (the plan's service is pg_service)
 --   no_wait, wait_timeout_seconds   how to wait for another upgrade to end
 --   lock_timeout_seconds, retries, retry_wait_seconds   each delta's
 --               lock_timeout and the retries after one (ladle.plan.execute)
@@ -36,6 +36,10 @@ local fail = errors.fail
 -- are noise.
 function session.connect(opts)
   local target = opts.pg_service
+  if target then
+    local readable, why = pg.conninfo_split(target)
+    if not readable then fail("usage", "-p: libpq cannot read the connection target: %s", why) end
+  end
   local conn, message = pg.connect(target)
   if not conn then
     fail("database", "cannot connect to %s: %s", pg.target_name(target), message)
@@ -63,6 +67,7 @@ function session.plan(opts, conn, extra)
     unmarked = opts.unmarked, out_of_order = opts.out_of_order, on_changed = opts.on_changed,
     variables = opts.variables, variables_in = opts.variables_in, python = opts.python, service = opts.pg_service,
     reporter = session.reporter(opts), dry_run = opts.dry_run == true,
+    ignore_missing = opts.ignore_missing == true, suggest = opts.suggest,
     lock = { wait = not opts.no_wait, timeout = opts.wait_timeout_seconds },
     lock_timeout = opts.lock_timeout_seconds, retries = opts.retries, retry_wait = opts.retry_wait_seconds,
   }
@@ -77,16 +82,35 @@ function session.warn_ignored(p, out)
   for _, item in ipairs(p.ignored or {}) do
     local name = (item.script or item.path):lower()
     if not item.folder and (name:match("%.sql$") or name:match("%.lua$") or name:match("%.py$")) then
-      out:write(string.format("ladle: warning: %s %s; it is not a delta (see 'ladle lint')\n", item.path, item.reason))
+      out:write(errors.printable(string.format("ladle: warning: %s %s; it is not a delta (see '%s')",
+        item.path, item.reason, p:suggest("lint"))), "\n")
     end
   end
 end
 
+-- session.lock_and_check(p[, phase[, lock]]): takes the upgrades table's
+-- lock (not in a dry run, nor with lock = false) and then, on what it read
+-- once it had the lock, refuses what would refuse the upgrade of that
+-- phase (plan:check of plan:selection(phase), default "all"). Looking
+-- first would race another upgrade that is half way through. Raises a
+-- failure, without the lock.
+function session.lock_and_check(p, phase, lock)
+  if lock ~= false and not p.dry_run then
+    local ok, message, details = p:lock()
+    if not ok then errors.raise(message, details, "database") end
+  end
+  local ok, err = pcall(function() p:check((p:selection(phase or "all"))) end)
+  if not ok then
+    if p:locked() then p:unlock() end
+    error(err, 0)
+  end
+end
+
 -- session.open(opts[, extra]) -> plan, with plan.conn open on
--- opts.pg_service: connects, builds the plan, refuses what would refuse
--- the upgrade (before any hook of a recipe runs), and takes the upgrades
--- table's lock for as long as the caller needs it (not in a dry run), so
--- that pre deltas, a deploy and post deltas run as one upgrade.
+-- opts.pg_service: connects, builds the plan, takes the upgrades table's
+-- lock for as long as the caller needs it (not in a dry run), so that pre
+-- deltas, a deploy and post deltas run as one upgrade, and refuses what
+-- would refuse the upgrade (before any hook of a recipe runs).
 -- extra: more plan.new options; extra.lock = false leaves the lock to the
 -- caller.
 function session.open(opts, extra)
@@ -99,11 +123,7 @@ function session.open(opts, extra)
   for k, v in pairs(extra) do if k ~= "lock" then plan_opts[k] = v end end
   local p = session.plan(opts, conn, plan_opts)
   session.warn_ignored(p, opts.warnings)
-  p:check(p:pending())
-  if extra.lock ~= false and not p.dry_run then
-    local ok, message, details = p:lock()
-    if not ok then errors.raise(message, details, "database") end
-  end
+  session.lock_and_check(p, "all", extra.lock)
   return p
 end
 

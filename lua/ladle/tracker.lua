@@ -124,6 +124,25 @@ LEFT JOIN (
   return state
 end
 
+-- tracker.find_tables(conn) -> {"schema.table", ...} | nil, message, details
+-- The upgrades tables of the database: the tables that have every column
+-- of pum's (names quoted where -t needs it), for pointing at the right
+-- one when -t names none.
+function tracker.find_tables(conn)
+  local rows, message, details = catalog_query(conn, [[
+SELECT n.nspname AS schema, c.relname AS name
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
+  AND (SELECT pg_catalog.count(*) FROM pg_catalog.pg_attribute a
+       WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+         AND a.attname OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.name[])) = $2
+ORDER BY 1, 2]], tracker.COLUMNS, #tracker.COLUMNS)
+  if not rows then return nil, message, details end
+  local names = {}
+  for _, row in ipairs(rows) do names[#names + 1] = ident.qualify(row.schema, row.name) end
+  return names
+end
+
 -- The DDL of a new upgrades table: pum 0.10's, exactly (a database
 -- baselined by ladle compares equal to one baselined by pum). ladle reads
 -- tables created by earlier ladle releases and pum versions as they are.
@@ -208,9 +227,12 @@ end
 -- checksum, and execution_time (an integer, or SQL computing it).
 function Tracker:insert_sql(fields)
   local conn = self.conn
+  -- at most max characters, cut between two (scanning refuses names
+  -- that do not fit; this keeps any other caller's text valid)
   local function lit(s, max)
     s = tostring(s or "")
-    if max and #s > max then s = s:sub(1, max) end
+    local chars = max and #s > max and (utf8.len(s) or #s)
+    if chars and chars > max then s = s:sub(1, (utf8.len(s) and utf8.offset(s, max + 1) or max + 1) - 1) end
     return conn:escape_literal(s)
   end
   return string.format("INSERT INTO %s (version, description, type, script, checksum, installed_by, "
@@ -223,15 +245,20 @@ end
 -- by the server: now() is the start of the delta's transaction.
 tracker.ELAPSED_SQL = "(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - pg_catalog.now()) * 1000)::integer"
 
--- t:baseline(version) -> true | nil, message
+-- t:baseline(version[, opts]) -> true | nil, message
 -- Records, without running anything, that the database is at `version`
 -- (pum's baseline row: type 0, description 'baseline', no script).
-function Tracker:baseline(v)
+-- opts.replace: the baseline rows already there go, in the same
+-- transaction (ladle.plan.records decides when that is safe).
+function Tracker:baseline(v, opts)
   local normalized, why = version.normalize(v)
   if not normalized then return nil, why end
   local sql = self:insert_sql { version = normalized, description = "baseline", type = 0, script = "",
                                 checksum = "", execution_time = 0 }
   if not self.exists then sql = self:create_sql() .. sql end
+  if opts and opts.replace and self.exists then
+    sql = "DELETE FROM " .. self.qualified .. " WHERE type = 0 AND script = '';" .. sql
+  end
   local ok, message = self.conn:exec("BEGIN;" .. sql .. ";COMMIT")
   if not ok then
     if self.conn:transaction_status() ~= "idle" then self.conn:exec("ROLLBACK") end
@@ -239,6 +266,16 @@ function Tracker:baseline(v)
   end
   self:created()
   return true
+end
+
+-- t:recorded(d) -> whether a successful row records delta d (its script
+-- and checksum) | nil, message: after an interruption, whether the delta
+-- committed before it.
+function Tracker:recorded(d)
+  local rows, message = query(self.conn, "SELECT pg_catalog.count(*) AS n FROM " .. self.qualified
+    .. " WHERE script = $1 AND checksum = $2 AND success", d.script, d.checksum)
+  if not rows then return nil, message end
+  return rows[1].n > 0
 end
 
 -- t:set_checksum(id, checksum) -> true | nil, message (what repair does)

@@ -44,6 +44,53 @@ local function is_flag_word(word, index)
   return word:sub(1, 1) == "-" and #word > 1 and not word:match("^%-%d")
 end
 
+-- Edit distance between a and b (insertions, deletions, substitutions,
+-- and swaps of two neighbours).
+local function distance(a, b)
+  local d = {}
+  for i = 0, #a do d[i] = { [0] = i } end
+  for j = 0, #b do d[0][j] = j end
+  for i = 1, #a do
+    for j = 1, #b do
+      local cost = a:byte(i) == b:byte(j) and 0 or 1
+      d[i][j] = math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+      if i > 1 and j > 1 and a:byte(i) == b:byte(j - 1) and a:byte(i - 1) == b:byte(j) then
+        d[i][j] = math.min(d[i][j], d[i - 2][j - 2] + 1)
+      end
+    end
+  end
+  return d[#a][#b]
+end
+
+-- args.closest(word, candidates) -> the candidate nearest to word when it
+-- is near enough to be what was meant (a typo: two edits, one for a short
+-- word), else nil.
+function args.closest(word, candidates)
+  local best, best_distance
+  for _, candidate in ipairs(candidates) do
+    local d = distance(word:lower(), candidate:lower())
+    if not best_distance or d < best_distance then best, best_distance = candidate, d end
+  end
+  local allowed = #word <= 4 and 1 or 2
+  if best_distance and best_distance <= allowed then return best end
+end
+
+-- "; did you mean 'x'?" or "".
+function args.did_you_mean(word, candidates)
+  local close = args.closest(word, candidates)
+  return close and string.format("; did you mean '%s'?", close) or ""
+end
+
+-- The names of flags, for suggestions (long names as written).
+local function flag_names(flags)
+  local names = {}
+  for _, flag in ipairs(flags or {}) do
+    for _, name in ipairs(flag) do names[#names + 1] = name end
+  end
+  names[#names + 1] = "--help"
+  return names
+end
+
 -- args.parse(flags, words, command) -> opts, positional
 -- Raises a usage failure (exit 2) for an unknown flag, a missing value or
 -- a missing required flag.
@@ -112,7 +159,8 @@ function args.parse(flags, words, command)
         end
       end
     elseif is_flag_word(word, index) then
-      fail(2, "%s: unknown flag '%s' (see '%s')", where, word, help)
+      fail(2, "%s: unknown flag '%s'%s (see '%s')", where, word,
+        args.did_you_mean(word:match("^[^=]*"), flag_names(flags)), help)
     else
       positional[#positional + 1] = word
       i = i + 1

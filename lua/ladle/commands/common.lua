@@ -56,6 +56,13 @@ function common.duration(text)
   return tonumber(number) * scale
 end
 
+local BOOLEANS = { ["true"] = true, yes = true, on = true, ["false"] = false, no = false, off = false }
+
+local function check_boolean(value)
+  if BOOLEANS[value:lower()] ~= nil then return true end
+  return false, "expected true or false"
+end
+
 local function check_duration(value)
   local ok, why = common.duration(value)
   if ok then return true end
@@ -105,6 +112,7 @@ common.definitions = {
   retry_wait = { "--retry-wait", arg = "DURATION", check = check_duration,
     help = "the wait before the first retry, doubled for each next one, with jitter (default 1s)" },
   out_of_order = { "--out-of-order", help = "apply deltas labelled below the current version that never ran" },
+  ignore_missing = { "--ignore-missing", help = "go on when deltas recorded as applied are not in the folder" },
   unmarked = { "--unmarked-phase", arg = "PHASE", key = "unmarked", check = check_unmarked,
     help = "the phase of deltas whose name has no pre/post (default post)" },
 }
@@ -142,6 +150,7 @@ common.config_keys = {
   unmarked_phase = { option = "unmarked", check = check_unmarked },
   wait_timeout = { option = "wait_timeout", check = check_duration },
   lock_timeout = { option = "lock_timeout", check = check_duration },
+  ignore_missing = { option = "ignore_missing", check = check_boolean, boolean = true },
   retries = { option = "retries", check = check_count },
   retry_wait = { option = "retry_wait", check = check_duration },
 }
@@ -217,14 +226,61 @@ function common.load_config(path)
       local ok, reason = spec.check(value)
       if not ok then fail(2, "%s: %s: %s", path, key, reason) end
     end
-    if value ~= "" then options[spec.option] = value end
+    if spec.boolean and value ~= "" then
+      options[spec.option] = BOOLEANS[value:lower()]
+    elseif value ~= "" then
+      options[spec.option] = value
+    end
   end
   return options
 end
 
+-- A word of a command line to paste into a shell.
+function common.shell_word(word)
+  word = tostring(word)
+  if word:match("^[%w%-_./:=@,+%%]+$") then return word end
+  return "'" .. word:gsub("'", "'\\''") .. "'"
+end
+
+-- Commands whose suggestion repeats the target version (--to), and those
+-- that take no database.
+local TARGETED = { upgrade = true, info = true }
+local NO_DATABASE = { lint = true }
+
+-- common.suggester(flags, config_file) -> fn(command[, extra]): the command
+-- line to suggest in a message, pasteable as it is: the config file and
+-- the connection, table, folder (and for upgrade and info, target) flags
+-- the user gave, secrets masked, then extra (already shell words).
+function common.suggester(flags, config_file)
+  return function(command, extra)
+    local words = { "ladle" }
+    local function add(flag, value)
+      if type(value) == "table" then
+        if #value == 0 then return end
+        local quoted = {}
+        for i, v in ipairs(value) do quoted[i] = common.shell_word(v) end
+        words[#words + 1] = flag .. " " .. table.concat(quoted, " ")
+      elseif value ~= nil then
+        words[#words + 1] = flag .. " " .. common.shell_word(value)
+      end
+    end
+    add("-c", config_file)
+    words[#words + 1] = command
+    if not NO_DATABASE[command] then
+      add("-p", flags.pg_service and pg.mask_secrets(flags.pg_service))
+      add("-t", flags.table)
+    end
+    add("-d", flags.dirs or flags.dir)
+    if TARGETED[command] then add("--to", flags.to) end
+    if extra and extra ~= "" then words[#words + 1] = extra end
+    return table.concat(words, " ")
+  end
+end
+
 -- common.options(opts, global, defaults) -> the merged options.
 -- Command-line flags win over the config file (-c FILE after the command,
--- or before it as pum has it), which wins over defaults.
+-- or before it as pum has it), which wins over defaults. merged.suggest
+-- is common.suggester for these flags.
 function common.options(opts, global, defaults)
   local merged = {}
   for k, v in pairs(defaults or {}) do merged[k] = v end
@@ -245,6 +301,7 @@ function common.options(opts, global, defaults)
   if merged.dir and not merged.dirs then merged.dirs = { merged.dir } end
   merged.dir = merged.dirs and merged.dirs[1]
   merged.table = merged.table or tracker.DEFAULT
+  merged.suggest = common.suggester(opts, path)
   for _, key in ipairs({ "wait_timeout", "lock_timeout", "retry_wait" }) do
     if merged[key] then merged[key .. "_seconds"] = common.duration(merged[key]) end
   end

@@ -1,7 +1,9 @@
 -- ladle info: every delta with its status, the current version, what is pending.
 
 local common = require "ladle.commands.common"
+local errors = require "ladle.errors"
 local session = require "ladle.session"
+local tracker = require "ladle.tracker"
 local json = require "ladle.json"
 
 local info = {
@@ -32,12 +34,18 @@ local function phase_text(d)
   return "?"
 end
 
+-- Statuses in JSON are snake_case, as keys are ("below_baseline").
+local function status_key(status)
+  return status and (status:gsub(" ", "_"))
+end
+
 local function delta_json(d)
   return {
     file = d.path, script = d.script, dir = d.dir, version = d.version, label = d.label, phase = d.phase,
     repeatable = d.repeatable or nil,
     unmarked = d.unmarked or nil, serial = d.serial, description = d.description, kind = d.kind,
-    layout = d.layout, checksum = d.checksum, transaction = d.transaction, status = d.status, reason = d.reason,
+    layout = d.layout, checksum = d.checksum, transaction = d.transaction, status = status_key(d.status),
+    reason = d.reason,
     installed_on = d.installed_on, installed_by = d.installed_by, execution_time = d.execution_time,
     beyond_target = d.beyond_target or nil, out_of_order = d.out_of_order or nil,
   }
@@ -54,7 +62,7 @@ function info.document(plan)
   }
   for _, d in ipairs(plan.deltas) do doc.deltas[#doc.deltas + 1] = delta_json(d) end
   for _, d in ipairs(plan.install_scripts) do
-    doc.install_scripts[#doc.install_scripts + 1] = { file = d.path, version = d.version, status = d.status,
+    doc.install_scripts[#doc.install_scripts + 1] = { file = d.path, version = d.version, status = status_key(d.status),
       checksum = d.checksum }
   end
   for _, name in ipairs { "pre-all", "post-all" } do
@@ -72,11 +80,17 @@ function info.print(plan, conn, out)
   out:write(header, "\n")
   if not plan.table_exists then
     if plan.fresh then
-      out:write("The table does not exist yet and the database is empty: 'ladle upgrade' creates it",
+      out:write("The table does not exist yet and the database is empty: '", plan:suggest("upgrade"), "' creates it",
         plan.install and (" and starts from " .. plan.install.file) or "", ".\n")
     else
-      out:write("The table does not exist and the database is not empty: record its version with ",
-        "'ladle baseline -b VERSION' first.\n")
+      local others = tracker.find_tables(conn) or {}
+      if #others > 0 then
+        out:write("The table does not exist; its upgrades tables: ", table.concat(others, ", "), " (-t ", others[1],
+          ").\n")
+      else
+        out:write("The table does not exist and the database is not empty: record its version with ",
+          "'", plan:suggest("baseline", "-b VERSION"), "' first.\n")
+      end
     end
   end
   out:write(string.format("Current version: %s%s%s\n", plan.current_version or "none",
@@ -84,7 +98,7 @@ function info.print(plan, conn, out)
     plan.target and ("; target " .. plan.target) or ""))
   out:write("\n")
   if #plan.deltas == 0 then
-    out:write("No deltas in ", table.concat(plan.dirs, ", "), ".\n")
+    out:write("No deltas in ", errors.printable(table.concat(plan.dirs, ", ")), ".\n")
   else
     local several = #plan.dirs > 1
     local rows = { { "VERSION", "PHASE", "FILE", "STATUS", "INSTALLED ON", "MS", "NOTE" } }
@@ -96,9 +110,11 @@ function info.print(plan, conn, out)
         note = (note ~= "" and note .. "; " or "") .. "runs outside a transaction"
       end
       any_note = any_note or note ~= ""
-      rows[#rows + 1] = { d.version or (d.repeatable and "-") or "?", phase_text(d), d.script or d.file or "?", d.status,
-        d.installed_on or "", d.execution_time and tostring(d.execution_time) or "", note }
-      if several then table.insert(rows[#rows], 1, d.dir or "(gone)") end
+      -- names are shown with their control characters escaped
+      rows[#rows + 1] = { d.version or (d.repeatable and "-") or "?", phase_text(d),
+        errors.printable(d.script or d.file or "?"), d.status, d.installed_on or "",
+        d.execution_time and tostring(d.execution_time) or "", errors.printable(note) }
+      if several then table.insert(rows[#rows], 1, errors.printable(d.dir or "(gone)")) end
     end
     if not any_note then
       for _, row in ipairs(rows) do row[#row] = nil end
@@ -123,6 +139,7 @@ function info.print(plan, conn, out)
   for _, item in ipairs(plan.ignored) do
     extras[#extras + 1] = string.format("Ignored: %s (%s)", item.script or item.path, item.reason)
   end
+  for i, line in ipairs(extras) do extras[i] = errors.printable(line) end
   if #extras > 0 then out:write("\n", table.concat(extras, "\n"), "\n") end
   local parts = { string.format("%d pending", counts.pending) }
   for _, status in ipairs { "applied", "below baseline", "changed", "missing" } do
@@ -133,11 +150,11 @@ function info.print(plan, conn, out)
   out:write("\n", table.concat(parts, ", "), ".\n")
   if counts.changed > 0 then
     if plan.on_changed == "warn" then
-      out:write("Changed deltas are reported and left as they are (on_changed: warn); 'ladle repair' records their ",
-        "new checksums.\n")
+      out:write("Changed deltas are reported and left as they are (on_changed: warn); '", plan:suggest("repair"),
+        "' records their new checksums.\n")
     else
-      out:write("Changed deltas stop 'ladle upgrade'; 'ladle repair' records their new checksums (or go on with ",
-        "--on-changed warn).\n")
+      out:write("Changed deltas stop 'ladle upgrade'; '", plan:suggest("repair"), "' records their new checksums (or ",
+        "go on with --on-changed warn).\n")
     end
   end
 end

@@ -46,7 +46,7 @@ function command.run(opts, _, global)
     end
     io.stdout:write(json.encode(out), "\n")
   else
-    for _, p in ipairs(problems) do print(p.message) end
+    for _, p in ipairs(problems) do print(errors.printable(p.message)) end
     if errors_found == 0 then
       print(string.format("%s: %d delta%s, no problems.", where, count, count == 1 and "" or "s"))
     else

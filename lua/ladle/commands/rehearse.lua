@@ -120,7 +120,9 @@ function command.run(opts, _, global)
       result.pending == 1 and "" or "s", result.where, result.findings, result.findings == 1 and "" or "s"))
   end
   if result.failed then
-    fail("database", "rehearsal failed: %s (production is untouched)", result.failed.message)
+    -- with --json, the document above says it already
+    error(errors.failure("database", string.format("rehearsal failed: %s (production is untouched)",
+      result.failed.message), { json_reported = o.json or nil }), 0)
   end
   return result.findings > 0 and 1 or 0
 end

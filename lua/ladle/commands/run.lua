@@ -41,13 +41,16 @@ input; 3 a delta, a hook or the database failed; 130 interrupted.]],
   ladle run --list
   ladle run blue-green -p prod -d migrations --deploy './deploy.sh {version}'
   ladle run interrupting -c db.yaml --stop 'systemctl stop app' --start 'systemctl start app'
-  ladle run ./canary.lua -p prod -d migrations --canary 'deploy canary {version}' --dry-run]],
+  ladle run examples/recipes/canary.lua -p prod -d migrations --canary 'deploy canary {version}' --dry-run]],
   raw_args = true,
 }
 
--- The flags every recipe gets, before its own.
+-- The flags every recipe gets, before its own (listed in the help).
 run.common_flags = { "pg_service", "table", "dir", "config", "to", "dry_run", "yes", "no_wait", "wait_timeout",
-  "lock_timeout", "retries", "retry_wait", "unmarked", "out_of_order", "on_changed", "variables", "json" }
+  "lock_timeout", "retries", "retry_wait", "unmarked", "out_of_order", "ignore_missing", "on_changed", "variables",
+  "json" }
+run.flags = common.flags(run.common_flags)
+table.insert(run.flags, 1, { "-l", "--list", help = "list the stock recipes" })
 
 -- The directory of the stock recipes.
 local function stock_dir()
@@ -64,7 +67,10 @@ function run.find(name)
   end
   local path = package.searchpath("ladle.recipes." .. name:gsub("-", "_"), package.path)
   if not path then
-    fail(2, "run: no stock recipe '%s' (see 'ladle run --list'; a file of yours needs a / or .lua)", name)
+    local names = {}
+    for _, r in ipairs(run.list()) do names[#names + 1] = r.name end
+    fail(2, "run: no stock recipe '%s'%s (see 'ladle run --list'; a file of yours needs a / or .lua)", name,
+      args.did_you_mean(name, names))
   end
   return { path = path, name = name, stock = true }
 end
@@ -85,11 +91,17 @@ local function command_for(found, header, display)
   local flags = common.flags(run.common_flags)
   for _, f in ipairs(header.flags) do flags[#flags + 1] = f end
   display = display or ("run " .. found.name)
+  local examples = {}
+  for _, example in ipairs(header.examples or {}) do
+    examples[#examples + 1] = "  " .. (example:gsub("^ladle run " .. found.name:gsub("%p", "%%%0") .. "%f[%s]",
+      "ladle " .. display:gsub("%%", "%%%%")))
+  end
   return {
     name = display,
     usage = "ladle " .. display .. " [flags] [-- ARGS...]",
     description = header.description ~= "" and header.description or nil,
     flags = flags,
+    examples = #examples > 0 and table.concat(examples, "\n") or nil,
   }
 end
 

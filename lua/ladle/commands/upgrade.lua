@@ -64,7 +64,8 @@ or the database could not be reached; 130 interrupted.]],
   ladle upgrade -d migrations --no-wait --json
   ladle upgrade -p prod -d migrations --lock-timeout 2s --retries 5 --retry-wait 5s]],
   flags = common.flags { "pg_service", "table", "dir", "config", "to", "phase", "dry_run", "variables", "on_changed",
-    "no_wait", "wait_timeout", "lock_timeout", "retries", "retry_wait", "out_of_order", "unmarked", "json" },
+    "no_wait", "wait_timeout", "lock_timeout", "retries", "retry_wait", "out_of_order", "ignore_missing", "unmarked",
+    "json" },
 }
 
 -- The plan, built as a dry run, reports each delta as it would apply it
@@ -97,7 +98,8 @@ function upgrade.run(opts, _, global)
       pending = #plan:selection(phase), table = plan.table, dry_run = o.dry_run or nil }
   end
   if o.dry_run then return dry_run(plan, phase, o) end
-  plan:check(plan:selection(phase))  -- a refused upgrade does not announce itself first
+  -- the lock first, then what it allows (a refused upgrade does not announce itself)
+  session.lock_and_check(plan, phase)
 
   local started = sys.now()
   if not o.json then
@@ -119,11 +121,11 @@ function upgrade.run(opts, _, global)
   end
   if stopped then
     if phase == "pre" then
-      print(string.format("Stopped at %s: its post deltas are pending. Deploy %s, then run 'ladle upgrade --phase post'.",
-        stopped.version, stopped.version))
+      print(string.format("Stopped at %s: its post deltas are pending. Deploy %s, then run '%s'.",
+        stopped.version, stopped.version, o.suggest("upgrade", "--phase post")))
     else
-      print(string.format("Stopped at %s: its pre deltas are pending; run 'ladle upgrade --phase pre' first.",
-        stopped.version))
+      print(string.format("Stopped at %s: its pre deltas are pending; run '%s' first.",
+        stopped.version, o.suggest("upgrade", "--phase pre")))
     end
   end
   return 0

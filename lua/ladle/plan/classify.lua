@@ -16,7 +16,9 @@
 -- An entry reads every field it lacks from its delta (entry.path,
 -- entry:type_code()), so callers use it as they would the delta.
 
+local catalog = require "ladle.catalog"
 local delta = require "ladle.delta"
+local tracker = require "ladle.tracker"
 local version = require "ladle.version"
 
 local classify = {}
@@ -267,6 +269,44 @@ function classify.run(input)
   table.move(gone, 1, #gone, #out + 1, out)
   table.sort(out, delta.before)
   return out, install
+end
+
+-- What the upgrades table says, and whether the database is empty, read
+-- into the plan, then every status computed.
+local function read_state(plan)
+  local state, message, details = plan.tracker:inspect()
+  if not state then return nil, message, details end
+  local rows = {}
+  if state.exists then
+    rows, message, details = plan.tracker:rows()
+    if not rows then return nil, message, details end
+  end
+  plan.rows, plan.table_exists, plan.can_write = rows, state.exists, state.can_write
+  plan.current_version = tracker.current_version(rows)
+  plan.baseline = tracker.baseline_version(rows)
+  plan.fresh = false
+  local any = false
+  for _, row in ipairs(rows) do any = any or row.success end
+  if not any then
+    local empty
+    empty, message, details = plan.tracker:database_is_empty()
+    if empty == nil then return nil, message, details end
+    plan.fresh = empty
+  end
+  plan.deltas, plan.install = classify.run {
+    entries = plan.entries, files = plan.files, install_scripts = plan.install_scripts, rows = rows,
+    baseline = plan.baseline, current_version = plan.current_version, target = plan.target, fresh = plan.fresh,
+    table = plan.table, dir = table.concat(plan.dirs, ", "), unmarked = plan.unmarked,
+  }
+  return true
+end
+
+-- classify.read(plan) -> true | nil, message, details: plan:refresh. The
+-- table, its rows and whether the database is empty are read in one
+-- snapshot: read apart, another upgrade's first commit could fall between
+-- them.
+function classify.read(plan)
+  return catalog.run(plan.conn, function() return read_state(plan) end)
 end
 
 return classify

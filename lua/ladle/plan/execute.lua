@@ -54,12 +54,27 @@ local function gave_up(plan, err, attempt)
   err.blockers = blockers
 end
 
+-- Raises what stopped e as a failure (kind "interrupted" for Ctrl-C, what
+-- errors.is_interrupt knows) that says how many deltas this run applied
+-- (applied_in_run) and that running the command again resumes.
+local function stop(plan, e, err, interrupted)
+  if interrupted then
+    err = errors.failure("interrupted", "interrupted")
+  elseif not errors.is_failure(err) then
+    err = errors.failure("runtime", tostring(err))
+  end
+  err.delta, err.applied_in_run, err.resumable = err.delta or e, plan.applied_in_run, true
+  error(err, 0)
+end
+
 -- execute.run(plan, e, prepared, record, index, total) -> ms, observation,
 -- printed (what a Python delta printed)
 -- Runs e until it commits, retrying after lock timeouts as the plan's
 -- options allow. Reports start (again before each retry), retrying,
 -- failed or interrupted; the caller reports done. Raises the failure that
--- stopped it, with the connection left idle.
+-- stopped it (see stop), with the connection left idle. A delta whose
+-- COMMIT went through just before Ctrl-C is applied, and reported so
+-- (plan:_committed), before the interruption goes on.
 function execute.run(plan, e, prepared, record, index, total)
   local conn, observer = plan.conn, plan.observer
   local encoding = conn:parameter("client_encoding")
@@ -75,20 +90,25 @@ function execute.run(plan, e, prepared, record, index, total)
     if ok then return ms, observer and observer:finish(e, ms) or nil, err end
     if not conn:is_closed() and conn:transaction_status() ~= "idle" then conn:exec("ROLLBACK") end
     if errors.is_interrupt(err) or (errors.is_failure(err) and err.sqlstate == "57014") then
-      emit(plan, "interrupted", e)
-      error(err, 0)
+      if record and plan.tracker.exists and plan.tracker:recorded(e) then
+        plan:_committed(e, record, ms)
+      else
+        emit(plan, "interrupted", e)
+      end
+      stop(plan, e, err, true)
     end
     if not retry.should(plan, e, err, attempt) then
       if errors.is_failure(err) and err.sqlstate == retry.LOCK_NOT_AVAILABLE then gave_up(plan, err, attempt) end
-      emit(plan, "failed", e, errors.is_failure(err) and err or { message = tostring(err) })
-      error(err, 0)
+      if not errors.is_failure(err) then err = errors.failure("runtime", tostring(err)) end
+      emit(plan, "failed", e, err)
+      stop(plan, e, err)
     end
     local info = retry_info(plan, e, err, attempt)
     emit(plan, "retrying", e, info)
-    local slept, stop = pcall(sys.sleep, info.wait)
+    local slept, why = pcall(sys.sleep, info.wait)
     if not slept then
       emit(plan, "interrupted", e)
-      error(stop, 0)
+      stop(plan, e, why, errors.is_interrupt(why))
     end
   end
 end

@@ -32,6 +32,17 @@ local function locate(content, stmt, pos, utf8_text)
   return line, false, char_length(content:sub(line_start, absolute - 1), utf8_text) + 1
 end
 
+-- The byte where line `line` of content starts (a line of statement stmt).
+local function start_of_line(content, stmt, line)
+  local at, current = stmt.start, stmt.line
+  while current < line do
+    at = content:find("\n", at, true) + 1
+    current = current + 1
+  end
+  while at > 1 and content:byte(at - 1) ~= 10 do at = at - 1 end
+  return at
+end
+
 -- failure.statement(d, content, stmt, prefix_chars, message, err, utf8_text)
 -- -> the failure object for statement stmt of delta d that the server
 -- rejected. prefix_chars: characters of ladle's own SQL sent before the
@@ -65,14 +76,23 @@ function failure.statement(d, content, stmt, prefix_chars, message, err, utf8_te
   end
   f.delta, f.line, f.column, f.sqlstate, f.statement = d, line, column, err.sqlstate, stmt.text
   f.server_message, f.detail, f.hint, f.context = err.message, err.detail, err.hint, err.context
+  if column then f.statement_line = content:match("^[^\n]*", start_of_line(content, stmt, line)) end
   return f
 end
 
--- failure.lua_error(d, err) -> the failure for a Lua delta that raised err.
-function failure.lua_error(d, err)
+-- failure.lua_error(d, err[, server]) -> the failure for a Lua delta that
+-- raised err; server: the details of the query that failed inside it
+-- (conn:last_error()), whose SQLSTATE, DETAIL, HINT and CONTEXT it shows.
+function failure.lua_error(d, err, server)
   if type(err) ~= "string" then err = tostring(err) end
-  local f = errors.failure("runtime", err:find(d.path, 1, true) == 1 and err or (d.path .. ": " .. err))
+  local text = err:find(d.path, 1, true) == 1 and err or (d.path .. ": " .. err)
+  if server and server.sqlstate then text = text .. " (SQLSTATE " .. server.sqlstate .. ")" end
+  local f = errors.failure("runtime", text)
   f.delta, f.line = d, tonumber(err:match(":(%d+):"))
+  if server then
+    f.sqlstate, f.server_message = server.sqlstate, server.message
+    f.detail, f.hint, f.context = server.detail, server.hint, server.context
+  end
   return f
 end
 

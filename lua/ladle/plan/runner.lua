@@ -14,7 +14,9 @@
 -- connection idle; the caller reports.
 --
 -- `ctx` is the plan: conn, tracker, table, session_sql (the caller's
--- session, restored before each delta), utf8 (the client encoding is UTF8),
+-- session, restored before each delta), identity_sql (the caller's session
+-- user and role, also put back before the tracking row is written), utf8
+-- (the client encoding is UTF8),
 -- variables, variables_index, variables_in, python, ctx:context() (what
 -- Lua deltas and hooks get), lock_timeout_ms (each delta's lock_timeout,
 -- or nil), observer (or nil: see runner.sql_transaction).
@@ -59,7 +61,9 @@ function runner.prepare(ctx, d)
   local prepared = { content = content }
   if d.kind == "sql" then
     prepared.content = substitute(ctx, d, content)
-    prepared.statements, why = d:statements(prepared.content)
+    -- split as the session will read it
+    prepared.statements, why = d:statements(prepared.content,
+      { standard_conforming_strings = ctx.conn:parameter("standard_conforming_strings") ~= "off" })
     if not prepared.statements then raise_input(why) end
   elseif d.kind == "lua" then
     local ok
@@ -93,7 +97,7 @@ end
 -- The end of a delta's last message: ladle's table (on the first delta of
 -- an empty database), the tracking row, COMMIT.
 local function closing_sql(ctx, d, record)
-  local parts = { "\n;" }
+  local parts = { "\n;", ctx.identity_sql }
   if record and not ctx.tracker.exists then parts[#parts + 1] = ctx.tracker:create_sql() end
   if record then parts[#parts + 1] = ctx.tracker:insert_sql(record_fields(ctx, d, tracker.ELAPSED_SQL)) .. ";" end
   parts[#parts + 1] = "COMMIT"
@@ -158,7 +162,8 @@ local function record_outside(ctx, d, started)
     fail("database", "%s left a transaction open (BEGIN without COMMIT); what ran inside it was rolled back and "
       .. "the delta is not recorded", d.path)
   end
-  local ok, message = conn:exec(ctx.tracker:insert_sql(record_fields(ctx, d, runner.elapsed_ms(started))))
+  local ok, message = conn:exec((ctx.identity_sql or "") .. ctx.tracker:insert_sql(record_fields(ctx, d,
+    runner.elapsed_ms(started))))
   if not ok then
     fail("database", "%s: applied, but recording it in %s failed: %s (it will run again next time)", d.path,
       ctx.table, message)
@@ -198,16 +203,19 @@ function runner.lua(ctx, d, prepared, record, started)
   local opening = (ctx.session_sql or "")
     .. (d.transaction and ("BEGIN;" .. lock_timeout_sql(ctx, "LOCAL ")) or lock_timeout_sql(ctx, ""))
   if opening ~= "" then exec_or_fail(conn, opening, d.path) end
+  local before = conn:last_error()
   local ok, err = pcall(chunk, conn, d, ctx:context())
   if not ok then
     if errors.is_failure(err) or errors.is_interrupt(err) then error(err, 0) end
-    error(failure.lua_error(d, err), 0)
+    local server = conn:last_error()
+    error(failure.lua_error(d, err, server ~= before and server or nil), 0)
   end
   if d.transaction then
     local status = conn:transaction_status()
     if status == "inerror" then
-      fail("database", "%s: a query inside the delta failed (check what conn:query returned); nothing was kept",
-        d.path)
+      local server = conn:last_error()
+      error(failure.lua_error(d, "a query inside the delta failed (check what conn:query returned); nothing was kept"
+        .. (server and server.message and (": " .. server.message) or ""), server ~= before and server or nil), 0)
     elseif status ~= "intrans" then
       fail("runtime", "%s: the delta ended ladle's transaction (COMMIT or ROLLBACK inside it); mark it "
         .. "'-- ladle: no-transaction' to manage transactions itself", d.path)
@@ -222,24 +230,35 @@ end
 
 -- The session deltas run in ------------------------------------------------
 
--- runner.capture_session(conn) -> sql | nil, message, details
+-- runner.capture_session(conn) -> sql, identity_sql | nil, message, details
 -- Every delta starts from the session as the caller left it: a `SET` in
 -- one delta (pg_dump's install scripts empty search_path) does not leak
 -- into the next, and a resumed run sees what a run in one go saw. The
 -- caller's own settings (lock_timeout, ...) are read once, when the lock
--- is taken; the SQL returned puts them back after RESET ALL.
+-- is taken; the SQL returned puts them back after RESET ALL. RESET ALL
+-- leaves SET ROLE and SET SESSION AUTHORIZATION alone (a delta's objects
+-- would get another owner in every later delta): identity_sql puts the
+-- caller's session user and role back, and runs first.
 function runner.capture_session(conn)
   local rows, message, details = conn:query([[
 SELECT name, setting FROM pg_catalog.pg_settings
-WHERE source = 'session' AND name NOT LIKE 'transaction\_%' AND name <> 'session_authorization'
+WHERE source = 'session' AND name NOT LIKE 'transaction\_%' AND name NOT IN ('session_authorization', 'role')
 ORDER BY name]])
   if not rows then return nil, message, details end
+  local who
+  who, message, details = conn:query("SELECT session_user AS session_user, pg_catalog.current_setting('role') AS role")
+  if not who then return nil, message, details end
+  who = who[1]
+  -- DEFAULT is the user who logged in, which any user may go back to
+  local identity = (who.session_user == conn:info().user and "SET SESSION AUTHORIZATION DEFAULT;"
+    or ("SET SESSION AUTHORIZATION " .. conn:escape_identifier(who.session_user) .. ";"))
+    .. (who.role == "none" and "RESET ROLE;" or ("SET ROLE " .. conn:escape_identifier(who.role) .. ";"))
   local calls = {}
   for _, row in ipairs(rows) do
     calls[#calls + 1] = string.format("pg_catalog.set_config(%s, %s, false)", conn:escape_literal(row.name),
       conn:escape_literal(row.setting or ""))
   end
-  return "RESET ALL;" .. (#calls > 0 and ("SELECT " .. table.concat(calls, ", ") .. ";") or "")
+  return identity .. "RESET ALL;" .. (#calls > 0 and ("SELECT " .. table.concat(calls, ", ") .. ";") or ""), identity
 end
 
 -- runner.restore_session(conn, sql) puts the caller's session back after

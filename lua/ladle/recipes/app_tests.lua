@@ -20,6 +20,8 @@
 -- @flag --test-new=CMD the new code's tests, on after pre and after post
 -- @flag --scratch=SERVICE the server for the state databases (default: a throwaway cluster)
 -- @flag --keep leave the state databases for inspection and print their services
+-- @example ladle run app-tests -p prod -d migrations --test-old './v1/run-tests {service}' --test-new './v2/run-tests {service}'
+-- @example ladle run app-tests --from prod.sql -d migrations --test-new 'make test DSN={service}' --json
 
 local ladle = require "ladle"
 local source = require "ladle.source"

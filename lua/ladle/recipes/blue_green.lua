@@ -11,6 +11,8 @@
 -- (also when nothing is pending), Flyway repeatables after the last one.
 --
 -- @flag --deploy=CMD (required) deploy the code of version {version} ({service} and {dir} too)
+-- @example ladle run blue-green -p prod -d migrations --deploy './deploy.sh {version}'
+-- @example ladle run blue-green -c db.yaml --to 2.1.0 --deploy 'sh -c "make deploy VERSION={version}"' --dry-run
 
 local ladle = require "ladle"
 local opts = ...

@@ -21,6 +21,8 @@
 -- @flag --canary=K upgrade the first K targets first; stop if one fails
 -- @flag --max-failures=F no new start once F targets failed; 0: no limit (default 1)
 -- @flag --phase=PHASE pre, post or all (default all), as for upgrade
+-- @example ladle run fleet --targets tenants.txt -d migrations --parallel 8 --per-host 2 --canary 3
+-- @example ladle run fleet --services tenant_a tenant_b -d migrations --to 2.1.0 --dry-run
 
 local ladle = require "ladle"
 local fleet = require "ladle.fleet"

@@ -10,6 +10,8 @@
 -- @flag --stop=CMD stop the services that use the database
 -- @flag --deploy=CMD deploy the code of the target version ({version})
 -- @flag --start=CMD start the services again
+-- @example ladle run interrupting -p prod -d migrations --stop 'systemctl stop app' --deploy './deploy.sh {version}' --start 'systemctl start app'
+-- @example ladle run interrupting -c db.yaml --to 2.1.0 --dry-run
 
 local ladle = require "ladle"
 local opts = ...

@@ -16,6 +16,8 @@
 -- @flag --with-data copy every row into the rehearsal, not only the schema
 -- @flag --scratch=SERVICE make the copy on this server (default: a throwaway cluster)
 -- @flag --svg=FILE write the rehearsal's timeline picture
+-- @example ladle run rehearse -p prod -d migrations --deploy './deploy.sh {version}'
+-- @example ladle run rehearse -p prod -d migrations --deploy './deploy.sh {version}' --with-data --svg rehearsal.svg
 
 local ladle = require "ladle"
 local svg = require "ladle.report.svg"

@@ -20,6 +20,8 @@
 -- @flag -x, --ignore-restore-errors go on past pg_restore's errors when restoring the test copy (pum's -x)
 -- @flag -N, --exclude-schema=SCHEMA (many) schemas left out of the dump, the restore and the comparison
 -- @flag -P, --exclude-field-pattern=PATTERN (many) columns whose name matches this SQL LIKE pattern are left out of the comparison
+-- @example ladle run test-and-upgrade -pp prod -pc reference_2_1 -d migrations --to 2.1.0
+-- @example ladle run test-and-upgrade -c db.yaml -pp prod -pt test_copy -pc reference -i views triggers --yes
 
 local ladle = require "ladle"
 local sys = ladle.sys
