@@ -94,8 +94,11 @@ function command.run(opts, positional)
           h.sql)), "\n")
       end
     end
-    errors.fail("usage", "diff: refusing to print changes that delete data (%d statement%s above); "
-      .. "run again with --unsafe to print them", #destructive, #destructive == 1 and "" or "s")
+    -- with --json the document's "refused" already says it; the message
+    -- still goes to stderr
+    error(errors.failure("usage", string.format("diff: refusing to print changes that delete data (%d statement%s "
+      .. "above); run again with --unsafe to print them", #destructive, #destructive == 1 and "" or "s"),
+      { json_reported = opts.json or nil }), 0)
   end
   return #changes == 0 and 0 or 1
 end
