@@ -228,11 +228,12 @@ describe("ladle run fleet", function()
   it("builds each upgrade's flags as upgrade spells them", function()
     local fleet_lib = require "ladle.fleet"
     assert.same({ "-d", "a", "-d", "b", "-t", "s.t", "--to", "1.2", "--phase", "pre", "-v", "int", "srid", "2056",
-      "-v", "str", "x", "y z", "--on-changed", "warn", "--lock-timeout", "5s", "--retries", "3", "--retry-wait", "1s",
+      "-v", "str", "x", "y z", "--variables-in", "all", "--python", "/opt/py/bin/python3", "--on-changed", "warn",
+      "--lock-timeout", "5s", "--retries", "3", "--retry-wait", "1s",
       "--wait-timeout", "10s", "--no-wait", "--unmarked-phase", "pre", "--out-of-order" },
       fleet_lib.upgrade_args { dirs = { "a", "b" }, table = "s.t", to = "1.2", phase = "pre",
         variables = { { type = "int", name = "srid", text = "2056" }, { type = "str", name = "x", text = "y z" } },
-        on_changed = "warn", lock_timeout = "5s", retries = "3", retry_wait = "1s", wait_timeout = "10s",
+        variables_in = "all", python = "/opt/py/bin/python3", on_changed = "warn", lock_timeout = "5s", retries = "3", retry_wait = "1s", wait_timeout = "10s",
         no_wait = true, unmarked = "pre", out_of_order = true })
     assert.same({ "-d", "m" }, fleet_lib.upgrade_args { dir = "m" })
     assert.is_nil((fleet_lib.upgrade_args {}))

@@ -140,6 +140,28 @@ describe("ladle rehearse", function()
     assert.truthy(err:find("expected pre, post or all", 1, true), err)
   end)
 
+  it("--svg writes a valid UTF-8 picture, long names cut between characters", function()
+    local long_a, long_b = string.rep("é", 40), "a" .. string.rep("é", 40)
+    local dir = prepare {
+      ["01.01.00_01_pre_" .. long_a .. ".sql"] = "create table t1 (id int);\n",
+      ["01.01.00_02_pre_" .. long_b .. ".sql"] = "create table t2 (id int);\n",
+    }
+    local picture = env.tmpdir() .. "/r.svg"
+    local status, out, err = env.ladle({ "rehearse", "-d", dir, "--svg", picture }, { env = run_env })
+    assert.equal(0, status, out .. err)
+    local text = assert(env.read(picture))
+    assert.is_not_nil(utf8.len(text), "the picture is UTF-8")
+    local labels = 0
+    for label in text:gmatch('<text x="12" y="%d+">([^<]*)</text>') do
+      if label:find("…", 1, true) then
+        labels = labels + 1
+        assert.equal(43, utf8.len(label), label)
+      end
+    end
+    assert.equal(2, labels)
+    assert.truthy(text:find('<rect width="100%" height="100%"', 1, true), text)
+  end)
+
   it("hands each observation to the plan's reporter as an event", function()
     local dir = prepare { ["01.01.00_01_pre_add.sql"] = "alter table accounts add column note text not null;\n" }
     local events, seen = {}, nil
@@ -199,5 +221,89 @@ describe("ladle run rehearse", function()
       { env = run_env })
     assert.equal(1, status, out .. err)
     assert.truthy(out:find("not-concurrent: index accounts_score", 1, true), out)
+  end)
+end)
+
+-- python3 from PATH, as ladle runs it; nil and why when there is none.
+local function python3()
+  local status = ladle.sys.spawn({ "python3", "-c", "pass" }, { stdout = "null", stderr = "null" })
+  if status == 0 then return "python3" end
+  return nil, "no python3 on PATH (Debian package python3)"
+end
+
+-- A pum Python delta connects by DeltaPy.pg_service (psql here, so that
+-- psycopg2 is not needed): it and the pre-all hook must reach the copy.
+local PY_DELTA = [[
+import subprocess
+from pum.core.deltapy import DeltaPy
+
+class Mark(DeltaPy):
+    SUFFIX = ""
+
+    def run(self):
+        args = ["psql", "-XAtq", "-v", "ON_ERROR_STOP=1"] + ([self.pg_service] if self.pg_service else [])
+        done = subprocess.run(args + ["-c", "create table %s%s (id int)" % (self.variable("TABLE"), self.SUFFIX),
+                                      "-c", "select current_database()"],
+                              check=True, stdout=subprocess.PIPE, universal_newlines=True)
+        with open(self.variable("OUT") + "." + self.__class__.__name__, "w") as f:
+            f.write(done.stdout.strip())
+]]
+
+describe("rehearsing Python deltas and hooks", function()
+  fresh_source()
+
+  local function prepare_pum()
+    local dir = support.folder {
+      ["delta_1.0.0_base.sql"] = "create table accounts (id int primary key);\n",
+      ["delta_1.1.0_mark.py"] = PY_DELTA,
+      ["pre-all.py"] = (PY_DELTA:gsub("Mark", "Hook"):gsub('SUFFIX = ""', 'SUFFIX = "_hook"')),
+    }
+    local status, out, err = env.ladle({ "upgrade", "-d", dir, "--to", "1.0.0", "-v", "str", "TABLE", "setup",
+      "-v", "str", "OUT", env.tmpdir() .. "/setup" }, { env = run_env })
+    assert(status == 0, out .. err)
+    return dir
+  end
+
+  local function check_untouched(out_file)
+    local db = env.connect(source)
+    assert.equal(0, #db:query("select 1 from pg_class where relname like 'from\\_python%'"))
+    assert.equal(1, #db:query("select 1 from ladle_upgrades where version = '1.0.0'"))
+    assert.equal(0, #db:query("select 1 from ladle_upgrades where version = '1.1.0'"))
+    db:close()
+    for _, class in ipairs({ "Mark", "Hook" }) do
+      local where = env.read(out_file .. "." .. class)
+      assert.is_not_nil(where, class .. " did not run")
+      assert.are_not.equal(source, where)
+    end
+  end
+
+  it("runs them on the copy, never on the source (ladle rehearse)", function()
+    local python, why = python3()
+    if not python then return pending(why) end
+    local dir = prepare_pum()
+    local out_file = env.tmpdir() .. "/where"
+    local status, out, err = env.ladle({ "rehearse", "-d", dir, "-v", "str", "TABLE", "from_python",
+      "-v", "str", "OUT", out_file }, { env = run_env })
+    assert.equal(0, status, out .. err)
+    check_untouched(out_file)
+    assert.equal("rehearsal", env.read(out_file .. ".Mark"))
+    -- on a scratch server too
+    status, out, err = env.ladle({ "rehearse", "-d", dir, "--scratch", env.conninfo("postgres"),
+      "-v", "str", "TABLE", "from_python", "-v", "str", "OUT", out_file }, { env = run_env })
+    assert.equal(0, status, out .. err)
+    check_untouched(out_file)
+    assert.truthy(env.read(out_file .. ".Mark"):find("^ladle_rehearsal_"))
+  end)
+
+  it("passes the plan's options through (ladle run rehearse -v)", function()
+    local python, why = python3()
+    if not python then return pending(why) end
+    local dir = prepare_pum()
+    local out_file = env.tmpdir() .. "/where"
+    local status, out, err = env.ladle({ "run", "rehearse", "-d", dir, "-v", "str", "TABLE", "from_python",
+      "-v", "str", "OUT", out_file }, { env = run_env })
+    assert.equal(0, status, out .. err)
+    check_untouched(out_file)
+    assert.equal("rehearsal", env.read(out_file .. ".Mark"))
   end)
 end)

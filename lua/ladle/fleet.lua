@@ -63,7 +63,8 @@ end
 -- fleet.upgrade_args(opts) -> the flags of each target's `ladle upgrade`
 -- | nil, message, details. opts as the command line gives them to
 -- `ladle upgrade` (ladle.commands.common): dirs (or dir), table, to, phase,
--- variables ({type, name, text} each), on_changed, lock_timeout, retries,
+-- variables ({type, name, text} each), variables_in, python, on_changed,
+-- lock_timeout, retries,
 -- retry_wait, wait_timeout, no_wait, unmarked, out_of_order.
 function fleet.upgrade_args(opts)
   local args = {}
@@ -75,6 +76,8 @@ function fleet.upgrade_args(opts)
   if opts.to then add("--to", opts.to) end
   if opts.phase then add("--phase", opts.phase) end
   for _, v in ipairs(opts.variables or {}) do add("-v", v.type, v.name, v.text) end
+  if opts.variables_in then add("--variables-in", opts.variables_in) end
+  if opts.python then add("--python", opts.python) end
   if opts.on_changed then add("--on-changed", opts.on_changed) end
   if opts.lock_timeout then add("--lock-timeout", opts.lock_timeout) end
   if opts.retries then add("--retries", opts.retries) end

@@ -339,6 +339,40 @@ function Recipe:done(plan)
   end
 end
 
+-- r:blue_green(plan, deploy): the blue-green order (the stock recipes
+-- blue-green and rehearse run it). For each version with pending deltas:
+-- its pre deltas, the deploy hook for that version, its post deltas; pum's
+-- pre-all / post-all hooks before the first and after the last version
+-- (also when nothing is pending), Flyway repeatables after the last one.
+-- A failed deploy says which version is half done and that running the
+-- recipe again resumes. Ends with r:done(plan).
+function Recipe:blue_green(plan, deploy)
+  local steps = plan:versions()
+  local hooks = #plan.hooks["pre-all"] + #plan.hooks["post-all"]
+  if #plan:pending() == 0 and hooks == 0 then
+    self:say("Nothing to upgrade.")
+    return self:done(plan)
+  elseif #steps == 0 and hooks > 0 then
+    self:say("No pending delta: the hooks still run (pum runs them on every upgrade).")
+  end
+  plan:run_hooks("pre-all")
+  for _, step in ipairs(steps) do
+    step:apply("pre")
+    local ok, err = pcall(self.hook, self, deploy, self:vars(step.version))
+    if not ok then
+      if errors.is_failure(err) then
+        err.message = string.format("%s (version %s: pre deltas applied, post deltas not; run the recipe again to "
+          .. "resume)", err.message, step.version)
+      end
+      error(err, 0)
+    end
+    step:apply("post")
+  end
+  plan:apply_repeatables()
+  plan:run_hooks("post-all")
+  self:done(plan)
+end
+
 -- Headers --------------------------------------------------------------------
 
 -- Parses one "@flag" line: "-s, --stop=CMD (required) (many) help text".

@@ -35,7 +35,9 @@ local rehearse = {}
 --   with_data   copy every row (times and held locks then mean something)
 --   scratch     a server for the copy (default: a throwaway cluster)
 --   reporter    the plan's reporter (start, done, failed, observed, ...)
---   plan        more ladle.plan options (variables, ...)
+--   plan        more ladle.plan options (ladle.session.plan_options: variables,
+--               python, on_changed, ...); conn, service, observer and dry_run
+--               are the rehearsal's own: every delta and hook runs on the copy
 --   pg_dump_exe, pg_restore_exe
 -- result: {deltas = {observation...}, failed = nil | {file, version,
 -- message, line, sqlstate}, findings = count, pending = count,
@@ -52,11 +54,14 @@ function rehearse.run(opts)
   local conn, why = pg.connect(scratch.conninfo)
   if not conn then errors.fail("database", "connecting to the copy (%s): %s", scratch.where, why) end
   local watcher = observer.new { conn = conn, phase = opts.phase, with_data = opts.with_data }
-  local plan_opts = {
-    conn = conn, dir = opts.dir, dirs = opts.dirs, table = table_name, to = opts.to, unmarked = opts.unmarked,
-    reporter = opts.reporter, observer = watcher,
-  }
+  local plan_opts = {}
   for k, v in pairs(opts.plan or {}) do plan_opts[k] = v end
+  plan_opts.dir, plan_opts.dirs, plan_opts.table = opts.dir, opts.dirs, table_name
+  plan_opts.to, plan_opts.unmarked = opts.to or plan_opts.to, opts.unmarked or plan_opts.unmarked
+  plan_opts.reporter = opts.reporter or plan_opts.reporter
+  -- everything runs on the copy, for real: Python deltas, hooks and Lua
+  -- deltas connect by the plan's service, which must name the copy
+  plan_opts.conn, plan_opts.service, plan_opts.observer, plan_opts.dry_run = conn, scratch.conninfo, watcher, false
   local p, message, details = plan.new(plan_opts)
   if not p then
     conn:close()

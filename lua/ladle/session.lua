@@ -59,11 +59,12 @@ function session.reporter(opts)
   return report.console { out = opts.out }
 end
 
--- session.plan(opts, conn[, extra]) -> plan. extra: more plan.new options.
--- Bad input raises an "input" failure, the database a "database" one.
-function session.plan(opts, conn, extra)
-  local plan_opts = {
-    conn = conn, dirs = opts.dirs or (opts.dir and { opts.dir }), table = opts.table, to = opts.to,
+-- session.plan_options(opts) -> the ladle.plan options (all but conn)
+-- that opts ask for: every command and recipe that builds a plan, or has
+-- one built (ladle.rehearse), passes the same ones.
+function session.plan_options(opts)
+  return {
+    dirs = opts.dirs or (opts.dir and { opts.dir }), table = opts.table, to = opts.to,
     unmarked = opts.unmarked, out_of_order = opts.out_of_order, on_changed = opts.on_changed,
     variables = opts.variables, variables_in = opts.variables_in, python = opts.python, service = opts.pg_service,
     reporter = session.reporter(opts), dry_run = opts.dry_run == true,
@@ -71,6 +72,13 @@ function session.plan(opts, conn, extra)
     lock = { wait = not opts.no_wait, timeout = opts.wait_timeout_seconds },
     lock_timeout = opts.lock_timeout_seconds, retries = opts.retries, retry_wait = opts.retry_wait_seconds,
   }
+end
+
+-- session.plan(opts, conn[, extra]) -> plan. extra: more plan.new options.
+-- Bad input raises an "input" failure, the database a "database" one.
+function session.plan(opts, conn, extra)
+  local plan_opts = session.plan_options(opts)
+  plan_opts.conn = conn
   for k, v in pairs(extra or {}) do plan_opts[k] = v end
   return errors.check(plan.new(plan_opts))
 end

@@ -22,11 +22,14 @@ local yaml = require "ladle.yaml"
 local common = {}
 local fail = errors.fail
 
-local function check_version(value)
+-- common.check_version(value) -> true | false, why: the check of a flag
+-- that takes a version (--to, baseline's -b).
+function common.check_version(value)
   local ok, why = version.parse(value)
   if ok then return true end
   return false, why
 end
+local check_version = common.check_version
 
 -- A check that accepts one of a few words: "expected pre, post or all".
 local function one_of(...)
@@ -86,6 +89,11 @@ common.definitions = {
       .. "(repeat -v for more)" },
   on_changed = { "--on-changed", arg = "POLICY", key = "on_changed", check = check_on_changed,
     help = "an applied delta whose file changed: fail (default) or warn and go on" },
+  variables_in = { "--variables-in", arg = "WHERE", key = "variables_in", check = check_variables_in,
+    help = "where %(NAME)s is substituted: pum (default: pum's names and hooks) or all" },
+  python = { "--python", arg = "PATH", key = "python",
+    help = "the interpreter of pum's Python deltas and hooks (default: python_exe in the config file, "
+      .. "$LADLE_PYTHON, python3)" },
   config = { "-c", "--config_file", arg = "FILE", key = "config_file",
     help = "read defaults from a pum-style YAML file (also accepted before the command)" },
   to = { "--to", "-u", "--max-version", arg = "VERSION", key = "to", check = check_version,

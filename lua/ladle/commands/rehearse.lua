@@ -7,6 +7,7 @@ local json = require "ladle.json"
 local pg = require "ladle.pg"
 local rehearse = require "ladle.rehearse"
 local report = require "ladle.report"
+local session = require "ladle.session"
 local svg = require "ladle.report.svg"
 
 local fail = errors.fail
@@ -16,14 +17,15 @@ local function check_phase(value)
   return false, "expected pre, post or all"
 end
 
-local flag_names = { "pg_service", "table", "dir", "config", "to", "unmarked", "pg_dump_exe", "pg_restore_exe" }
--- pum's -v TYPE NAME VALUE, where the command line has it
-if common.definitions.variables then flag_names[#flag_names + 1] = "variables" end
+-- the plan's flags as upgrade has them, so that the rehearsal applies what
+-- the upgrade would
+local flag_names = { "pg_service", "table", "dir", "config", "to", "unmarked", "variables", "variables_in", "python",
+  "on_changed", "out_of_order", "ignore_missing", "pg_dump_exe", "pg_restore_exe" }
 
 local command = {
   summary = "apply the pending deltas to a throwaway copy and report locks, rewrites and old-code breakage",
   usage = "ladle rehearse [-p SERVICE] [-t TABLE] -d DIR [--to VERSION] [--phase pre|post|all] [--with-data]\n"
-    .. "                      [--scratch SERVICE] [--json] [--svg FILE]",
+    .. "                      [-v TYPE NAME VALUE]... [--on-changed fail|warn] [--scratch SERVICE] [--json] [--svg FILE]",
   description = [[
 Copies the database's schema (pg_dump --schema-only, plus the upgrades
 table's rows; with --with-data every row) into a throwaway database on a
@@ -105,7 +107,7 @@ function command.run(opts, _, global)
     source = o.pg_service, dir = o.dir, dirs = o.dirs, table = o.table, to = o.to, unmarked = o.unmarked, phase = phase,
     with_data = o.with_data, scratch = o.scratch, pg_dump_exe = o.pg_dump_exe, pg_restore_exe = o.pg_restore_exe,
     reporter = o.json and report.silent() or report.console { out = io.stdout },
-    plan = { variables = o.variables },
+    plan = session.plan_options(o),
   }
   if o.svg then
     local ok, why = svg.write(o.svg, result)

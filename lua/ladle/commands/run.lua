@@ -48,7 +48,7 @@ input; 3 a delta, a hook or the database failed; 130 interrupted.]],
 -- The flags every recipe gets, before its own (listed in the help).
 run.common_flags = { "pg_service", "table", "dir", "config", "to", "dry_run", "yes", "no_wait", "wait_timeout",
   "lock_timeout", "retries", "retry_wait", "unmarked", "out_of_order", "ignore_missing", "on_changed", "variables",
-  "json" }
+  "variables_in", "python", "json" }
 run.flags = common.flags(run.common_flags)
 table.insert(run.flags, 1, { "-l", "--list", help = "list the stock recipes" })
 

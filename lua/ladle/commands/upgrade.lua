@@ -63,7 +63,8 @@ or the database could not be reached; 130 interrupted.]],
   ladle upgrade -p "host=db1 dbname=app" -d migrations --dry-run
   ladle upgrade -d migrations --no-wait --json
   ladle upgrade -p prod -d migrations --lock-timeout 2s --retries 5 --retry-wait 5s]],
-  flags = common.flags { "pg_service", "table", "dir", "config", "to", "phase", "dry_run", "variables", "on_changed",
+  flags = common.flags { "pg_service", "table", "dir", "config", "to", "phase", "dry_run", "variables", "variables_in",
+    "python", "on_changed",
     "no_wait", "wait_timeout", "lock_timeout", "retries", "retry_wait", "out_of_order", "ignore_missing", "unmarked",
     "json" },
 }

@@ -18,30 +18,6 @@ local ladle = require "ladle"
 local opts = ...
 local r = ladle.recipe.new(opts)
 
-local plan = r:plan()
-local steps = plan:versions()
-local hooks = #plan.hooks["pre-all"] + #plan.hooks["post-all"]
-if #plan:pending() == 0 and hooks == 0 then
-  r:say("Nothing to upgrade.")
-  r:done(plan)
-  return
-elseif #steps == 0 and hooks > 0 then
-  r:say("No pending delta: the hooks still run (pum runs them on every upgrade).")
-end
-
-plan:run_hooks("pre-all")
-for _, step in ipairs(steps) do
-  step:apply("pre")
-  local ok, err = pcall(r.hook, r, opts.deploy, r:vars(step.version))
-  if not ok then
-    if ladle.errors.is_failure(err) then
-      ladle.fail(err.exit, "%s (version %s: pre deltas applied, post deltas not; run the recipe again to resume)",
-        err.message, step.version)
-    end
-    error(err, 0)
-  end
-  step:apply("post")
-end
-plan:apply_repeatables()
-plan:run_hooks("post-all")
-r:done(plan)
+-- ladle.recipe's r:blue_green holds the order; copy its loop here to
+-- decide differently
+r:blue_green(r:plan(), opts.deploy)

@@ -25,7 +25,7 @@ local opts = ...
 local r = ladle.recipe.new(opts)
 
 if not opts.dir and not opts.dirs then
-  ladle.fail(2, "rehearse: -d/--dir is required (or delta_dir in the config file)")
+  ladle.fail("usage", "rehearse: -d/--dir is required (or delta_dir in the config file)")
 end
 local refuse = { ["breaks-old-code"] = true }
 for _, rule in ipairs(opts.refuse or {}) do refuse[rule] = true end
@@ -46,26 +46,19 @@ r:say("Rehearsing the pending deltas on a copy of %s:", opts.pg_service or "the 
 local result = ladle.rehearse.run {
   source = opts.pg_service, dir = opts.dir, dirs = opts.dirs, table = opts.table, to = opts.to,
   unmarked = opts.unmarked,
-  with_data = opts.with_data, scratch = opts.scratch, reporter = reporter,
+  with_data = opts.with_data, scratch = opts.scratch, reporter = reporter, plan = ladle.session.plan_options(opts),
+  pg_dump_exe = opts.pg_dump_exe, pg_restore_exe = opts.pg_restore_exe,
 }
 if opts.svg then assert(svg.write(opts.svg, result)) end
-if result.failed then ladle.fail(3, "the rehearsal failed: %s (production is untouched)", result.failed.message) end
+if result.failed then ladle.fail("database", "the rehearsal failed: %s (production is untouched)", result.failed.message) end
 if #refused > 0 then
   r:say("The release is refused:")
   for _, line in ipairs(refused) do r:say("  %s", line) end
-  ladle.fail(1, "%d finding%s stop the release; production is untouched", #refused, #refused == 1 and "" or "s")
+  ladle.fail("found", "%d finding%s stop the release; production is untouched", #refused, #refused == 1 and "" or "s")
 end
 r:say("The rehearsal is clean (%d finding%s, none that stops the release).", result.findings,
   result.findings == 1 and "" or "s")
 if not opts.deploy then return end
 
--- The real thing, as the blue-green recipe does it.
-local plan = r:plan()
-plan:run_hooks("pre-all")
-for _, step in ipairs(plan:versions()) do
-  step:apply("pre")
-  r:hook(opts.deploy, r:vars(step.version))
-  step:apply("post")
-end
-plan:run_hooks("post-all")
-r:done(plan)
+-- The real thing, in the blue-green order (ladle.recipe's r:blue_green).
+r:blue_green(r:plan(), opts.deploy)

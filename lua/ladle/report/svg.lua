@@ -11,6 +11,7 @@
 -- that failed gets a last row saying so. Each row is a <g class="delta">
 -- with a <title> that holds the findings (a tooltip in browsers).
 
+local errors = require "ladle.errors"
 local locks = require "ladle.plan.locks"
 
 local svg = {}
@@ -28,7 +29,10 @@ local COLOURS = {
 local UNOBSERVED = { fill = "url(#unobserved)", says = "outside a transaction: locks not observed" }
 
 local function escape(text)
-  return (tostring(text):gsub("[&<>\"']", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;",
+  text = tostring(text)
+  -- a file name need not be UTF-8; the document must be
+  if not utf8.len(text) then text = errors.printable(text) end
+  return (text:gsub("[&<>\"']", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;",
     ["'"] = "&apos;" }))
 end
 
@@ -66,7 +70,7 @@ function svg.render(result)
   add('<defs><pattern id="unobserved" width="6" height="6" patternUnits="userSpaceOnUse" '
     .. 'patternTransform="rotate(45)"><rect width="6" height="6" fill="#e0e0e0"/>'
     .. '<line x1="0" y1="0" x2="0" y2="6" stroke="#757575" stroke-width="3"/></pattern></defs>')
-  add('<rect width="100%%" height="100%%" fill="#ffffff"/>')
+  add('<rect width="100%" height="100%" fill="#ffffff"/>')
   add('<text x="12" y="24" font-size="16" font-weight="bold">Rehearsal: %d delta%s, %d ms, %d finding%s%s</text>',
     #rows, #rows == 1 and "" or "s", total, findings, findings == 1 and "" or "s",
     escape(result.failed and " — a delta failed" or ""))
@@ -91,7 +95,8 @@ function svg.render(result)
     add('<title>%s</title>', escape(table.concat(tips, "\n")))
     local name = o.description or (o.script or o.file or ""):gsub("^.*/", "")
     local label = string.format("%s %s %s", o.version or "", o.phase or "", name)
-    if #label > 44 then label = label:sub(1, 42) .. "…" end
+    -- cut on a character, never inside one
+    if (utf8.len(label) or #label) > 44 then label = label:sub(1, (utf8.offset(label, 43) or 43) - 1) .. "…" end
     add('<text x="12" y="%d">%s</text>', y + 15, escape(label))
     add('<rect x="%d" y="%d" width="%d" height="18" rx="2" fill="%s" stroke="#424242" stroke-width="0.5"/>',
       LABEL_W, y + 2, width, c.fill)
