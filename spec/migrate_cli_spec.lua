@@ -421,6 +421,19 @@ describe("ladle migration commands", function()
       assert.is_nil(out:find("README", 1, true), "documentation files are fine")
       assert.truthy(out:find(": 12 problems in 12 deltas.", 1, true), out)
     end)
+
+    it("accepts Flyway's names as Flyway writes them (V/R prefixes, CamelCase)", function()
+      local dir = folder { ["V1__Add_table.sql"] = "create table t (id int);\n",
+        ["V1_1__AddColumn.sql"] = "alter table t add column c int;\n", ["R__Views.sql"] = "select 1;\n" }
+      local status, out = ladle_run { "lint", "-d", dir }
+      assert.equal(0, status, out)
+      assert.is_nil(out:find("upper case", 1, true), out)
+      -- the other layouts keep lower case
+      support.write(dir, { ["01.00.00_01_Upper.sql"] = "select 1;" })
+      status, out = ladle_run { "lint", "-d", dir }
+      assert.equal(2, status, out)
+      assert.truthy(out:find("01.00.00_01_Upper.sql: upper case in the name", 1, true), out)
+    end)
   end)
 
   describe("concurrency", function()

@@ -40,6 +40,21 @@ describe("ladle.plan", function()
   end
 
   describe("on an empty database", function()
+    it("records no baseline in a dry run, but still refuses what a real one would", function()
+      local dir = folder { ["01.00.00_01_a.sql"] = "create table a (id int);\n" }
+      local notes = {}
+      local plan = plan_for(dir, { dry_run = true, reporter = { note = function(_, line) notes[#notes + 1] = line end } })
+      assert.is_true(plan:record_baseline("1.0.0"))
+      assert.is_false(exists(db, "public.ladle_upgrades"), "a dry run writes nothing")
+      assert.same({ "Would record baseline 1.0.0 in public.ladle_upgrades" }, notes)
+      local err = failure_of(plan.record_baseline, plan_for(dir, { dry_run = true, table = "nowhere.upgrades" }),
+        "1.0.0")
+      assert.equal("input", err.kind)
+      assert.truthy(err.message:find("there is no schema nowhere", 1, true), err.message)
+      assert.is_true(plan_for(dir):record_baseline("1.0.0"))
+      assert.is_true(exists(db, "public.ladle_upgrades"))
+    end)
+
     it("has every delta pending, and applying records each with pum's type codes", function()
       local dir = folder {
         ["00.01.00_01_create.sql"] = "create table jobs (id int primary key);\n",

@@ -68,6 +68,27 @@ describe("pum's names", function()
     end
   end)
 
+  it("refuse Flyway versions that are equal, however they are written, naming both files", function()
+    for _, pair in ipairs {
+      { "V1.2__a.sql", "V1.2.0__b.sql", "equal when compared numerically" },
+      { "V1.2__a.sql", "V1_2__c.sql", "equal when compared numerically" },
+      { "V1__a.sql", "V1__b.sql", "same Flyway version 1" },
+      { "V1__a.sql", "V1__a.lua", "same" },
+    } do
+      local dir = folder { [pair[1]] = "select 1;", [pair[2]] = "select 1;" }
+      local ok, why, details = ladle.delta.scan(dir)
+      assert.is_nil(ok, pair[1] .. " " .. pair[2])
+      assert.equal("input", details.kind)
+      assert.truthy(why:find(pair[3], 1, true), why)
+      assert.truthy(why:find(dir .. "/" .. pair[1], 1, true) and why:find(dir .. "/" .. pair[2], 1, true), why)
+    end
+    local dir = folder { ["V1__a.sql"] = "select 1;", ["V1_1__b.sql"] = "select 1;", ["V2__c.sql"] = "select 1;" }
+    assert.equal(3, #assert(ladle.delta.scan(dir)))
+    local status, _, err = env.ladle { "upgrade", "-d", folder { ["V1.2__a.sql"] = "", ["V1_2__c.sql"] = "" } }
+    assert.equal(2, status)
+    assert.truthy(err:find("V1.2__a.sql and .*V1_2__c.sql have versions 1.2 and 1_2"), err)
+  end)
+
   it("run folder by folder; pre-all over the folders in reverse, post-all in order, .py before .sql", function()
     local a = folder { ["delta_2.0.0_a.sql"] = "", ["pre-all.sql"] = "", ["pre-all.py"] = "", ["post-all.sql"] = "",
                        ["post-all.py"] = "" }

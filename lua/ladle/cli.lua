@@ -96,7 +96,7 @@ end
 
 local function run_chunk(code)
   local chunk, err = load(code, "=(command line)")
-  if not chunk then fail(2, "%s", err) end
+  if not chunk then fail("input", "%s", err) end
   common.expose_api()
   chunk()
 end
@@ -120,13 +120,13 @@ local function dispatch(argv)
       print(cli.version_string())
       return 0
     elseif word == "-e" then
-      if not argv[i + 1] then fail(2, "-e needs a chunk of Lua") end
+      if not argv[i + 1] then fail("usage", "-e needs a chunk of Lua") end
       run_chunk(argv[i + 1])
       ran_code = true
       i = i + 2
     elseif word == "-c" or word == "--config_file" or word == "--config-file" then
       -- pum's place for it: `ladle -c FILE upgrade ...`; commands read global.config_file
-      if not argv[i + 1] then fail(2, "%s needs a value (FILE)", word) end
+      if not argv[i + 1] then fail("usage", "%s needs a value (FILE)", word) end
       global.config_file = argv[i + 1]
       i = i + 2
     elseif word:match("^%-%-config[_-]file=") then
@@ -135,7 +135,7 @@ local function dispatch(argv)
     elseif word:sub(1, 1) == "-" then
       local names = {}
       for _, flag in ipairs(cli.global_flags) do table.move(flag, 1, #flag, #names + 1, names) end
-      fail(2, "unknown flag '%s'%s (see 'ladle --help')", word, args.did_you_mean(word, names))
+      fail("usage", "unknown flag '%s'%s (see 'ladle --help')", word, args.did_you_mean(word, names))
     else
       break
     end
@@ -155,7 +155,7 @@ local function dispatch(argv)
   if not entry then
     local names = {}
     for _, c in ipairs(cli.commands) do names[#names + 1] = c.name end
-    fail(2, "unknown command '%s'%s (see 'ladle --help')", name, args.did_you_mean(name, names))
+    fail("usage", "unknown command '%s'%s (see 'ladle --help')", name, args.did_you_mean(name, names))
   end
   local mod = load_command(entry)
   local words = table.move(argv, i + 1, #argv, 1, {})

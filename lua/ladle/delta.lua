@@ -325,7 +325,8 @@ end
 -- Two files in the same slot of one folder are an error, not a coin toss.
 -- pum's names may share a serial (pum orders them by description): a
 -- warning. Equal versions written differently (1.02.0, 1.2.0) are an error
--- in pum's names, whose order pum takes from the text.
+-- in pum's names, whose order pum takes from the text, and in Flyway's,
+-- where a version names one delta (V1__a and V1__b, V1.2__a and V1_2__b).
 local function check_slots(list, problems, warnings)
   local slots, names_seen, labels = {}, {}, {}
   for _, d in ipairs(list) do
@@ -338,13 +339,16 @@ local function check_slots(list, problems, warnings)
     else
       local key = d.serial and (v .. "|" .. phase .. "|" .. d.serial)
       local other = key and slots[key]
-      if d.layout == "pum" then
-        local seen = labels[v]
+      if d.layout == "pum" or d.layout == "flyway" then
+        local seen = labels[d.layout .. "|" .. v]
         if seen and seen.label ~= d.label then
           problems[#problems + 1] = string.format("%s and %s have versions %s and %s, equal when compared numerically; "
-            .. "write them the same way", seen.path, d.path, seen.label, d.label)
+            .. "%s", seen.path, d.path, seen.label, d.label,
+            d.layout == "flyway" and "a Flyway version names one delta" or "write them the same way")
+        elseif seen and d.layout == "flyway" then
+          problems[#problems + 1] = duplicate_error(seen, d, "Flyway version " .. d.label)
         end
-        labels[v] = seen or d
+        labels[d.layout .. "|" .. v] = seen or d
       end
       if other and other.layout == "pum" and d.layout == "pum" then
         warnings[#warnings + 1] = string.format("%s and %s share version %s, phase %s and serial %d; they run in pum's "

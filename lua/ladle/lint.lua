@@ -5,7 +5,8 @@
 --   for _, p in ipairs(problems) do print(p.message) end
 --
 -- Reports names that match no layout (and which names are accepted),
--- duplicates, gaps in serials, upper case or spaces in names, mixed
+-- duplicates, gaps in serials, upper case (but in Flyway's names) or
+-- spaces in names, mixed
 -- layouts in a folder, unknown `-- ladle:` directives, psql meta-commands
 -- and transaction control in SQL deltas, and Lua deltas that do not
 -- compile. Warnings (problem.warning = true) do not stop an upgrade: pum
@@ -60,7 +61,8 @@ function lint.check(dirs)
       folders_reported[folder] = true
       add(problems, string.format("%s/%s: spaces in a folder name", d.dir, folder))
     end
-    if d.file:find("%u") then
+    -- Flyway's own convention is V/U/R prefixes and CamelCase descriptions
+    if d.file:find("%u") and d.layout ~= "flyway" then
       add(problems, string.format("%s: upper case in the name (names are lower case)", d.path))
     end
     if d.file:find("%s") then add(problems, string.format("%s: spaces in the name", d.path)) end

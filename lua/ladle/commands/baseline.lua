@@ -31,11 +31,7 @@ tables the database has.]],
   flags = common.flags { "pg_service", "table", "dir", "config" },
 }
 table.insert(baseline.flags, { "-b", "--baseline", arg = "VERSION", help = "the version the database is at (required)",
-  check = function(v)
-    local ok, why = version.parse(v)
-    if ok then return true end
-    return false, why
-  end })
+  check = common.check_version })
 table.insert(baseline.flags, { "--force", help = "replace a baseline that nothing was applied on top of" })
 table.insert(baseline.flags, { "--create-schema", key = "create_schema",
   help = "create the table's schema when it does not exist" })

@@ -55,7 +55,8 @@ end
 -- applied on top of it, opts.force replaces it. A table in a schema that
 -- does not exist is refused unless opts.create_schema (a mistyped -t would
 -- start a second history): the refusal names the upgrades tables the
--- database has. opts.suggest: as plan.new's. Raises a failure.
+-- database has. opts.suggest: as plan.new's; opts.dry_run: check the
+-- rules, write nothing. Raises a failure.
 function records.baseline_table(t, v, opts)
   opts = opts or {}
   local state, message, details = t:inspect()
@@ -85,6 +86,7 @@ function records.baseline_table(t, v, opts)
       replace = true
     end
   end
+  if opts.dry_run then return true end
   local ok
   ok, message = t:baseline(v, { replace = replace })
   if not ok then fail("database", "%s: %s", t.name, message) end
@@ -92,13 +94,19 @@ function records.baseline_table(t, v, opts)
 end
 
 -- records.baseline(plan, v[, opts]) -> true: the database is at version v
--- (pum's baseline row), under the lock, by records.baseline_table's rules.
--- Raises a failure.
+-- (pum's baseline row), under the lock, by records.baseline_table's rules;
+-- a dry-run plan checks them and writes nothing. Raises a failure.
 function records.baseline(plan, v, opts)
   return plan:_locked(function()
-    local merged = { suggest = plan.suggester }
+    local merged = { suggest = plan.suggester, dry_run = plan.dry_run }
     for k, value in pairs(opts or {}) do merged[k] = value end
     records.baseline_table(plan.tracker, v, merged)
+    if merged.dry_run then
+      -- the rules were checked; nothing is written
+      local note = plan.reporter.note
+      if note then note(plan.reporter, string.format("Would record baseline %s in %s", v, plan.table)) end
+      return true
+    end
     local ok, message = plan:refresh()
     if not ok then fail("database", "%s", message) end
     return true

@@ -196,7 +196,7 @@ for _, s in ipairs(STATES[shape]) do
       local ok, err = pcall(plan.apply, plan, phase)
       if not ok then
         if not ladle.errors.is_failure(err) then error(err, 0) end
-        fail(err.exit, "app-tests: building the %s state: %s", s.name, err.message)
+        fail(err.kind, "app-tests: building the %s state: %s", s.name, err.message)
       end
     end
     state.version = plan.current_version

@@ -89,7 +89,7 @@ end
 
 if run.error then
   if ladle.errors.is_failure(run.error) then
-    fail(run.error.exit, "fleet stopped: %s", run.error.message)
+    fail(run.error.kind, "fleet stopped: %s", run.error.message)
   end
   error(run.error, 0)
 end

@@ -30,7 +30,7 @@ if opts.stop then r:hook(opts.stop, vars) end
 local ok, err = pcall(plan.apply, plan, "all")
 if not ok then
   if ladle.errors.is_failure(err) and opts.stop then
-    ladle.fail(err.exit, "%s (the services are still stopped; nothing was deployed)", err.message)
+    ladle.fail(err.kind, "%s (the services are still stopped; nothing was deployed)", err.message)
   end
   error(err, 0)
 end

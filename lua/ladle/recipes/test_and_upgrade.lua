@@ -30,12 +30,12 @@ local r = ladle.recipe.new(opts)
 
 local fail = ladle.fail
 local prod = opts.pg_service_prod or opts.pg_service
-if not prod then fail(2, "test-and-upgrade: -pp/--pg_service_prod is required") end
+if not prod then fail("usage", "test-and-upgrade: -pp/--pg_service_prod is required") end
 local comp = opts.pg_service_comp
 
 for _, kind in ipairs(opts.ignore or {}) do
   local known, why = ladle.schema.known_kind(kind)
-  if not known then fail(2, "test-and-upgrade: -i %s: %s", kind, why) end
+  if not known then fail("usage", "test-and-upgrade: -i %s: %s", kind, why) end
 end
 
 -- How to name a target: a service as it is, a conninfo as libpq reads it,
@@ -81,7 +81,7 @@ local file = opts.file or opts.backup_file
 if not file then
   local why
   scratch.dir, why = sys.mkdtemp("ladle-test-and-upgrade-")
-  if not scratch.dir then fail(3, "%s", why) end
+  if not scratch.dir then fail("system", "%s", why) end
   file = scratch.dir .. "/production.dump"
 end
 
@@ -90,19 +90,19 @@ local ok, err, details = ladle.backup.dump(prod, file, { pg_dump_exe = opts.pg_d
   exclude_schemas = opts.exclude_schema })
 if not ok then
   if details and details.stderr then io.stderr:write(details.stderr) end
-  fail(3, "dumping %s: %s", prod_name, err)
+  fail("system", "dumping %s: %s", prod_name, err)
 end
 
 -- A throwaway cluster for the test copy, with production's roles (owners
 -- and grants in the dump name them).
 local function must(value, message, ...)
-  if value == nil then fail(3, "preparing the test copy: %s", message) end
+  if value == nil then fail("database", "preparing the test copy: %s", message) end
   return value, message, ...
 end
 
 local function start_cluster()
   local c, why = ladle.sandbox.start()
-  if not c then fail(3, "could not start a throwaway cluster for the test copy: %s", why) end
+  if not c then fail("system", "could not start a throwaway cluster for the test copy: %s", why) end
   local admin <close> = must(c:connect())
   local roles = must(prod_plan.conn:query(
     "SELECT rolname FROM pg_catalog.pg_roles WHERE rolname !~ '^pg_' ORDER BY rolname"))
@@ -119,7 +119,7 @@ local test = opts.pg_service_test or must(cluster:createdb("test_copy"))
 if opts.pg_service_test then
   local conn <close> = must(ladle.connect(test))
   if identity(conn) == identity(prod_plan.conn) then
-    fail(2, "test-and-upgrade: -pt and -pp name the same database (%s)", identity(conn))
+    fail("usage", "test-and-upgrade: -pt and -pp name the same database (%s)", identity(conn))
   end
 end
 -- a named test database should be empty; what the dump holds is dropped first anyway
@@ -129,7 +129,7 @@ ok, err, details = ladle.backup.restore(test, file, { pg_restore_exe = opts.pg_r
   ignore_errors = opts.ignore_restore_errors, exclude_schemas = opts.exclude_schema })
 if not ok then
   if details and details.stderr then io.stderr:write(details.stderr) end
-  fail(3, "restoring into %s: %s", test_name, err)
+  fail("system", "restoring into %s: %s", test_name, err)
 elseif details and details.status then
   io.stderr:write(details.stderr or "")
   r:say("pg_restore exited with status %d; its errors were ignored (-x).", details.status)
@@ -140,7 +140,7 @@ local test_plan = r:plan { pg_service = test }
 local applied, failure = pcall(test_plan.apply, test_plan, "all")
 if not applied then
   if not ladle.errors.is_failure(failure) then error(failure, 0) end
-  fail(failure.exit, "on the test copy: %s (%s was not touched)", failure.message, prod_name)
+  fail(failure.kind, "on the test copy: %s (%s was not touched)", failure.message, prod_name)
 end
 
 r:say("Comparing the test copy with %s...", comp_name)
@@ -149,17 +149,17 @@ local differences, why = ladle.schema.check(test_plan.conn, comp, {
   exclude_field_patterns = opts.exclude_field_pattern,
 })
 test_plan.conn:close()
-if not differences then fail(3, "comparing with %s: %s", comp_name, why) end
+if not differences then fail("database", "comparing with %s: %s", comp_name, why) end
 if #differences > 0 then
   r:say("The upgraded test copy differs from %s (- only in the copy, + only in the reference):", comp_name)
   for _, d in ipairs(differences) do r:say("  %s", d.line) end
-  fail(1, "%d difference%s: %s was not upgraded", #differences, #differences == 1 and "" or "s", prod_name)
+  fail("found", "%d difference%s: %s was not upgraded", #differences, #differences == 1 and "" or "s", prod_name)
 end
 r:say("The upgraded test copy matches %s.", comp_name)
 
 local pending = #prod_plan:pending()
 if not r:confirm(string.format("Apply %d pending delta%s to %s?", pending, pending == 1 and "" or "s", prod_name)) then
-  fail(1, "%s was not upgraded: not confirmed", prod_name)
+  fail("found", "%s was not upgraded: not confirmed", prod_name)
 end
 prod_plan:apply("all")
 r:done(prod_plan)
