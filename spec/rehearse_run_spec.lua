@@ -131,6 +131,49 @@ describe("ladle rehearse", function()
     db:close()
   end)
 
+  it("drops the roles it made on a --scratch server, and keeps the ones it had", function()
+    local dir = prepare { ["01.01.00_01_pre_add.sql"] = "alter table accounts add column note text;\n" }
+    local owner = source .. "_owner"
+    local db = env.connect(source)
+    assert(db:exec(string.format("CREATE ROLE %s; ALTER TABLE accounts OWNER TO %s", owner, owner)))
+    local cluster = assert(ladle.sandbox.start())
+    local ok, err = pcall(function()
+      local admin = assert(cluster:connect())
+      assert(admin:exec("CREATE ROLE already_there"))
+      assert(db:exec("CREATE ROLE already_there"))
+      local function roles()
+        local list = {}
+        for _, row in ipairs(assert(admin:query("SELECT rolname FROM pg_catalog.pg_roles ORDER BY 1"))) do
+          list[#list + 1] = row.rolname
+        end
+        return list
+      end
+      local before = roles()
+      local status, out, stderr = env.ladle({ "rehearse", "-d", dir, "--scratch", cluster:conninfo() },
+        { env = run_env })
+      assert.equal(1, status, out .. stderr)
+      assert.truthy(out:find("on database ladle_rehearsal_", 1, true), out)
+      assert.same(before, roles())
+      assert.equal(0, #admin:query("SELECT 1 FROM pg_catalog.pg_database WHERE datname LIKE 'ladle\\_rehearsal\\_%'"))
+      admin:close()
+    end)
+    cluster:stop()
+    assert(db:exec(string.format("ALTER TABLE accounts OWNER TO CURRENT_USER; DROP ROLE %s; DROP ROLE already_there",
+      owner)))
+    db:close()
+    assert(ok, err)
+  end)
+
+  it("drops a temporary database that a session was left in", function()
+    local name = env.new_database("left_open")
+    local left = env.connect(name)
+    local admin = env.connect()
+    assert(ladle.source.drop_database(admin, name))
+    assert.equal(0, #admin:query("SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", name))
+    admin:close()
+    left:close()
+  end)
+
   it("refuses bad input before copying anything (exit 2)", function()
     local status, _, err = env.ladle({ "rehearse" }, { env = run_env })
     assert.equal(2, status)

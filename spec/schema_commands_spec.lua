@@ -461,7 +461,7 @@ describe("ladle.source workspaces", function()
       local source = require "ladle.source"
       local ws = source.workspace({ scratch = %q })
       local conninfo = assert(ws:load(%q))
-      print(conninfo:match(".*dbname=(%%S+)"))
+      print((conninfo:match(".*dbname='?([^'%%s]+)")))
       ws = nil
       collectgarbage()
       collectgarbage()

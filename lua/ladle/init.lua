@@ -28,6 +28,7 @@ local submodules = {
   ident = "ladle.ident",
   catalog = "ladle.catalog",
   rehearse = "ladle.rehearse",
+  source = "ladle.source",
 }
 
 local pg = require "ladle.pg"

@@ -58,6 +58,22 @@ function pg.conninfo_split(target)
   return conninfo, password, secrets or {}
 end
 
+-- pg.conninfo_value(value) -> value quoted for a conninfo string.
+function pg.conninfo_value(value)
+  return "'" .. tostring(value):gsub("[\\']", "\\%0") .. "'"
+end
+
+-- pg.on_database(target, dbname) -> conninfo | nil, message: the server
+-- target names (a service, conninfo or URI: every setting, the password
+-- too) with dbname as the database (libpq keeps the last dbname).
+function pg.on_database(target, dbname)
+  local settings, password = pg.conninfo_split(target or "")
+  if not settings then return nil, password end
+  if settings == "service=''" then settings = "" end
+  return settings .. " dbname=" .. pg.conninfo_value(dbname)
+    .. (password and (" password=" .. pg.conninfo_value(password)) or "")
+end
+
 -- pg.child_target(target) -> conninfo, env | nil, message, details
 -- How a libpq program (pg_dump, pg_restore, psql, a hook) reaches the
 -- target: the conninfo for its arguments, and the password in env

@@ -38,9 +38,10 @@ local PHASES = { pre = true, post = true, all = true }
 
 local vcompare = version.compare
 
--- Calls reporter[method](reporter, ...) when the reporter has it.
-local function emit(self, method, ...)
-  local fn = self.reporter[method]
+-- plan:emit(event, ...) calls the reporter's method for the event
+-- (reporter:done(delta, ms), ...) when the reporter has one.
+function Plan:emit(event, ...)
+  local fn = self.reporter[event]
   if fn then return fn(self.reporter, ...) end
 end
 
@@ -190,7 +191,7 @@ function Plan:lock(opts)
   local merged = {}
   for k, v in pairs(self.lock_options) do merged[k] = v end
   for k, v in pairs(opts or {}) do merged[k] = v end
-  merged.on_wait = merged.on_wait or function(_, text) emit(self, "waiting", text) end
+  merged.on_wait = merged.on_wait or function(_, text) self:emit("waiting", text) end
   local ok, message, details = self.tracker:lock(merged)
   if not ok then return nil, message, details end
   ok, message, details = self:refresh()
@@ -285,7 +286,7 @@ end
 function Plan:_execute(e, record, index, total)
   local prepared = self:_prepare(e)
   if self.dry_run then
-    emit(self, "would", e)
+    self:emit("would", e)
     if record then
       e.status, e.reason = "applied", "dry run: not applied"
       self:_advance(e)
@@ -294,8 +295,8 @@ function Plan:_execute(e, record, index, total)
   end
   local ms, observation, printed = execute.run(self, e, prepared, record, index, total)
   self:_committed(e, record, ms)
-  for line in (printed or ""):gmatch("[^\n]+") do emit(self, "note", line) end
-  if observation then emit(self, "observed", e, observation) end
+  for line in (printed or ""):gmatch("[^\n]+") do self:emit("note", line) end
+  if observation then self:emit("observed", e, observation) end
   return ms
 end
 
@@ -311,7 +312,7 @@ function Plan:_committed(e, record, ms)
     if e.layout == "install" then self.baseline = e.version end
     self.table_exists, self.fresh = true, false
   end
-  emit(self, "done", e, ms)
+  self:emit("done", e, ms)
 end
 
 function Plan:_apply_list(list)
@@ -361,7 +362,7 @@ function Plan:apply(phase)
     local count = self:_apply_list(list)
     hooks.run(self, "post-all")
     self:_restore_session()
-    emit(self, "finish", { [self.dry_run and "would_apply" or "applied"] = count, current_version = self.current_version,
+    self:emit("finish", { [self.dry_run and "would_apply" or "applied"] = count, current_version = self.current_version,
       dry_run = self.dry_run or nil })
     return count, stopped
   end)

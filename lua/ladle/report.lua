@@ -241,10 +241,4 @@ function report.silent()
   return {}
 end
 
--- Calls reporter[method](reporter, ...) when the reporter has it.
-function report.call(reporter, method, ...)
-  local fn = reporter and reporter[method]
-  if fn then return fn(reporter, ...) end
-end
-
 return report

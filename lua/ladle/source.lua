@@ -26,6 +26,7 @@
 -- the file names (OWNER TO, GRANT ... TO, AUTHORIZATION, policies' TO) are
 -- created first; a scratch server must have them already.
 
+local catalog = require "ladle.catalog"
 local ident = require "ladle.ident"
 local pg = require "ladle.pg"
 local sys = require "ladle.sys"
@@ -159,16 +160,74 @@ local function psql_error(stderr, path)
   return string.format("%s: %s", path, one_line(stderr or "psql failed"))
 end
 
--- A value in a conninfo string, quoted.
-local function conninfo_value(value)
-  return "'" .. value:gsub("[\\']", "\\%0") .. "'"
-end
-
 -- details (a copy) with kind set
 local function with_kind(details, kind)
   local out = { kind = kind }
   for k, v in pairs(details or {}) do if k ~= "kind" then out[k] = v end end
   return out
+end
+
+-- Servers ----------------------------------------------------------------------
+-- What ladle.source, ladle.rehearse.copy and the recipes that make
+-- temporary databases share.
+
+-- source.server_roles(conn) -> {name...} | nil, message, details: the
+-- roles of the server (not the built-in pg_* ones), which a dump of one
+-- of its databases may name as owners and grantees.
+function source.server_roles(conn)
+  local rows, message, details = catalog.query(conn,
+    "SELECT r.rolname FROM pg_catalog.pg_roles r WHERE r.rolname !~ '^pg_' ORDER BY 1")
+  if not rows then return nil, message, details end
+  local names = {}
+  for i, row in ipairs(rows) do names[i] = row.rolname end
+  return names
+end
+
+-- source.create_roles(conn, names) -> {created...} | nil, message, details:
+-- creates the roles of names that the server does not have; returns those
+-- it created (the caller drops them: source.drop_roles).
+function source.create_roles(conn, names)
+  local existing, message, details = source.server_roles(conn)
+  if not existing then return nil, message, with_kind(details, "database") end
+  local have, created = {}, {}
+  for _, name in ipairs(existing) do have[name] = true end
+  for _, name in ipairs(names) do
+    if not have[name] then
+      local ok
+      ok, message, details = conn:exec("CREATE ROLE " .. ident.quote(name))
+      if not ok then
+        return nil, string.format("cannot create role %s: %s", name, message), with_kind(details, "database")
+      end
+      have[name] = true
+      created[#created + 1] = name
+    end
+  end
+  return created
+end
+
+-- source.drop_roles(conn, names) -> true | nil, message: drops roles made
+-- by source.create_roles, once nothing of theirs is left (their databases
+-- dropped); it tries every one, and says which it could not drop.
+function source.drop_roles(conn, names)
+  local left = {}
+  for _, name in ipairs(names) do
+    local ok, message = conn:exec("DROP ROLE IF EXISTS " .. ident.quote(name))
+    if not ok then left[#left + 1] = name .. " (" .. message .. ")" end
+  end
+  if #left > 0 then return nil, "could not drop role " .. table.concat(left, ", ") end
+  return true
+end
+
+-- source.drop_database(conn, name) -> true | nil, message, details: drops
+-- a temporary database even when a session is left in it (a test, a hook):
+-- its sessions are ended first (DROP ... WITH (FORCE) is PostgreSQL 13's,
+-- used on top where the server has it, for a session that comes late).
+function source.drop_database(conn, name)
+  local ended, message, details = catalog.query(conn, "SELECT pg_catalog.pg_terminate_backend(a.pid) AS ended "
+    .. "FROM pg_catalog.pg_stat_activity a WHERE a.datname = $1 AND a.pid <> pg_catalog.pg_backend_pid()", name)
+  if not ended then return nil, message, details end
+  local force = conn:server_version() >= 130000 and " WITH (FORCE)" or ""
+  return conn:exec("DROP DATABASE IF EXISTS " .. ident.quote(name) .. force)
 end
 
 function Workspace:_cluster()
@@ -201,11 +260,11 @@ function Workspace:_new_database(text)
     end
     self.databases[#self.databases + 1] = name
     -- every setting of the scratch server (a URI's too: password, sslmode,
-    -- options), then this database (libpq keeps the last dbname); load()
-    -- hands psql the password through the environment
-    local settings, password = pg.conninfo_split(self.scratch)
-    if not settings then return nil, "--scratch: " .. password, { kind = "input" } end
-    return settings .. " dbname=" .. name .. (password and (" password=" .. conninfo_value(password)) or "")
+    -- options), then this database; load() hands psql the password
+    -- through the environment
+    local conninfo, why = pg.on_database(self.scratch, name)
+    if not conninfo then return nil, "--scratch: " .. why, { kind = "input" } end
+    return conninfo
   end
   local cluster, message, details = self:_cluster()
   if not cluster then return nil, message, details end
@@ -218,17 +277,11 @@ function Workspace:_new_database(text)
     if not db then
       return nil, "cannot connect to the throwaway cluster: " .. tostring(why), with_kind(details, "database")
     end
-    for _, role in ipairs(roles) do
-      local exists
-      exists, why, details = db:query("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", role)
-      if exists and #exists == 0 then exists, why, details = db:exec("CREATE ROLE " .. db:escape_identifier(role)) end
-      if not exists then
-        db:close()
-        return nil, string.format("cannot create role %s on the throwaway cluster: %s", role, why),
-          with_kind(details, "database")
-      end
-    end
+    -- the cluster goes away with its roles
+    local created
+    created, why, details = source.create_roles(db, roles)
     db:close()
+    if not created then return nil, why .. " (on the throwaway cluster)", details end
   end
   return conninfo
 end
@@ -286,10 +339,7 @@ function Workspace:close()
   if self.scratch and #self.databases > 0 then
     local admin = pg.connect(self.scratch)
     if admin then
-      local force = admin:server_version() >= 130000 and " WITH (FORCE)" or ""
-      for _, name in ipairs(self.databases) do
-        admin:exec("DROP DATABASE IF EXISTS " .. admin:escape_identifier(name) .. force)
-      end
+      for _, name in ipairs(self.databases) do source.drop_database(admin, name) end
       admin:close()
     end
     self.databases = {}

@@ -22,11 +22,6 @@ local sys = require "ladle.sys"
 
 local execute = {}
 
-local function emit(plan, method, ...)
-  local fn = plan.reporter[method]
-  if fn then return fn(plan.reporter, ...) end
-end
-
 -- What the reporter's `retrying` event gets: the failure, who held the
 -- lock, and the wait before the next attempt.
 local function retry_info(plan, e, err, attempt)
@@ -82,7 +77,7 @@ function execute.run(plan, e, prepared, record, index, total)
   local attempt = 0
   while true do
     attempt = attempt + 1
-    emit(plan, "start", e, index, total)
+    plan:emit("start", e, index, total)
     if observer then observer:begin(e, prepared) end
     local started = sys.now()
     local ok, err = pcall(runner.run, plan, e, prepared, record, started)
@@ -93,21 +88,21 @@ function execute.run(plan, e, prepared, record, index, total)
       if record and plan.tracker.exists and plan.tracker:recorded(e) then
         plan:_committed(e, record, ms)
       else
-        emit(plan, "interrupted", e)
+        plan:emit("interrupted", e)
       end
       stop(plan, e, err, true)
     end
     if not retry.should(plan, e, err, attempt) then
       if errors.is_failure(err) and err.sqlstate == retry.LOCK_NOT_AVAILABLE then gave_up(plan, err, attempt) end
       if not errors.is_failure(err) then err = errors.failure("runtime", tostring(err)) end
-      emit(plan, "failed", e, err)
+      plan:emit("failed", e, err)
       stop(plan, e, err)
     end
     local info = retry_info(plan, e, err, attempt)
-    emit(plan, "retrying", e, info)
+    plan:emit("retrying", e, info)
     local slept, why = pcall(sys.sleep, info.wait)
     if not slept then
-      emit(plan, "interrupted", e)
+      plan:emit("interrupted", e)
       stop(plan, e, why, errors.is_interrupt(why))
     end
   end

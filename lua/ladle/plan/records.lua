@@ -13,10 +13,7 @@ local fail = errors.fail
 -- by the file's. Raises a failure.
 function records.repair(plan)
   if plan.dry_run then
-    local note = plan.reporter.note
-    for _, e in ipairs(plan:changed()) do
-      if note then note(plan.reporter, "Would record the new checksum of " .. e.path) end
-    end
+    for _, e in ipairs(plan:changed()) do plan:emit("note", "Would record the new checksum of " .. e.path) end
     return plan:changed()
   end
   return plan:_locked(function()
@@ -103,8 +100,7 @@ function records.baseline(plan, v, opts)
     records.baseline_table(plan.tracker, v, merged)
     if merged.dry_run then
       -- the rules were checked; nothing is written
-      local note = plan.reporter.note
-      if note then note(plan.reporter, string.format("Would record baseline %s in %s", v, plan.table)) end
+      plan:emit("note", string.format("Would record baseline %s in %s", v, plan.table))
       return true
     end
     local ok, message = plan:refresh()

@@ -240,6 +240,8 @@ end
 -- would get another owner in every later delta): identity_sql puts the
 -- caller's session user and role back, and runs first.
 function runner.capture_session(conn)
+  -- not through ladle.catalog: its session's SET LOCAL search_path and jit
+  -- would show here as the caller's own settings (source = 'session')
   local rows, message, details = conn:query([[
 SELECT name, setting FROM pg_catalog.pg_settings
 WHERE source = 'session' AND name NOT LIKE 'transaction\_%' AND name NOT IN ('session_authorization', 'role')

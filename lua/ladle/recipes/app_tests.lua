@@ -100,12 +100,11 @@ end
 local cluster <close> = not opts.scratch and start_cluster() or nil
 local server = opts.scratch or cluster:conninfo()
 
--- A database of the server, as a conninfo (libpq keeps the last dbname).
-local base, password = ladle.pg.conninfo_split(server)
-if not base then fail("usage", "app-tests: --scratch: %s", password) end
+-- A database of the server, as a conninfo.
+local readable, why = ladle.pg.conninfo_split(server)
+if not readable then fail("usage", "app-tests: --scratch: %s", why) end
 local function conninfo_of(name)
-  local function setting(key, value) return string.format(" %s='%s'", key, (value:gsub("[\\']", "\\%0"))) end
-  return base .. setting("dbname", name) .. (password and setting("password", password) or "")
+  return (ladle.pg.on_database(server, name))
 end
 
 local admin <close> = ladle.session.connect { pg_service = server }
@@ -123,9 +122,8 @@ end
 -- What is created here goes away however the recipe ends (a test that
 -- left a session behind does not keep its database).
 local scratch <close> = setmetatable({ keep = {} }, { __close = function(s)
-  local force = admin:server_version() >= 130000 and " WITH (FORCE)" or ""
   for i = #created, 1, -1 do
-    if not s.keep[created[i]] then admin:exec("DROP DATABASE IF EXISTS " .. ladle.ident.quote(created[i]) .. force) end
+    if not s.keep[created[i]] then source.drop_database(admin, created[i]) end
   end
   if s.dir then sys.rmtree(s.dir) end
 end })
@@ -138,7 +136,8 @@ if opts.from then
   local roles = source.role_names(text:read("a"))
   text:close()
   if cluster then  -- a throwaway cluster has only postgres: the file's owners and grantees first
-    for _, role in ipairs(roles) do admin:exec("CREATE ROLE " .. ladle.ident.quote(role)) end
+    local made, problem = source.create_roles(admin, roles)
+    if not made then fail("database", "app-tests: %s", problem) end
   end
   local target = create(template)
   local psql = sys.which("psql") or fail("input", "app-tests: --from needs psql")

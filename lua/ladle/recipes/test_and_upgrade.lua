@@ -24,6 +24,7 @@
 -- @example ladle run test-and-upgrade -c db.yaml -pp prod -pt test_copy -pc reference -i views triggers --yes
 
 local ladle = require "ladle"
+local source = require "ladle.source"
 local sys = ladle.sys
 local opts = ...
 local r = ladle.recipe.new(opts)
@@ -104,13 +105,8 @@ local function start_cluster()
   local c, why = ladle.sandbox.start()
   if not c then fail("system", "could not start a throwaway cluster for the test copy: %s", why) end
   local admin <close> = must(c:connect())
-  local roles = must(prod_plan.conn:query(
-    "SELECT rolname FROM pg_catalog.pg_roles WHERE rolname !~ '^pg_' ORDER BY rolname"))
-  for _, row in ipairs(roles) do
-    if #must(admin:query("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", row.rolname)) == 0 then
-      must(admin:exec("CREATE ROLE " .. admin:escape_identifier(row.rolname)))
-    end
-  end
+  -- the cluster goes away with its roles
+  must(source.create_roles(admin, must(source.server_roles(prod_plan.conn))))
   return c
 end
 

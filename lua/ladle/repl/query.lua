@@ -82,7 +82,7 @@ function query.connect(target, ask_password)
   end
   local settings, why = pg.conninfo_split(target or "")
   if not settings then return nil, why end
-  return pg.connect(settings .. " password='" .. (password:gsub("[\\']", "\\%0")) .. "'")
+  return pg.connect(settings .. " password=" .. pg.conninfo_value(password))
 end
 
 -- Patterns --------------------------------------------------------------------
