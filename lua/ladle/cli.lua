@@ -115,10 +115,10 @@ local function dispatch(argv)
     local word = argv[i]
     if word == "-h" or word == "--help" then
       io.write(cli.help())
-      return 0
+      return errors.codes.ok
     elseif word == "-v" or word == "--version" then
       print(cli.version_string())
-      return 0
+      return errors.codes.ok
     elseif word == "-e" then
       if not argv[i + 1] then fail("usage", "-e needs a chunk of Lua") end
       run_chunk(argv[i + 1])
@@ -142,14 +142,14 @@ local function dispatch(argv)
   end
   local name = argv[i]
   if name == nil then
-    if ran_code then return 0 end
+    if ran_code then return errors.codes.ok end
     io.stderr:write(cli.help())
-    return 2
+    return errors.codes.usage
   end
   if name == "help" then
     local entry = argv[i + 1] and find_command(argv[i + 1])
     io.write(entry and args.command_help(load_command(entry)) or cli.help())
-    return 0
+    return errors.codes.ok
   end
   local entry = find_command(name)
   if not entry then
@@ -165,7 +165,7 @@ local function dispatch(argv)
   end
   if wants_help(words) then
     io.write(args.command_help(mod))
-    return 0
+    return errors.codes.ok
   end
   local opts, positional = args.parse(mod.flags, words, name)
   args.positional(mod, positional, name)
