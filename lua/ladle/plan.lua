@@ -36,8 +36,6 @@ plan.Plan = Plan
 
 local PHASES = { pre = true, post = true, all = true }
 
-local vcompare = version.compare
-
 -- plan:emit(event, ...) calls the reporter's method for the event
 -- (reporter:done(delta, ms), ...) when the reporter has one.
 function Plan:emit(event, ...)
@@ -272,47 +270,10 @@ end
 
 -- Applying -------------------------------------------------------------------
 
--- The current version after e is applied (for real or in a dry run).
-function Plan:_advance(e)
-  if not e.version then return end  -- a repeatable
-  if not self.current_version or vcompare(e.version, self.current_version) > 0 then
-    self.current_version = e.version
-  end
-end
-
--- Runs one delta (or hook: record = false) and reports it. A dry run
--- reports the delta and counts it as applied in memory only, so that a
--- recipe's later steps see what a real run would have left.
+-- Runs one delta (or hook: record = false) and reports it
+-- (ladle.plan.execute.delta).
 function Plan:_execute(e, record, index, total)
-  local prepared = self:_prepare(e)
-  if self.dry_run then
-    self:emit("would", e)
-    if record then
-      e.status, e.reason = "applied", "dry run: not applied"
-      self:_advance(e)
-    end
-    return 0
-  end
-  local ms, observation, printed = execute.run(self, e, prepared, record, index, total)
-  self:_committed(e, record, ms)
-  for line in (printed or ""):gmatch("[^\n]+") do self:emit("note", line) end
-  if observation then self:emit("observed", e, observation) end
-  return ms
-end
-
--- After e (a delta, or a hook: record = false) committed: its status, the
--- version, the count of this run, and the report.
-function Plan:_committed(e, record, ms)
-  if record then
-    self.applied_in_run = self.applied_in_run + 1
-    e.status, e.reason = "applied", nil
-    e.execution_time = ms
-    e.installed_on = os.date("%Y-%m-%d %H:%M:%S")
-    self:_advance(e)
-    if e.layout == "install" then self.baseline = e.version end
-    self.table_exists, self.fresh = true, false
-  end
-  self:emit("done", e, ms)
+  return execute.delta(self, e, self:_prepare(e), record, index, total)
 end
 
 function Plan:_apply_list(list)
@@ -372,8 +333,14 @@ end
 -- repeatables, for a recipe that applies its versions step by step
 -- (plan:apply runs them itself). Raises a failure.
 function Plan:apply_repeatables()
+  return self:_apply_checked(function() return steps.repeatables(self) end)
+end
+
+-- Under the lock: the list select() gives, checked, then applied; for a
+-- part of the selection (steps, repeatables). -> number applied
+function Plan:_apply_checked(select)
   return self:_locked(function()
-    local list = steps.repeatables(self)
+    local list = select()
     self:check(list)
     local count = self:_apply_list(list)
     if count > 0 then self:_restore_session() end

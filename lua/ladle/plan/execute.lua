@@ -19,8 +19,32 @@ local errors = require "ladle.errors"
 local retry = require "ladle.plan.retry"
 local runner = require "ladle.plan.runner"
 local sys = require "ladle.sys"
+local version = require "ladle.version"
 
 local execute = {}
+
+-- The current version after e is applied (for real or in a dry run).
+local function advance(plan, e)
+  if not e.version then return end  -- a repeatable
+  if not plan.current_version or version.compare(e.version, plan.current_version) > 0 then
+    plan.current_version = e.version
+  end
+end
+
+-- After e (a delta, or a hook: record = false) committed: its status, the
+-- version, the count of this run, and the report.
+local function committed(plan, e, record, ms)
+  if record then
+    plan.applied_in_run = plan.applied_in_run + 1
+    e.status, e.reason = "applied", nil
+    e.execution_time = ms
+    e.installed_on = os.date("%Y-%m-%d %H:%M:%S")
+    advance(plan, e)
+    if e.layout == "install" then plan.baseline = e.version end
+    plan.table_exists, plan.fresh = true, false
+  end
+  plan:emit("done", e, ms)
+end
 
 -- What the reporter's `retrying` event gets: the failure, who held the
 -- lock, and the wait before the next attempt.
@@ -69,7 +93,7 @@ end
 -- failed or interrupted; the caller reports done. Raises the failure that
 -- stopped it (see stop), with the connection left idle. A delta whose
 -- COMMIT went through just before Ctrl-C is applied, and reported so
--- (plan:_committed), before the interruption goes on.
+-- (committed), before the interruption goes on.
 function execute.run(plan, e, prepared, record, index, total)
   local conn, observer = plan.conn, plan.observer
   local encoding = conn:parameter("client_encoding")
@@ -86,7 +110,7 @@ function execute.run(plan, e, prepared, record, index, total)
     if not conn:is_closed() and conn:transaction_status() ~= "idle" then conn:exec("ROLLBACK") end
     if errors.is_interrupt(err) or (errors.is_failure(err) and err.sqlstate == "57014") then
       if record and plan.tracker.exists and plan.tracker:recorded(e) then
-        plan:_committed(e, record, ms)
+        committed(plan, e, record, ms)
       else
         plan:emit("interrupted", e)
       end
@@ -106,6 +130,26 @@ function execute.run(plan, e, prepared, record, index, total)
       stop(plan, e, why, errors.is_interrupt(why))
     end
   end
+end
+
+-- execute.delta(plan, e, prepared, record, index, total) -> ms
+-- Runs one delta (or hook: record = false) and reports it. A dry run
+-- reports the delta and counts it as applied in memory only, so that a
+-- recipe's later steps see what a real run would have left.
+function execute.delta(plan, e, prepared, record, index, total)
+  if plan.dry_run then
+    plan:emit("would", e)
+    if record then
+      e.status, e.reason = "applied", "dry run: not applied"
+      advance(plan, e)
+    end
+    return 0
+  end
+  local ms, observation, printed = execute.run(plan, e, prepared, record, index, total)
+  committed(plan, e, record, ms)
+  for line in (printed or ""):gmatch("[^\n]+") do plan:emit("note", line) end
+  if observation then plan:emit("observed", e, observation) end
+  return ms
 end
 
 return execute

@@ -43,13 +43,7 @@ function Step:apply(phase)
   phase = phase or "all"
   assert(PHASES[phase], "step:apply: phase must be \"pre\", \"post\" or \"all\"")
   local p = self.plan
-  return p:_locked(function()
-    local list = self:pending(phase)
-    p:check(list)
-    local count = p:_apply_list(list)
-    if count > 0 then p:_restore_session() end
-    return count
-  end)
+  return p:_apply_checked(function() return self:pending(phase) end)
 end
 
 function Step:__tostring()
