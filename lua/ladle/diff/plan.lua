@@ -23,6 +23,7 @@ for i, k in ipairs({
   "schemas", "extensions", "collations", "types", "domains", "functions", "aggregates", "operators", "casts",
   "transforms", "text_search_dictionaries", "text_search_configurations", "foreign_data_wrappers", "servers",
   "sequences", "tables", "foreign_tables", "columns", "defaults", "owned_by", "identity_values", "constraints", "indexes",
+  "replica_identity", "cluster_on",
   "statistics", "views", "materialized_views", "triggers", "rules", "policies", "event_triggers", "publications",
   "default_privileges", "privileges", "comments", "owners",
 }) do
