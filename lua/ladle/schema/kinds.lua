@@ -49,8 +49,8 @@ kinds.order = {
 -- the ones before it left in the reader's maps.
 kinds.read_order = {
   "privileges", "schemas", "extensions", "foreign_data_wrappers", "servers", "collations", "types", "domains",
-  "tables", "foreign_tables", "views", "materialized_views", "sequences", "columns", "constraints", "indexes",
-  "statistics", "functions", "aggregates", "operators", "casts", "transforms", "triggers", "rules", "policies",
+  "tables", "foreign_tables", "views", "materialized_views", "sequences", "columns", "inherited_columns",
+  "constraints", "indexes", "statistics", "functions", "aggregates", "operators", "casts", "transforms", "triggers", "rules", "policies",
   "event_triggers", "publications", "text_search_dictionaries", "text_search_configurations",
   "default_privileges", "comments", "owners",
 }

@@ -5,6 +5,7 @@
 
 local sql = require "ladle.schema.sql"
 local util = require "ladle.schema.util"
+local inheritance = require "ladle.schema.inheritance"
 
 local kind = {
   name = "tables", singular = "table", acl = "r", comment = "TABLE", owned = true,
@@ -208,20 +209,101 @@ kind.parts = {
     function(value) return "CLUSTER ON " .. value end, "SET WITHOUT CLUSTER"),
 }
 
-function kind.alter(a, b)
+-- Whether a parent has CHECK constraints its children must have too
+-- (INHERIT wants them on the child, NO INHERIT leaves them there).
+local function has_checks(snap, parent)
+  for _, k in pairs(snap.constraints) do
+    if k.table == parent and k.type == "c" and not k.definition:find(" NO INHERIT", 1, true) then return true end
+  end
+  return false
+end
+
+-- The parents to leave and to join to turn list a into list b: the
+-- common beginning stays (INHERIT adds a parent at the end).
+local function parent_changes(a, b)
+  local in_b = util.set(b)
+  local kept = {}
+  for _, p in ipairs(a) do if in_b[p] then kept[#kept + 1] = p end end
+  local n = 0
+  while kept[n + 1] and kept[n + 1] == b[n + 1] do n = n + 1 end
+  local leave, join = {}, {}
+  for _, p in ipairs(a) do
+    if not in_b[p] then leave[#leave + 1] = p end
+  end
+  for i = n + 1, #kept do leave[#leave + 1] = kept[i] end
+  for i = n + 1, #b do join[#join + 1] = b[i] end
+  return leave, join
+end
+
+-- The columns of a table whose parents change: what it has before (its
+-- own or inherited) against what it has after. Returns the statements
+-- that go before the change (NOT NULL that a new parent wants) and after
+-- it, or nil when the table has to be rebuilt (a new parent's column the
+-- table lacks or has with another type, CHECK constraints that move).
+local function inherited_column_changes(ob, ctx, leave, join)
+  for _, p in ipairs(leave) do if has_checks(ctx.a, p) then return nil end end
+  for _, p in ipairs(join) do if has_checks(ctx.b, p) then return nil end end
+  local t = ob.name
+  local names_a = inheritance.inherited_names(ctx.a, ctx.columns_a, t)
+  local names_b = inheritance.inherited_names(ctx.b, ctx.columns_b, t)
+  local names = {}
+  for n in pairs(names_a) do names[#names + 1] = n end
+  for n in pairs(names_b) do if not names_a[n] then names[#names + 1] = n end end
+  table.sort(names)
+  local before, after = {}, {}
+  for _, c in ipairs(names) do
+    local ea, eb = inheritance.effective(ctx.a, t, c), inheritance.effective(ctx.b, t, c)
+    local alter = string.format("ALTER TABLE %s ALTER COLUMN %s ", t, c)
+    if not ea then
+      return nil
+    elseif not eb then
+      after[#after + 1] = sql.stmt(string.format("ALTER TABLE %s DROP COLUMN %s;", t, c), "deletes_data",
+        "access_exclusive_lock")
+    elseif ea.type ~= eb.type or ea.collation ~= eb.collation or ea.generated ~= eb.generated
+        or ea.identity ~= eb.identity then
+      return nil
+    else
+      if eb.notnull and not ea.notnull then
+        before[#before + 1] = sql.stmt(alter .. "SET NOT NULL;", "validation_scan", "access_exclusive_lock")
+      elseif ea.notnull and not eb.notnull then
+        after[#after + 1] = sql.stmt(alter .. "DROP NOT NULL;", "access_exclusive_lock")
+      end
+      if ea.default ~= eb.default then
+        after[#after + 1] = sql.stmt(alter .. (eb.default and ("SET DEFAULT " .. eb.default .. ";") or "DROP DEFAULT;"))
+      end
+    end
+  end
+  return before, after
+end
+
+-- Partitioning changes rebuild the table; a partition moves with DETACH
+-- and ATTACH, an inheriting table with NO INHERIT and INHERIT.
+function kind.alter(a, b, ctx)
   local oa, ob = a.obj, b.obj
   if (oa.partitioned or false) ~= (ob.partitioned or false) or oa.partition_key ~= ob.partition_key
-      or (oa.partition_of == nil) ~= (ob.partition_of == nil)
-      or not util.same(oa.inherits, ob.inherits) then
+      or (oa.partition_of == nil) ~= (ob.partition_of == nil) then
     return "rebuild"
   end
-  local out = {}
+  local leave, join = parent_changes(oa.inherits or {}, ob.inherits or {})
+  local before, after = {}, {}
+  if #leave > 0 or #join > 0 or oa.partition_of ~= ob.partition_of then
+    before, after = inherited_column_changes(ob, ctx, leave, join)
+    if not before then return "rebuild" end
+  end
+  local out = before
+  for _, p in ipairs(leave) do
+    out[#out + 1] = sql.stmt(string.format("ALTER TABLE %s NO INHERIT %s;", ob.name, p), "access_exclusive_lock")
+  end
+  for _, p in ipairs(join) do
+    out[#out + 1] = sql.stmt(string.format("ALTER TABLE %s INHERIT %s;", ob.name, p), "access_exclusive_lock")
+  end
   if oa.partition_of ~= ob.partition_of or oa.partition_bound ~= ob.partition_bound then
     out[#out + 1] = sql.stmt(string.format("ALTER TABLE %s DETACH PARTITION %s;", oa.partition_of, ob.name),
       "access_exclusive_lock")
     out[#out + 1] = sql.stmt(string.format("ALTER TABLE %s ATTACH PARTITION %s %s;", ob.partition_of, ob.name,
       ob.partition_bound), "validation_scan")
   end
+  for _, st in ipairs(after) do out[#out + 1] = st end
   if (oa.unlogged or false) ~= (ob.unlogged or false) then
     out[#out + 1] = sql.stmt(string.format("ALTER TABLE %s SET %s;", ob.name, ob.unlogged and "UNLOGGED" or "LOGGED"),
       "table_rewrite", "access_exclusive_lock")
