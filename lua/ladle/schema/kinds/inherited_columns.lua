@@ -22,10 +22,20 @@ local kind = {
 -- a child's column is compared with the first parent that has it.
 function kind.finish(r)
   local snap = r.snap
+  -- only children and their parents (most tables are neither)
+  local involved, any = {}, false
+  for name, t in pairs(snap.tables) do
+    local parents = inheritance.parents(t)
+    if #parents > 0 then
+      involved[name], any = true, true
+      for _, p in ipairs(parents) do involved[p] = true end
+    end
+  end
+  if not any then return end
   local by_table = {}
   for rel, cols in pairs(r.columns_of) do
     local owner = r.by_class[rel]
-    if owner and owner.kind == "tables" then
+    if owner and owner.kind == "tables" and involved[owner.name] then
       local map = {}
       for _, entry in pairs(cols) do
         if entry.column then map[entry.column] = entry end
