@@ -26,8 +26,11 @@
 --                        the SQL (ladle.diff: items and ctx); alter returns
 --                        nil when equal, "rebuild", or { statements, ... }
 --   inline               created as part of its parent when the parent is new
---   parts                item kinds of its own: a column's default, ...; each
---                        handler's item(obj, parent_item) gives its item or nil
+--   parts                item kinds of its own: a column's default, a table's
+--                        replica identity, ...; each handler's item(obj,
+--                        parent_item) gives its item or nil (deps it fills
+--                        are kept), label names its value in a change line
+--   describe(a, b)       what differs, when fields alone do not say it
 --
 -- Privileges and comments are attributes of the objects (acl, comment);
 -- their modules read and write them for every kind.
