@@ -90,9 +90,7 @@ function kind.read(r, rows_options, rows)
       local entry = { inherited = true, table = owner, column = row.name, default = row.default,
                       notnull = flags ~= nil and flags:find("n", 1, true) ~= nil }
       if flags and flags:find("s", 1, true) then entry.generated = true end
-      if row.defoid and not entry.generated then
-        attrdef[row.defoid] = r.pseudo("inherited_columns", owner.name .. "." .. row.name)
-      end
+      entry.defoid = row.defoid
       cols[row.attnum] = entry
     else
       -- only the fields a column has: most columns fit a table of 8 slots

@@ -32,7 +32,7 @@ function kind.finish(r)
     end
   end
   if not any then return end
-  local by_table = {}
+  local by_table, attrdef = {}, r.refs[r.class.pg_attrdef]
   for rel, cols in pairs(r.columns_of) do
     local owner = r.by_class[rel]
     if owner and owner.kind == "tables" and involved[owner.name] then
@@ -66,6 +66,8 @@ function kind.finish(r)
           local pdefault, pnotnull = parent.default, parent.notnull or false
           if entry.default ~= pdefault or entry.notnull ~= pnotnull then
             local name = t .. "." .. column
+            -- what the child's default uses (pg_depend is read last)
+            if entry.defoid then attrdef[entry.defoid] = r.pseudo("inherited_columns", name) end
             snap.inherited_columns[name] = {
               kind = "inherited_columns", name = name, table = t, column = column,
               default = entry.default, notnull = entry.notnull, parent = chain[1],
