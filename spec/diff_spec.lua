@@ -153,3 +153,30 @@ describe("ladle.diff of names with control characters", function()
     env.drop_database(an); env.drop_database(bn)
   end)
 end)
+
+describe("ladle.diff and check of table properties pg_dump writes with ALTER TABLE", function()
+  it("report replica identity, CLUSTER ON and a child's own default in their categories", function()
+    local an, a = database([[
+      create table t (a int primary key, b int not null unique);
+      create table p (a int default 1); create table c () inherits (p);]])
+    local bn, b = database([[
+      create table t (a int primary key, b int not null unique);
+      alter table t replica identity using index t_b_key; alter table t cluster on t_pkey;
+      create table p (a int default 1); create table c () inherits (p);
+      alter table c alter column a set default 2;]])
+    assert.same({ "~ tables public.t: replica identity: none -> using index t_b_key; cluster on: none -> t_pkey",
+                  "+ columns public.c.a: default 2 (public.p: 1)" }, lines(assert(schema.check(a, b))))
+    local changes = assert(ladle.diff(a, b))
+    table.sort(changes, function(x, y) return x.line < y.line end)
+    assert.same({ "+ columns public.c.a: default 2 (public.p: 1)", "+ tables public.t: cluster on t_pkey",
+                  "+ tables public.t: replica identity using index t_b_key" }, lines(changes))
+    assert.matches("ALTER TABLE public.t REPLICA IDENTITY USING INDEX t_b_key;", changes:sql(), 1, true)
+    -- and back: the settings go
+    local back = assert(ladle.diff(b, a)):sql()
+    assert.matches("ALTER TABLE public.t REPLICA IDENTITY DEFAULT;", back, 1, true)
+    assert.matches("ALTER TABLE public.t SET WITHOUT CLUSTER;", back, 1, true)
+    assert.matches("ALTER TABLE public.c ALTER COLUMN a SET DEFAULT 1;", back, 1, true)
+    a:close(); b:close()
+    env.drop_database(an); env.drop_database(bn)
+  end)
+end)

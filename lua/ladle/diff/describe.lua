@@ -38,6 +38,11 @@ function describe.change(st, ia, ib, reason, opts)
   elseif kind == "privileges" then
     local changes = util.set_changes(ia.value, ib.value)
     if changes ~= "" then what[1] = changes end
+  elseif not ia.obj and kinds.items[kind].label then
+    -- a part of an object: a table's replica identity, ...
+    if ia.value ~= ib.value then
+      what[1] = string.format("%s: %s -> %s", kinds.items[kind].label, util.show(ia.value), util.show(ib.value))
+    end
   else
     for _, d in ipairs(compare.describe(kind, ia.obj, ib.obj, opts)) do
       if not d:match("^default:") then what[#what + 1] = d end

@@ -22,8 +22,8 @@ local rank = {}
 for i, k in ipairs({
   "schemas", "extensions", "collations", "types", "domains", "functions", "aggregates", "operators", "casts",
   "transforms", "text_search_dictionaries", "text_search_configurations", "foreign_data_wrappers", "servers",
-  "sequences", "tables", "foreign_tables", "columns", "defaults", "owned_by", "identity_values", "constraints", "indexes",
-  "statistics", "views", "materialized_views", "triggers", "rules", "policies", "event_triggers", "publications",
+  "sequences", "tables", "foreign_tables", "columns", "defaults", "inherited_columns", "owned_by", "identity_values",
+  "constraints", "indexes", "replica_identity", "cluster_on", "statistics", "views", "materialized_views", "triggers", "rules", "policies", "event_triggers", "publications",
   "default_privileges", "privileges", "comments", "owners",
 }) do
   rank[k] = i
@@ -39,8 +39,9 @@ local function step_less(x, y)
 end
 
 -- The planning context the kinds' create/drop/alter get.
-local function context(a, b, B)
-  local ctx = { a = a, b = b, columns_b = B.columns_of, default_b = B.default_of, recreate_enum = {} }
+local function context(a, b, A, B)
+  local ctx = { a = a, b = b, columns_a = A.columns_of, columns_b = B.columns_of, default_b = B.default_of,
+                recreate_enum = {} }
   function ctx.column_definitions(table_name)
     local out = {}
     for i, col in ipairs(B.columns_of[table_name] or {}) do out[i] = columns.definition(col, B.default_of[col.name]) end
@@ -66,7 +67,7 @@ function plan.run(a, b, opts)
     end
   end
   local A, B = items.build(a, opts), items.build(b, opts)
-  local ctx = context(a, b, B)
+  local ctx = context(a, b, A, B)
   local state, alters, reasons = decide.run(A, B, ctx, opts)
 
   -- Steps, each kept by item key in its phase's table.

@@ -26,8 +26,11 @@
 --                        the SQL (ladle.diff: items and ctx); alter returns
 --                        nil when equal, "rebuild", or { statements, ... }
 --   inline               created as part of its parent when the parent is new
---   parts                item kinds of its own: a column's default, ...; each
---                        handler's item(obj, parent_item) gives its item or nil
+--   parts                item kinds of its own: a column's default, a table's
+--                        replica identity, ...; each handler's item(obj,
+--                        parent_item) gives its item or nil (deps it fills
+--                        are kept), label names its value in a change line
+--   describe(a, b)       what differs, when fields alone do not say it
 --
 -- Privileges and comments are attributes of the objects (acl, comment);
 -- their modules read and write them for every kind.
@@ -49,8 +52,8 @@ kinds.order = {
 -- the ones before it left in the reader's maps.
 kinds.read_order = {
   "privileges", "schemas", "extensions", "foreign_data_wrappers", "servers", "collations", "types", "domains",
-  "tables", "foreign_tables", "views", "materialized_views", "sequences", "columns", "constraints", "indexes",
-  "statistics", "functions", "aggregates", "operators", "casts", "transforms", "triggers", "rules", "policies",
+  "tables", "foreign_tables", "views", "materialized_views", "sequences", "columns", "inherited_columns",
+  "constraints", "indexes", "statistics", "functions", "aggregates", "operators", "casts", "transforms", "triggers", "rules", "policies",
   "event_triggers", "publications", "text_search_dictionaries", "text_search_configurations",
   "default_privileges", "comments", "owners",
 }

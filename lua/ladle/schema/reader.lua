@@ -30,6 +30,7 @@ local pg = require "ladle.pg"
 local kinds = require "ladle.schema.kinds"
 local query = require "ladle.schema.query"
 local filter = require "ladle.schema.filter"
+local inheritance = require "ladle.schema.inheritance"
 
 local reader = {}
 
@@ -127,7 +128,7 @@ local function read_depend(r, rows)
       local t = table.remove(pending, 1)
       if not seen[t] then
         seen[t] = true
-        for _, parent in ipairs(t.partition_of and { t.partition_of } or t.inherits or {}) do
+        for _, parent in ipairs(inheritance.parents(t)) do
           local col = snap.columns[parent .. "." .. entry.column]
           if col then return col end
           local p = snap.tables[parent]

@@ -1,6 +1,7 @@
 -- Columns of tables: type, collation, NOT NULL, default (a part of its
 -- own), identity and generated expression. Columns a table inherits, and
--- all columns of partitions, are compared on the parent. The same query
+-- all columns of partitions, are compared on the parent (a default or NOT
+-- NULL of the child's own: ladle.schema.kinds.inherited_columns). The same query
 -- fills composite types' attributes and views' column lists.
 
 local filter = require "ladle.schema.filter"
@@ -9,6 +10,7 @@ local sql = require "ladle.schema.sql"
 local util = require "ladle.schema.util"
 local sequences = require "ladle.schema.kinds.sequences"
 local casts = require "ladle.schema.kinds.casts"
+local inheritance = require "ladle.schema.inheritance"
 
 local kind = {
   name = "columns", singular = "column", comment = "COLUMN", inline = true, acl = "c",
@@ -82,8 +84,14 @@ function kind.read(r, rows_options, rows)
     elseif excluded and excluded(ident.unquote(row.name)) then
       -- left out
     elseif (flags and flags:find("h", 1, true)) or r.partition_children[rel] then
-      -- what depends on it depends on the parent's column (see the reader)
-      cols[row.attnum] = { inherited = true, table = owner, column = row.name }
+      -- what depends on it depends on the parent's column (see the reader);
+      -- its default and NOT NULL are compared with the parent's
+      -- (ladle.schema.kinds.inherited_columns)
+      local entry = { inherited = true, table = owner, column = row.name, default = row.default,
+                      notnull = flags ~= nil and flags:find("n", 1, true) ~= nil }
+      if flags and flags:find("s", 1, true) then entry.generated = true end
+      entry.defoid = row.defoid
+      cols[row.attnum] = entry
     else
       -- only the fields a column has: most columns fit a table of 8 slots
       local name = owner.name .. "." .. row.name
@@ -200,8 +208,17 @@ local function change_type(oa, ob, b, ctx)
 end
 
 -- ctx.default_b[column]: the target's defaults
+-- A column a table stops inheriting (NO INHERIT leaves it there) or
+-- starts to inherit (INHERIT takes the table's own): the table's ALTER
+-- TABLE sees to it (ladle.schema.kinds.tables).
+local function taken_over(col, ctx, snap, columns_of)
+  return col.table_kind == nil and inheritance.moved(ctx.a, ctx.b, col.table)
+    and inheritance.inherited_names(snap, columns_of, col.table)[col.column] == true
+end
+
 function kind.create(item, ctx)
   local col = item.obj
+  if taken_over(col, ctx, ctx.a, ctx.columns_a) then return {} end
   local default = ctx.default_b[col.name]
   local hazards = { "access_exclusive_lock" }
   if col.generated or col.identity or volatile(default) then hazards[#hazards + 1] = "table_rewrite" end
@@ -209,8 +226,9 @@ function kind.create(item, ctx)
              hazards = hazards } }
 end
 
-function kind.drop(item)
+function kind.drop(item, ctx)
   local col = item.obj
+  if taken_over(col, ctx, ctx.b, ctx.columns_b) then return {} end
   local s = string.format("%s%s DROP COLUMN %s;", alter_table(col), col.table, col.column)
   if col.generated then return { sql.stmt(s, "access_exclusive_lock") } end
   return { sql.stmt(s, "deletes_data", "access_exclusive_lock") }
