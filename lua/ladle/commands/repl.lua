@@ -48,12 +48,13 @@ after Ctrl-C). The end of the input exits 0.]==],
   ladle repl -p "host=db1 dbname=app" -t app.upgrades -d deltas/
   echo 'select count(*) from app.orders;' | ladle repl -p prod
   printf '\\d app.orders\n' | ladle repl -p prod]==],
-  flags = common.flags { "pg_service", "table", "dir", "variables", "unmarked", "on_changed", "config" },
+  flags = common.flags { "pg_service", "table", "dir", "variables", "variables_in", "python", "unmarked", "on_changed",
+    "config" },
 }
 
 function repl.run(opts, positional, global)
   if positional[1] then
-    errors.fail(errors.codes.usage, "repl: unexpected argument '%s' (see 'ladle repl --help')", positional[1])
+    errors.fail("usage", "repl: unexpected argument '%s' (see 'ladle repl --help')", positional[1])
   end
   -- -p and the rest may come from the config file (pg_service, upgrades_table, delta_dir)
   local o = common.options(opts, global)
