@@ -110,7 +110,7 @@ function Delta:read()
   if not content then return nil, checksum, details end
   if self.checksum and checksum ~= self.checksum then
     return nil, string.format("%s: the file changed while ladle was running (checksum %s, planned %s)",
-      self.path, checksum, self.checksum)
+      self.path, checksum, self.checksum), { kind = "input", path = self.path }
   end
   if content:sub(1, 3) == delta.BOM then content = "   " .. content:sub(4) end
   return content

@@ -100,11 +100,11 @@ function fleet.executable()
 end
 
 -- fleet.host_of(target) -> "host:port" as libpq resolves the target (a
--- service file, PG* defaults and host lists included) | nil, message:
--- read from a connection.
+-- service file, PG* defaults and host lists included) | nil, message,
+-- details: read from a connection.
 function fleet.host_of(target)
-  local conn, message = pg.connect(target)
-  if not conn then return nil, string.format("cannot connect to %s: %s", fleet.name(target), message) end
+  local conn, message, details = pg.connect(target)
+  if not conn then return nil, string.format("cannot connect to %s: %s", fleet.name(target), message), details end
   local info = conn:info()
   conn:close()
   return string.format("%s:%s", info.host or "localhost", info.port)

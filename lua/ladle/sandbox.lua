@@ -38,7 +38,7 @@ function sandbox.bindir()
   if wanted and wanted ~= "" then
     if is_server_bindir(wanted) then return wanted end
     return nil, string.format("no PostgreSQL server binaries (initdb, pg_ctl) in %s; install them with: %s",
-      wanted, sandbox.package_hint)
+      wanted, sandbox.package_hint), { kind = "system" }
   end
   if sys.which("pg_config") then
     local status, out = sys.spawn({ "pg_config", "--bindir" }, { stdout = "capture", stderr = "null" })
@@ -52,7 +52,7 @@ function sandbox.bindir()
   end
   table.sort(found, function(a, b) return version_key(a) > version_key(b) end)
   if found[1] then return found[1] end
-  return nil, "no PostgreSQL server binaries found; install them with: " .. sandbox.package_hint
+  return nil, "no PostgreSQL server binaries found; install them with: " .. sandbox.package_hint, { kind = "system" }
 end
 
 local Cluster = {}
@@ -73,7 +73,8 @@ local function tail(path, lines)
 end
 
 -- Runs a server binary, as the server's user when we are root. Returns
--- true or nil, message (with what the tool printed).
+-- true or nil, message (with what the tool printed), details {kind =
+-- "system", status =, stderr =}.
 function Cluster:_run(argv)
   argv[1] = self.bindir .. "/" .. argv[1]
   local status, out, err = sys.spawn(argv, {
@@ -81,12 +82,17 @@ function Cluster:_run(argv)
     env = { LC_ALL = "C", LANG = "C", PGDATA = false, PGHOST = false, PGPORT = false },
   })
   if status == 0 then return true end
-  if status == nil then return nil, out end
+  if status == nil then
+    local details = err or {}
+    details.kind = "system"
+    return nil, out, details
+  end
   local said = ((err or "") .. (out or "")):gsub("%s+$", "")
-  return nil, string.format("%s failed (status %d): %s", argv[1]:match("[^/]+$"), status, said)
+  return nil, string.format("%s failed (status %d): %s", argv[1]:match("[^/]+$"), status, said),
+    { kind = "system", status = status, stderr = said }
 end
 
--- sandbox.start(opts) -> cluster or nil, message
+-- sandbox.start(opts) -> cluster or nil, message, details (kind "system")
 --   opts.hba: pg_hba.conf lines placed before the default "trust" rules
 --   opts.settings: extra server settings, {name = value}
 --   opts.template: false to run initdb even when a cached copy of its
@@ -94,29 +100,29 @@ end
 --     directory (default $XDG_CACHE_HOME/ladle)
 function sandbox.start(opts)
   opts = opts or {}
-  local bindir, why = sandbox.bindir()
-  if not bindir then return nil, why end
+  local bindir, why, details = sandbox.bindir()
+  if not bindir then return nil, why, details end
   local self = setmetatable({ bindir = bindir, port = sandbox.port, user = sandbox.superuser }, Cluster)
   if sys.geteuid() == 0 then
     self.run_as = opts.run_as or "postgres"
     if not sys.user_exists(self.run_as) then
       return nil, string.format("running as root, the server needs the '%s' user; install: %s",
-        self.run_as, sandbox.package_hint)
+        self.run_as, sandbox.package_hint), { kind = "system" }
     end
   end
-  local dir, err = sys.mkdtemp("ladle-sandbox-")
-  if not dir then return nil, err end
+  local dir, err, failed = sys.mkdtemp("ladle-sandbox-")
+  if not dir then return nil, err, failed end
   self.dir = dir
   self.datadir = dir .. "/data"
   self.log = dir .. "/server.log"
   -- the guard exists before the server does, so nothing can outlive us
   self.guard = core.guard(self.datadir, dir)
   local ok
-  ok, err = sys.chmod(dir, tonumber("755", 8))
-  if ok and self.run_as then ok, err = sys.chown(dir, self.run_as) end
-  if ok then ok, err = self:_make_datadir(opts) end
+  ok, err, failed = sys.chmod(dir, tonumber("755", 8))
+  if ok and self.run_as then ok, err, failed = sys.chown(dir, self.run_as) end
+  if ok then ok, err, failed = self:_make_datadir(opts) end
   if ok and opts.hba then
-    ok, err = self:_prepend_hba(opts.hba)
+    ok, err, failed = self:_prepend_hba(opts.hba)
   end
   if ok then
     local options = { "-k", shell_quote(dir), "-p", tostring(self.port), "-c", "listen_addresses=''",
@@ -125,13 +131,15 @@ function sandbox.start(opts)
       options[#options + 1] = "-c"
       options[#options + 1] = shell_quote(string.format("%s=%s", name, value))
     end
-    ok, err = self:_run({ "pg_ctl", "-D", self.datadir, "-l", self.log, "-w", "-t", "60",
+    ok, err, failed = self:_run({ "pg_ctl", "-D", self.datadir, "-l", self.log, "-w", "-t", "60",
       "-o", table.concat(options, " "), "start" })
     if not ok then err = err .. "\n" .. tail(self.log, 10) end
   end
   if not ok then
     self:stop()
-    return nil, err
+    failed = failed or {}
+    failed.kind = "system"
+    return nil, err, failed
   end
   return self
 end
@@ -164,8 +172,8 @@ function Cluster:_make_datadir(opts)
   end
   local argv = { "initdb", "-D", self.datadir }
   table.move(args, 1, #args, #argv + 1, argv)
-  local ok, err = self:_run(argv)
-  if not ok then return nil, err end
+  local ok, err, details = self:_run(argv)
+  if not ok then return nil, err, details end
   if entry then
     local saved
     saved, why = template.save(entry, self.datadir)
@@ -177,12 +185,12 @@ end
 
 function Cluster:_prepend_hba(lines)
   local path = self.datadir .. "/pg_hba.conf"
-  local f, err = io.open(path)
-  if not f then return nil, err end
+  local f, err, errno = io.open(path)
+  if not f then return nil, err, { kind = "system", errno = errno, path = path } end
   local old = f:read("a")
   f:close()
-  f, err = io.open(path, "w")
-  if not f then return nil, err end
+  f, err, errno = io.open(path, "w")
+  if not f then return nil, err, { kind = "system", errno = errno, path = path } end
   f:write(table.concat(lines, "\n"), "\n", old)
   f:close()
   return true
@@ -208,22 +216,24 @@ function Cluster:connect(dbname)
   return pg.connect(self:conninfo(dbname))
 end
 
--- Creates a database; returns its conninfo, or nil, message.
+-- Creates a database; returns its conninfo, or nil, message, details.
 function Cluster:createdb(name)
-  local db, err = self:connect("postgres")
-  if not db then return nil, err end
-  local ok, message = db:exec("CREATE DATABASE " .. db:escape_identifier(name))
+  local db, err, details = self:connect("postgres")
+  if not db then return nil, err, details end
+  local ok, message
+  ok, message, details = db:exec("CREATE DATABASE " .. db:escape_identifier(name))
   db:close()
-  if not ok then return nil, message end
+  if not ok then return nil, message, details end
   return self:conninfo(name)
 end
 
 function Cluster:dropdb(name)
-  local db, err = self:connect("postgres")
-  if not db then return nil, err end
-  local ok, message = db:exec("DROP DATABASE IF EXISTS " .. db:escape_identifier(name) .. " WITH (FORCE)")
+  local db, err, details = self:connect("postgres")
+  if not db then return nil, err, details end
+  local ok, message
+  ok, message, details = db:exec("DROP DATABASE IF EXISTS " .. db:escape_identifier(name) .. " WITH (FORCE)")
   db:close()
-  if not ok then return nil, message end
+  if not ok then return nil, message, details end
   return true
 end
 

@@ -33,12 +33,15 @@ Tracker.__index = Tracker
 tracker.Tracker = Tracker
 
 -- Parses `schema.table` (each part plain, folded to lower case, or
--- "quoted"); a bare name is in public. Returns schema, table or nil, reason.
+-- "quoted"); a bare name is in public. Returns schema, table or nil,
+-- reason, details.
 function tracker.parse_name(name)
-  if type(name) ~= "string" or name == "" then return nil, "the upgrades table needs a name (schema.table)" end
+  if type(name) ~= "string" or name == "" then
+    return nil, "the upgrades table needs a name (schema.table)", { kind = "input" }
+  end
   local parts = ident.parse(name)
   if not parts or #parts > 2 then
-    return nil, string.format("bad table name '%s' (expected schema.table)", name)
+    return nil, string.format("bad table name '%s' (expected schema.table)", name), { kind = "input" }
   end
   if #parts == 1 then return "public", parts[1] end
   return parts[1], parts[2]
@@ -54,11 +57,11 @@ local function lock_hash(text)
   return h
 end
 
--- tracker.open(conn, name) -> tracker | nil, reason (a bad name)
+-- tracker.open(conn, name) -> tracker | nil, reason, details (a bad name)
 function tracker.open(conn, name)
   assert(conn ~= nil, "tracker.open: a connection is required")
-  local schema, tbl = tracker.parse_name(name or tracker.DEFAULT)
-  if not schema then return nil, tbl end
+  local schema, tbl, details = tracker.parse_name(name or tracker.DEFAULT)
+  if not schema then return nil, tbl, details end
   local self = setmetatable({ conn = conn, schema = schema, table = tbl }, Tracker)
   self.name = schema .. "." .. tbl
   self.qualified = conn:escape_identifier(schema) .. "." .. conn:escape_identifier(tbl)
@@ -177,10 +180,10 @@ function Tracker:created()
   end
 end
 
--- t:create() -> true | nil, message
+-- t:create() -> true | nil, message, details
 function Tracker:create()
-  local ok, message = self.conn:exec(self:create_sql())
-  if not ok then return nil, message end
+  local ok, message, details = self.conn:exec(self:create_sql())
+  if not ok then return nil, message, details end
   self:created()
   return true
 end
@@ -214,12 +217,12 @@ end
 
 function Tracker:current_version()
   if self.exists == nil then
-    local state, message = self:inspect()
-    if not state then return nil, message end
+    local state, message, details = self:inspect()
+    if not state then return nil, message, details end
   end
   if not self.exists then return nil end
-  local rows, message = self:rows()
-  if not rows then return nil, message end
+  local rows, message, details = self:rows()
+  if not rows then return nil, message, details end
   return tracker.current_version(rows)
 end
 
@@ -252,17 +255,17 @@ tracker.ELAPSED_SQL = "(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp
 -- transaction (ladle.plan.records decides when that is safe).
 function Tracker:baseline(v, opts)
   local normalized, why = version.normalize(v)
-  if not normalized then return nil, why end
+  if not normalized then return nil, why, { kind = "input" } end
   local sql = self:insert_sql { version = normalized, description = "baseline", type = 0, script = "",
                                 checksum = "", execution_time = 0 }
   if not self.exists then sql = self:create_sql() .. sql end
   if opts and opts.replace and self.exists then
     sql = "DELETE FROM " .. self.qualified .. " WHERE type = 0 AND script = '';" .. sql
   end
-  local ok, message = self.conn:exec("BEGIN;" .. sql .. ";COMMIT")
+  local ok, message, details = self.conn:exec("BEGIN;" .. sql .. ";COMMIT")
   if not ok then
     if self.conn:transaction_status() ~= "idle" then self.conn:exec("ROLLBACK") end
-    return nil, message
+    return nil, message, details
   end
   self:created()
   return true
@@ -272,17 +275,17 @@ end
 -- and checksum) | nil, message: after an interruption, whether the delta
 -- committed before it.
 function Tracker:recorded(d)
-  local rows, message = query(self.conn, "SELECT pg_catalog.count(*) AS n FROM " .. self.qualified
+  local rows, message, details = query(self.conn, "SELECT pg_catalog.count(*) AS n FROM " .. self.qualified
     .. " WHERE script = $1 AND checksum = $2 AND success", d.script, d.checksum)
-  if not rows then return nil, message end
+  if not rows then return nil, message, details end
   return rows[1].n > 0
 end
 
 -- t:set_checksum(id, checksum) -> true | nil, message (what repair does)
 function Tracker:set_checksum(id, checksum)
-  local rows, message = query(self.conn, "UPDATE " .. self.qualified .. " SET checksum = $1 WHERE id = $2",
+  local rows, message, details = query(self.conn, "UPDATE " .. self.qualified .. " SET checksum = $1 WHERE id = $2",
     checksum, id)
-  if not rows then return nil, message end
+  if not rows then return nil, message, details end
   return true
 end
 
@@ -320,21 +323,22 @@ function Tracker:lock(opts)
   if self.locked then return true end
   local started, announced, pause = sys.now(), false, 0.02
   while true do
-    local rows, message = query(self.conn, "SELECT pg_catalog.pg_try_advisory_lock($1, $2) AS ok",
+    local rows, message, details = query(self.conn, "SELECT pg_catalog.pg_try_advisory_lock($1, $2) AS ok",
       tracker.LOCK_CLASS, self.lock_key)
-    if not rows then return nil, message end
+    if not rows then return nil, message, details end
     if rows[1].ok then
       self.locked = true
       return true
     end
     local holder = self:lock_holder()
     if opts.wait == false then
-      return nil, string.format("another upgrade holds the lock on %s (%s)", self.name, holder_text(holder))
+      return nil, string.format("another upgrade holds the lock on %s (%s)", self.name, holder_text(holder)),
+        { kind = "database", holder = holder }
     end
     local waited = sys.now() - started
     if opts.timeout and waited >= opts.timeout then
       return nil, string.format("gave up after %gs waiting for the lock on %s, held by %s", opts.timeout, self.name,
-        holder_text(holder))
+        holder_text(holder)), { kind = "database", holder = holder }
     end
     if not announced and opts.on_wait then opts.on_wait(holder, holder_text(holder)) end
     announced = true
@@ -352,9 +356,9 @@ function Tracker:unlock()
     self.locked = false  -- the session, and its lock, are gone
     return true
   end
-  local rows, message = query(self.conn, "SELECT pg_catalog.pg_advisory_unlock($1, $2) AS ok",
+  local rows, message, details = query(self.conn, "SELECT pg_catalog.pg_advisory_unlock($1, $2) AS ok",
     tracker.LOCK_CLASS, self.lock_key)
-  if not rows then return nil, message end
+  if not rows then return nil, message, details end
   self.locked = false
   return true
 end

@@ -27,25 +27,31 @@ Child.__index = Child
 local function target_argument(target)
   if not (target:find("=", 1, true) or target:find("://", 1, true)) then return target end
   local conninfo, password = pg.conninfo_split(target)
-  if not conninfo then return nil, password end
+  if not conninfo then return nil, password, { kind = "input" } end
   return conninfo, password
 end
 
--- child.start{exe, target, args, output[, dry_run]} -> child | nil, message
+-- child.start{exe, target, args, output[, dry_run]} -> child | nil,
+-- message, details
 function child.start(opts)
-  local conninfo, password = target_argument(opts.target)
-  if not conninfo then return nil, password end
+  local conninfo, password, details = target_argument(opts.target)
+  if not conninfo then return nil, password, details end
   local argv = { opts.exe, "upgrade", "-p", conninfo }
   table.move(opts.args or {}, 1, #(opts.args or {}), #argv + 1, argv)
   argv[#argv + 1] = "--json"
   if opts.dry_run then argv[#argv + 1] = "--dry-run" end
   local out_path, err_path = opts.output .. ".out", opts.output .. ".err"
-  local pid, message = sys.spawn(argv, {
+  local pid, message
+  pid, message, details = sys.spawn(argv, {
     wait = false, new_group = true, stdin = "null",
     stdout = { path = out_path }, stderr = { path = err_path },
     env = password and { PGPASSWORD = password } or nil,
   })
-  if not pid then return nil, message end
+  if not pid then
+    details = details or {}
+    details.kind = "system"
+    return nil, message, details
+  end
   local self = setmetatable({ pid = pid, out_path = out_path, err_path = err_path, pending = "",
     started = sys.now() }, Child)
   -- the file exists once spawn returned: the child opened it before exec
