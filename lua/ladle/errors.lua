@@ -69,6 +69,15 @@ function errors.failure(kind, message, fields)
   return f
 end
 
+-- errors.with_kind(details, kind) -> a copy of a details table (or of
+-- none) with its kind set: what a caller returns when it knows better
+-- what kind of failure a lower call's was.
+function errors.with_kind(details, kind)
+  local out = { kind = kind }
+  for k, v in pairs(details or {}) do if k ~= "kind" then out[k] = v end end
+  return out
+end
+
 -- Raises a failure; format arguments as in string.format.
 function errors.fail(kind, fmt, ...)
   local message = select("#", ...) > 0 and string.format(fmt, ...) or fmt

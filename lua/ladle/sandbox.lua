@@ -12,6 +12,7 @@
 
 local pg = require "ladle.pg"
 local core = require "ladle.sandbox.core"
+local errors = require "ladle.errors"
 local sys = require "ladle.sys"
 local template = require "ladle.sandbox.template"
 
@@ -82,11 +83,7 @@ function Cluster:_run(argv)
     env = { LC_ALL = "C", LANG = "C", PGDATA = false, PGHOST = false, PGPORT = false },
   })
   if status == 0 then return true end
-  if status == nil then
-    local details = err or {}
-    details.kind = "system"
-    return nil, out, details
-  end
+  if status == nil then return nil, out, errors.with_kind(err, "system") end
   local said = ((err or "") .. (out or "")):gsub("%s+$", "")
   return nil, string.format("%s failed (status %d): %s", argv[1]:match("[^/]+$"), status, said),
     { kind = "system", status = status, stderr = said }
@@ -137,9 +134,7 @@ function sandbox.start(opts)
   end
   if not ok then
     self:stop()
-    failed = failed or {}
-    failed.kind = "system"
-    return nil, err, failed
+    return nil, err, errors.with_kind(failed, "system")
   end
   return self
 end

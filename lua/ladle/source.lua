@@ -27,6 +27,7 @@
 -- created first; a scratch server must have them already.
 
 local catalog = require "ladle.catalog"
+local errors = require "ladle.errors"
 local ident = require "ladle.ident"
 local pg = require "ladle.pg"
 local sys = require "ladle.sys"
@@ -160,13 +161,6 @@ local function psql_error(stderr, path)
   return string.format("%s: %s", path, one_line(stderr or "psql failed"))
 end
 
--- details (a copy) with kind set
-local function with_kind(details, kind)
-  local out = { kind = kind }
-  for k, v in pairs(details or {}) do if k ~= "kind" then out[k] = v end end
-  return out
-end
-
 -- Servers ----------------------------------------------------------------------
 -- What ladle.source, ladle.rehearse.copy and the recipes that make
 -- temporary databases share.
@@ -188,7 +182,7 @@ end
 -- it created (the caller drops them: source.drop_roles).
 function source.create_roles(conn, names)
   local existing, message, details = source.server_roles(conn)
-  if not existing then return nil, message, with_kind(details, "database") end
+  if not existing then return nil, message, errors.with_kind(details, "database") end
   local have, created = {}, {}
   for _, name in ipairs(existing) do have[name] = true end
   for _, name in ipairs(names) do
@@ -196,7 +190,7 @@ function source.create_roles(conn, names)
       local ok
       ok, message, details = conn:exec("CREATE ROLE " .. ident.quote(name))
       if not ok then
-        return nil, string.format("cannot create role %s: %s", name, message), with_kind(details, "database")
+        return nil, string.format("cannot create role %s: %s", name, message), errors.with_kind(details, "database")
       end
       have[name] = true
       created[#created + 1] = name
@@ -275,7 +269,7 @@ function Workspace:_new_database(text)
   if #roles > 0 then
     local db, why, details = cluster:connect(name)
     if not db then
-      return nil, "cannot connect to the throwaway cluster: " .. tostring(why), with_kind(details, "database")
+      return nil, "cannot connect to the throwaway cluster: " .. tostring(why), errors.with_kind(details, "database")
     end
     -- the cluster goes away with its roles
     local created
@@ -329,7 +323,7 @@ function Workspace:connect(spec, label)
   local conn, message, details = pg.connect(target)
   if not conn then
     return nil, string.format("cannot connect to %s: %s", label or source.name(spec), message),
-      with_kind(details, "database")
+      errors.with_kind(details, "database")
   end
   return conn
 end

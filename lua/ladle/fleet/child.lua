@@ -13,6 +13,7 @@
 -- (c:interrupt()); a kill -9 of the fleet leaves it to finish its upgrade.
 -- A conninfo's password reaches it as PGPASSWORD, never in its argv.
 
+local errors = require "ladle.errors"
 local json = require "ladle.json"
 local pg = require "ladle.pg"
 local sys = require "ladle.sys"
@@ -47,11 +48,7 @@ function child.start(opts)
     stdout = { path = out_path }, stderr = { path = err_path },
     env = password and { PGPASSWORD = password } or nil,
   })
-  if not pid then
-    details = details or {}
-    details.kind = "system"
-    return nil, message, details
-  end
+  if not pid then return nil, message, errors.with_kind(details, "system") end
   local self = setmetatable({ pid = pid, out_path = out_path, err_path = err_path, pending = "",
     started = sys.now() }, Child)
   -- the file exists once spawn returned: the child opened it before exec
