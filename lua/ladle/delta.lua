@@ -433,7 +433,8 @@ function delta.scan(dirs, opts)
     table.move(post, 1, #post, #list.hooks["post-all"] + 1, list.hooks["post-all"])
     table.move(pre, 1, #pre, #list.hooks["pre-all"] + 1, list.hooks["pre-all"])
   end
-  table.sort(list, delta.before)
+  -- one folder's list is sorted already; several folders' interleave
+  if #dirs > 1 then table.sort(list, delta.before) end
   table.sort(list.install, delta.before)
   local installs = {}
   for _, d in ipairs(list.install) do
