@@ -225,6 +225,17 @@ describe("ladle run fleet", function()
     env.drop_database(name)
   end)
 
+  it("hands a child no secret it cannot keep out of its arguments (sslpassword), as for pg_dump and hooks", function()
+    local child = require "ladle.fleet.child"
+    local dir = env.tmpdir()
+    local started, message, details = child.start { exe = env.exe, output = dir .. "/t",
+      target = string.format("host=%s dbname=x sslpassword=key-secret-7", env.cluster_dir), args = { "-d", dir } }
+    assert.is_nil(started)
+    assert.matches("sslpassword", message, 1, true)
+    assert.is_nil(message:find("key-secret-7", 1, true))
+    assert.equal("input", details.kind)
+  end)
+
   it("builds each upgrade's flags as upgrade spells them", function()
     local fleet_lib = require "ladle.fleet"
     assert.same({ "-d", "a", "-d", "b", "-t", "s.t", "--to", "1.2", "--phase", "pre", "-v", "int", "srid", "2056",

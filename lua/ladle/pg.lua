@@ -93,6 +93,14 @@ function pg.child_target(target)
   return conninfo, { PGPASSWORD = password }
 end
 
+-- pg.child_service(target) -> target, env | nil, message, details
+-- pg.child_target for a child that takes a service name as well (ladle
+-- itself, pum's Python deltas): a service name goes as it is.
+function pg.child_service(target)
+  if not (target:find("=", 1, true) or target:find("://", 1, true)) then return target, {} end
+  return pg.child_target(target)
+end
+
 -- pg.target_name(target) -> how to name a connection target in a message:
 -- a service as "service NAME", a conninfo or URI with its secrets masked,
 -- nothing as the PG* defaults.

@@ -295,12 +295,12 @@ function Workspace:load(path)
   local conninfo, message, details = self:_new_database(text)
   if not conninfo then return nil, message, details end
   -- a password goes through the environment, never argv
-  local target, password = pg.conninfo_split(conninfo)
-  if not target then return nil, password, { kind = "input" } end
+  local target, env = pg.child_target(conninfo)
+  if not target then return nil, env, { kind = "input" } end
   -- stdout is not captured: the second value is the message when psql cannot start
   local status, why, err = sys.spawn({ psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", target, "-f", path }, {
     stdin = "null", stdout = "null", stderr = "capture",
-    env = { PGOPTIONS = "-c client_min_messages=warning", PGAPPNAME = "ladle", PGPASSWORD = password },
+    env = { PGOPTIONS = "-c client_min_messages=warning", PGAPPNAME = "ladle", PGPASSWORD = env.PGPASSWORD },
   })
   if status == nil then return nil, why, { kind = "system", errno = type(err) == "table" and err.errno or nil } end
   if status ~= 0 then

@@ -23,20 +23,13 @@ local child = {}
 local Child = {}
 Child.__index = Child
 
--- A service name goes to -p as it is; a conninfo or URI as libpq reads
--- it, without its password.
-local function target_argument(target)
-  if not (target:find("=", 1, true) or target:find("://", 1, true)) then return target end
-  local conninfo, password = pg.conninfo_split(target)
-  if not conninfo then return nil, password, { kind = "input" } end
-  return conninfo, password
-end
-
 -- child.start{exe, target, args, output[, dry_run]} -> child | nil,
 -- message, details
 function child.start(opts)
-  local conninfo, password, details = target_argument(opts.target)
-  if not conninfo then return nil, password, details end
+  -- a service name goes to -p as it is; a conninfo or URI without its
+  -- secrets, the password in the environment
+  local conninfo, env, details = pg.child_service(opts.target)
+  if not conninfo then return nil, env, errors.with_kind(details, "input") end
   local argv = { opts.exe, "upgrade", "-p", conninfo }
   table.move(opts.args or {}, 1, #(opts.args or {}), #argv + 1, argv)
   argv[#argv + 1] = "--json"
@@ -46,7 +39,7 @@ function child.start(opts)
   pid, message, details = sys.spawn(argv, {
     wait = false, new_group = true, stdin = "null",
     stdout = { path = out_path }, stderr = { path = err_path },
-    env = password and { PGPASSWORD = password } or nil,
+    env = env,
   })
   if not pid then return nil, message, errors.with_kind(details, "system") end
   local self = setmetatable({ pid = pid, out_path = out_path, err_path = err_path, pending = "",

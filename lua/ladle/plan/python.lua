@@ -48,13 +48,13 @@ function python.check(interpreter)
 end
 
 -- How the Python side names the target: a service as it is, a conninfo
--- or URI as libpq reads it without the password; the password separately.
+-- or URI as libpq reads it without its secrets (pg.child_service); and
+-- the environment that carries the password.
 function python.target(target)
-  if target == nil or target == "" then return nil, nil end
-  if not (target:find("=", 1, true) or target:find("://", 1, true)) then return target, nil end
-  local conninfo, password = pg.conninfo_split(target)
-  if not conninfo then fail("usage", "-p: %s", password) end
-  return conninfo, password
+  if target == nil or target == "" then return nil, {} end
+  local conninfo, env = pg.child_service(target)
+  if not conninfo then fail("usage", "-p: %s", env) end
+  return conninfo, env
 end
 
 local function dirname(path)
@@ -64,7 +64,7 @@ end
 -- python.run(ctx, d) -> what it printed. Runs delta (or hook) d; raises a
 -- failure naming the file when python3 fails, "interrupted" on Ctrl-C.
 function python.run(ctx, d)
-  local service, password = python.target(ctx.service)
+  local service, env = python.target(ctx.service)
   local variables = json.array {}
   for _, v in ipairs(ctx.variables or {}) do variables[#variables + 1] = { v.type, v.name, v.text } end
   local context = json.encode {
@@ -74,7 +74,7 @@ function python.run(ctx, d)
   }
   local interpreter = ctx.python or python.DEFAULT
   local status, out = sys.spawn({ interpreter, python.script(), context },
-    { env = password and { PGPASSWORD = password } or nil, stdout = "capture", stderr = "inherit" })
+    { env = env, stdout = "capture", stderr = "inherit" })
   if status == nil then fail("input", "%s: cannot run %s: %s", d.path, interpreter, tostring(out)) end
   if status == 130 then fail("interrupted", "%s: interrupted", d.path) end
   if status ~= 0 then
