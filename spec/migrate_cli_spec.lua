@@ -502,7 +502,12 @@ describe("ladle migration commands", function()
       local tmp = env.tmpdir()
       local pid = assert(sys.spawn({ env.exe, "upgrade", "-d", dir }, { env = { PGDATABASE = dbname }, wait = false,
         stdout = { path = tmp .. "/out" }, stderr = { path = tmp .. "/err" } }))
-      sys.sleep(0.6)
+      -- interrupt once a delta has committed (a loaded machine starts it slowly);
+      -- before the first delta only "interrupted" would be said
+      for _ = 1, 3000 do
+        if (env.read(tmp .. "/out") or ""):find("... OK (", 1, true) then break end
+        sys.sleep(0.01)
+      end
       sys.kill(pid, sys.signals.INT)
       assert.equal(130, (sys.wait(pid)))
       local err = env.read(tmp .. "/err")

@@ -381,6 +381,25 @@ describe("ladle.plan", function()
     end)
   end)
 
+  describe("interrupted between two deltas", function()
+    -- a Ctrl-C lands where the runner is not: here while the first delta is
+    -- reported, after its COMMIT
+    it("still says what the run applied, and that running again resumes", function()
+      local dir = folder {
+        ["1.0.0_01_a.sql"] = "create table a (id int);\n",
+        ["1.0.0_02_b.sql"] = "create table b (id int);\n",
+      }
+      local reporter = { done = function() error(errors.failure("interrupted", "interrupted"), 0) end }
+      local f = failure_of(function() return plan_for(dir, { reporter = reporter }):apply() end)
+      assert.equal("interrupted", f.kind)
+      assert.equal(130, f.exit)
+      assert.same({ 1, true }, { f.applied_in_run, f.resumable })
+      assert.same({ "1.0.0_01_a.sql" }, recorded(db))
+      assert.equal(0, db:query("select count(*) as n from pg_catalog.pg_locks where locktype = 'advisory'")[1].n)
+      assert.equal(1, plan_for(dir):apply())
+    end)
+  end)
+
   describe("a failing delta", function()
     local function fail_with(content, name)
       name = name or "1.0.0_02_bad.sql"

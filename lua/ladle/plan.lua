@@ -215,14 +215,18 @@ function Plan:locked()
 end
 
 -- Runs fn with the lock held, taking it (and releasing it after) when the
--- caller does not hold it already.
-function Plan:_locked(fn)
-  if self.holding or self.dry_run then return fn() end
-  local ok, message, details = self:lock()
-  if not ok then errors.raise(message, details, "database") end
+-- caller does not hold it already. When fn applies deltas (applying), a
+-- Ctrl-C anywhere in it says what the run applied (execute.resumable).
+function Plan:_locked(fn, applying)
+  local took = not (self.holding or self.dry_run)
+  if not (took or applying) then return fn() end
+  if took then
+    local ok, message, details = self:lock()
+    if not ok then errors.raise(message, details, "database") end
+  end
   local results = table.pack(pcall(fn))
-  self:unlock()
-  if not results[1] then error(results[2], 0) end
+  if took then self:unlock() end
+  if not results[1] then error(applying and execute.resumable(self, results[2]) or results[2], 0) end
   return table.unpack(results, 2, results.n)
 end
 
@@ -303,7 +307,7 @@ function Plan:run_hooks(name)
     local count = hooks.run(self, name)
     self:_restore_session()
     return count
-  end)
+  end, true)
 end
 
 -- plan:apply([phase]) -> number applied, step stopped at
@@ -326,7 +330,7 @@ function Plan:apply(phase)
     self:emit("finish", { [self.dry_run and "would_apply" or "applied"] = count, current_version = self.current_version,
       dry_run = self.dry_run or nil })
     return count, stopped
-  end)
+  end, true)
 end
 
 -- plan:apply_repeatables() -> number applied: the pending Flyway
@@ -345,7 +349,7 @@ function Plan:_apply_checked(select)
     local count = self:_apply_list(list)
     if count > 0 then self:_restore_session() end
     return count
-  end)
+  end, true)
 end
 
 -- plan:repair() -> the deltas whose recorded checksum was replaced by the

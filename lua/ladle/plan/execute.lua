@@ -86,6 +86,18 @@ local function stop(plan, e, err, interrupted)
   error(err, 0)
 end
 
+-- execute.resumable(plan, err) -> err, or for a Ctrl-C that landed outside
+-- a delta (between two, or around the hooks) the "interrupted" failure
+-- that says what this run applied, as stop raises it within one.
+function execute.resumable(plan, err)
+  if type(err) == "table" and err.resumable then return err end
+  local cancelled = errors.is_failure(err) and err.sqlstate == "57014"
+  if not (errors.is_interrupt(err) or cancelled) then return err end
+  local f = errors.failure("interrupted", "interrupted")
+  f.applied_in_run, f.resumable = plan.applied_in_run, true
+  return f
+end
+
 -- execute.run(plan, e, prepared, record, index, total) -> ms, observation,
 -- printed (what a Python delta printed)
 -- Runs e until it commits, retrying after lock timeouts as the plan's
