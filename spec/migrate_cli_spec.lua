@@ -36,11 +36,10 @@ local app = {
 }
 
 describe("ladle migration commands", function()
-  local dbname, db, run_env
+  local dbname, db
   before_each(function()
     dbname = env.new_database("cli")
     db = env.connect(dbname)
-    run_env = { PGDATABASE = dbname }
   end)
   after_each(function()
     db:close()
@@ -49,10 +48,7 @@ describe("ladle migration commands", function()
 
   local function ladle_run(args, opts)
     opts = opts or {}
-    local e = {}
-    for k, v in pairs(run_env) do e[k] = v end
-    for k, v in pairs(opts.env or {}) do e[k] = v end
-    return env.ladle(args, { env = e, cwd = opts.cwd })
+    return env.ladle(args, { database = dbname, env = opts.env, cwd = opts.cwd })
   end
 
   describe("upgrade", function()

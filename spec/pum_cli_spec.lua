@@ -17,11 +17,10 @@ local function python3()
 end
 
 describe("ladle for pum projects", function()
-  local dbname, db, run_env
+  local dbname, db
   before_each(function()
     dbname = env.new_database("pumcli")
     db = env.connect(dbname)
-    run_env = { PGDATABASE = dbname }
   end)
   after_each(function()
     db:close()
@@ -29,10 +28,7 @@ describe("ladle for pum projects", function()
   end)
 
   local function ladle_run(args, extra_env)
-    local e = {}
-    for k, v in pairs(run_env) do e[k] = v end
-    for k, v in pairs(extra_env or {}) do e[k] = v end
-    return env.ladle(args, { env = e })
+    return env.ladle(args, { database = dbname, env = extra_env })
   end
 
   it("refuses positional arguments a command does not take, naming them", function()

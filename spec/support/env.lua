@@ -70,13 +70,19 @@ function env.read(path)
 end
 
 -- Runs the ladle executable: returns status, stdout, stderr.
--- opts: env (overrides), cwd, stdin ({path=} or "null").
+-- opts: database (PGDATABASE), env (overrides, over database too), cwd,
+-- stdin ({path=} or "null").
 function env.ladle(args, opts)
   opts = opts or {}
   local argv = { env.exe }
   for _, a in ipairs(args) do argv[#argv + 1] = a end
+  local overrides = opts.env
+  if opts.database then
+    overrides = { PGDATABASE = opts.database }
+    for k, v in pairs(opts.env or {}) do overrides[k] = v end
+  end
   local status, out, err = sys.spawn(argv, {
-    stdout = "capture", stderr = "capture", env = opts.env, cwd = opts.cwd,
+    stdout = "capture", stderr = "capture", env = overrides, cwd = opts.cwd,
     stdin = opts.stdin or "null",
   })
   assert(status, out)
